@@ -1,0 +1,169 @@
+"""Checkpoints: our format, official state dicts, init_from and its report, clear errors."""
+
+import pickle
+from collections import OrderedDict
+
+import pytest
+import torch
+
+from edsr_lite.models import build
+from edsr_lite.weights import (
+    CheckpointError,
+    infer_config,
+    init_from,
+    load_model,
+    load_pretrained,
+    read_checkpoint,
+    save_checkpoint,
+)
+
+
+def _x(h=6, w=5):
+    return torch.rand(1, 3, h, w, generator=torch.Generator().manual_seed(1)) * 255
+
+
+def test_checkpoint_round_trip_keeps_weights_and_metadata(tmp_path):
+    torch.manual_seed(0)
+    model = build("edsr_tiny", 3)
+    path = save_checkpoint(tmp_path / "m.pt", model, meta={"step": 12, "psnr": {"Set5": 30.1}})
+    loaded = load_model(path)
+    assert loaded.config == model.config
+    assert loaded.meta["step"] == 12 and loaded.meta["psnr"] == {"Set5": 30.1}
+    assert not loaded.training
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(_x()), model.eval()(_x()))
+
+
+def test_half_precision_checkpoint_loads_as_float32(tmp_path):
+    model = build("mdsr_tiny")
+    small = save_checkpoint(tmp_path / "h.pt", model, half=True)
+    full = save_checkpoint(tmp_path / "f.pt", model)
+    assert small.stat().st_size < 0.6 * full.stat().st_size
+    loaded = load_model(small)
+    assert all(p.dtype == torch.float32 for p in loaded.parameters())
+    with torch.no_grad():
+        torch.testing.assert_close(loaded(_x(), 4), model.eval()(_x(), 4), rtol=1e-2, atol=0.5)
+
+
+def test_save_is_atomic_and_keeps_the_old_file_when_saving_fails(tmp_path):
+    path = save_checkpoint(tmp_path / "m.pt", build("edsr_tiny", 2), meta={"step": 1})
+    before = path.read_bytes()
+    with pytest.raises(TypeError, match=r"meta\['bad'\] is a object; .* plain data"):
+        save_checkpoint(path, build("edsr_tiny", 2), meta={"bad": object()})
+    # A failure while writing (an object pickle cannot store) leaves the old file intact.
+    with pytest.raises((AttributeError, pickle.PicklingError)):
+        save_checkpoint(path, build("edsr_tiny", 2), extra={"optimizer": lambda: 0})
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.pt"]  # no temp file left behind
+
+
+@pytest.mark.parametrize(
+    ("preset", "scale", "expected"),
+    [
+        ("edsr_baseline", 2, ("edsr_baseline", [2], 16, 64, 1.0)),
+        ("edsr_baseline", 4, ("edsr_baseline", [4], 16, 64, 1.0)),
+        ("edsr", 3, ("edsr", [3], 32, 256, 0.1)),
+        ("mdsr_baseline", None, ("mdsr_baseline", [2, 3, 4], 16, 64, 1.0)),
+    ],
+)
+def test_official_bare_state_dicts_load_with_the_architecture_read_off(
+    tmp_path, preset, scale, expected
+):
+    torch.manual_seed(0)
+    model = build(preset, scale).eval()
+    path = tmp_path / "official.pt"
+    torch.save(OrderedDict(model.state_dict()), path)  # how the official release stores weights
+    cfg = infer_config(torch.load(path))
+    assert (cfg["preset"], cfg["scales"], cfg["n_resblocks"], cfg["n_feats"], cfg["res_scale"]) == (
+        expected
+    )
+    if preset == "edsr_baseline":  # the big ones are slow on a CPU; the config check suffices
+        loaded = load_model(path)
+        with torch.no_grad():
+            torch.testing.assert_close(loaded(_x()), model(_x()))
+
+
+def test_wrapped_and_prefixed_state_dicts_load(tmp_path):
+    model = build("edsr_tiny", 2)
+    wrapped = {"model": {f"module.{k}": v for k, v in model.state_dict().items()}, "epoch": 3}
+    torch.save(wrapped, tmp_path / "w.pt")
+    loaded = load_model(tmp_path / "w.pt")
+    assert loaded.config["n_feats"] == 32 and loaded.config["scales"] == [2]
+
+
+def test_init_from_x2_to_x4_copies_the_body_and_reports_the_upsampler_left_random(capsys):
+    torch.manual_seed(0)
+    x2 = build("edsr_baseline", 2)
+    x4 = build("edsr_baseline", 4)
+    before = x4.state_dict()["tail.0.0.weight"].clone()
+    report = init_from(x4, x2)
+    printed = capsys.readouterr().out
+    sd4, sd2 = x4.state_dict(), x2.state_dict()
+    assert all(torch.equal(sd4[k], sd2[k]) for k in report.copied)
+    assert "body.15.body.2.weight" in report.copied and "head.0.weight" in report.copied
+    assert "tail.1.weight" in report.copied  # the last conv has the same shape at every scale
+    assert report.missing_in_source == ["tail.0.2.weight", "tail.0.2.bias"]
+    assert report.shape_mismatch == []  # x2 and x4 first stages have the same shape
+    assert torch.equal(x4.state_dict()["tail.0.0.weight"], sd2["tail.0.0.weight"])
+    assert not torch.equal(before, sd2["tail.0.0.weight"])
+    assert "left random (not in source): tail.0.2.weight, tail.0.2.bias" in printed
+    assert len(report.copied) == 76
+
+
+def test_init_from_x2_to_x3_reports_the_shape_mismatch(tmp_path):
+    x2 = build("edsr_tiny", 2)
+    path = save_checkpoint(tmp_path / "x2.pt", x2)
+    report = init_from(build("edsr_tiny", 3), path, verbose=False)
+    assert report.shape_mismatch == ["tail.0.0.weight", "tail.0.0.bias"]
+    assert report.left_random == ["tail.0.0.weight", "tail.0.0.bias"]
+    assert "shape differs" in report.summary()
+    assert report.as_dict()["copied"] == report.copied
+
+
+def test_wrong_scale_checkpoint_gives_an_error_that_says_what_to_do(tmp_path):
+    path = save_checkpoint(tmp_path / "x2.pt", build("edsr_tiny", 2))
+    with pytest.raises(CheckpointError, match=r"x2 model, not x4.*init_from"):
+        load_model(path, scale=4)
+    from edsr_lite.weights import load_state_dict_strict
+
+    with pytest.raises(CheckpointError, match=r"(?s)tail\.0\.0\.weight.*another scale") as err:
+        load_state_dict_strict(build("edsr_tiny", 3), read_checkpoint(path)["state_dict"])
+    assert "checkpoint (128, 32, 3, 3) vs model (288, 32, 3, 3)" in str(err.value)
+
+
+def test_wrong_size_checkpoint_names_the_keys(tmp_path):
+    from edsr_lite.weights import load_state_dict_strict
+
+    sd = build("edsr_tiny", 2).state_dict()
+    with pytest.raises(
+        CheckpointError, match=r"(?s)unexpected: body\.8\.weight.*load_model"
+    ) as err:
+        load_state_dict_strict(build("edsr_baseline", 2), sd)
+    assert "(+" in str(err.value)  # long lists are shortened, with a count
+
+
+def test_truncated_empty_and_non_checkpoint_files_get_clear_errors(tmp_path):
+    good = save_checkpoint(tmp_path / "good.pt", build("edsr_tiny", 2))
+    truncated = tmp_path / "truncated.pt"
+    truncated.write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match=r"truncated.pt.*truncated: copy or download"):
+        load_model(truncated)
+    empty = tmp_path / "empty.pt"
+    empty.touch()
+    with pytest.raises(CheckpointError, match="empty"):
+        load_model(empty)
+    text = tmp_path / "notes.pt"
+    text.write_text("hello")
+    with pytest.raises(CheckpointError, match="notes.pt is not a readable PyTorch checkpoint"):
+        load_model(text)
+    a_list = tmp_path / "list.pt"
+    torch.save([1, 2, 3], a_list)
+    with pytest.raises(CheckpointError, match="holds a list, not model weights"):
+        load_model(a_list)
+    with pytest.raises(CheckpointError, match="no checkpoint file"):
+        load_model(tmp_path / "missing.pt")
+
+
+def test_load_pretrained_unknown_name_lists_what_ships():
+    with pytest.raises(CheckpointError, match="no shipped checkpoint of that name"):
+        load_pretrained("edsr_does_not_exist_x2")
