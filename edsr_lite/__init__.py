@@ -9,6 +9,9 @@ The names a notebook needs are importable from here::
     model = el.build("edsr_baseline", scale=2)
 """
 
+from .imresize import imresize
+from .infer import upscale
+from .metrics import evaluate, psnr, ssim
 from .models import (
     EDSR,
     MDSR,
@@ -41,9 +44,14 @@ __all__ = [
     "__version__",
     "build",
     "count_parameters",
+    "evaluate",
+    "imresize",
     "fold_res_scale",
     "init_from",
     "load_model",
     "load_pretrained",
+    "psnr",
     "save_checkpoint",
+    "ssim",
+    "upscale",
 ]

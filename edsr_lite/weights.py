@@ -321,6 +321,59 @@ def load_pretrained(name: str) -> nn.Module:
     return load_model(resolve_checkpoint(name))
 
 
+def default_pretrained(scale: int | None) -> str:
+    """The best shipped checkpoint for ``scale`` (highest recorded Set5 PSNR), by name.
+
+    Single-scale models are preferred over multi-scale ones only through that PSNR. Raises a
+    clear error when nothing ships for the scale yet.
+    """
+    candidates = []
+    for name in available_pretrained():
+        ckpt = read_checkpoint(CHECKPOINT_DIR / f"{name}.pt")
+        config = ckpt.get("config") or infer_config(ckpt["state_dict"])
+        if scale is None or scale in config["scales"]:
+            set5 = (ckpt.get("meta") or {}).get("metrics", {}).get("Set5", {})
+            psnr = set5.get(f"x{scale or config['scales'][0]}", float("-inf"))
+            candidates.append((psnr, name))
+    if not candidates:
+        raise CheckpointError(
+            f"no shipped checkpoint for x{scale} yet (data/checkpoints holds "
+            f"{', '.join(available_pretrained()) or 'none'}): pass --model bicubic, or --model "
+            "with a checkpoint file (e.g. official EDSR-PyTorch weights or one you trained)"
+        )
+    return max(candidates)[1]
+
+
+def describe_checkpoint(path_or_name: str | os.PathLike) -> str:
+    """A readable summary of a checkpoint: preset, scales, size, and what training recorded."""
+    from .models import count_parameters
+
+    path = resolve_checkpoint(path_or_name)
+    ckpt = read_checkpoint(path)
+    official = not ckpt.get("config")
+    config = ckpt.get("config") or infer_config(ckpt["state_dict"])
+    model = build_from_config(config)
+    dtypes = sorted({str(v.dtype).replace("torch.", "") for v in ckpt["state_dict"].values()})
+    size_mb = path.stat().st_size / 2**20
+    lines = [
+        f"file:        {path} ({size_mb:.1f} MB, stored as {', '.join(dtypes)})",
+        f"kind:        {'official EDSR-PyTorch weights' if official else 'edsr-lite checkpoint'}",
+        f"preset:      {config['preset']} ({config['arch'].upper()}, "
+        f"{config['n_resblocks']} blocks x {config['n_feats']} features, "
+        f"res_scale {config['res_scale']}{', BN' if config.get('bn') else ''})",
+        f"scales:      x{', x'.join(map(str, config['scales']))}",
+        f"parameters:  {count_parameters(model):,}",
+    ]
+    for key, value in (ckpt.get("meta") or {}).items():
+        lines.append(f"{key + ':':<13}{_short(value)}")
+    return "\n".join(lines)
+
+
+def _short(value: object, limit: int = 300) -> str:
+    text = str(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 # ------------------------------------------------------------------ pretrained initialization
 
 

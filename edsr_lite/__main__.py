@@ -1,0 +1,7 @@
+"""``python -m edsr_lite`` is the ``edsr-lite`` command."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

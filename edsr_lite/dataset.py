@@ -1,0 +1,413 @@
+"""Training data for EDSR/MDSR: HR images, their bicubic LR versions, random patches.
+
+The paper's recipe (Sec. 4.1), step by step:
+
+1. Read every HR image of the training folder (T91, BSD200, DIV2K, or your own) as uint8 RGB.
+2. For each scale ``s``: crop the HR image to a multiple of ``s`` (:func:`~edsr_lite.data.modcrop`)
+   and make its LR version *once* with MATLAB's bicubic ``imresize(HR, 1/s)``
+   (:func:`~edsr_lite.data.downscale`). The pairs are cached (in memory, or as ``.npy`` files
+   on disk for large sets) so that making a minibatch is only cropping and flipping, never
+   resizing: loading data then costs well under 1% of a training step.
+3. Each minibatch takes ``batch_size`` random patches, each from a random image:
+   a ``patch_size x patch_size`` **LR** patch and the ``s*patch_size`` square HR patch that
+   covers the same area, both flipped/rotated by one of the 8 symmetries of the square.
+
+**Patch size is counted in LR pixels.** The paper's "48 x 48 RGB patches" are LR patches:
+the HR targets are 96 x 96 (x2), 144 x 144 (x3) or 192 x 192 (x4). (The official code's
+``--patch_size`` counts HR pixels instead, e.g. 96 for x2 and 192 for x4: same patches,
+another number.)
+
+Randomness is counter-based: the patches of step ``k`` come from a generator seeded with
+``(seed, k, rank)`` (:func:`step_rng`), so a resumed run draws exactly the patches the
+uninterrupted run would have drawn, and no generator state needs saving.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from PIL import Image
+
+from edsr_lite.data import (
+    IMAGE_EXTENSIONS,
+    ImageReadError,
+    benchmark,
+    downscale,
+    find_dataset,
+    list_images,
+    modcrop,
+    read_image,
+)
+
+CacheMode = Literal["auto", "memory", "disk"]
+
+#: The paper's LR patch size (48 x 48 LR pixels; the HR patch is scale times larger).
+PATCH_SIZE = 48
+
+#: ``cache="auto"`` keeps a set in memory up to this many bytes (HR + all LR), else on disk.
+MEMORY_CACHE_LIMIT = 4 * 2**30
+
+#: Test sets: training on them would make every benchmark number meaningless.
+BENCHMARK_SETS = ("Set5", "Set14", "B100", "Urban100")
+
+# Separate random streams (see step_rng): the MDSR scale of a step, and the patches.
+_STREAM_SCALE = 1
+_STREAM_PATCHES = 2
+
+
+class SkippedImagesWarning(UserWarning):
+    """Some training images could not be used (unreadable, or smaller than a patch)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Randomness
+# --------------------------------------------------------------------------------------------
+
+
+def step_rng(seed: int, step: int, stream: int = _STREAM_PATCHES, rank: int = 0):
+    """The random generator of one training step: a pure function of its arguments.
+
+    ``stream`` separates independent uses (the MDSR scale, the patches); ``rank`` gives each
+    distributed process its own patches. The entropy always has 4 entries because numpy's
+    ``SeedSequence`` treats a missing trailing entry like a 0.
+    """
+    return np.random.default_rng([seed, step, stream, rank])
+
+
+def draw_scale(scales: Sequence[int], seed: int, step: int) -> int:
+    """The scale of training step ``step`` (MDSR: one scale per minibatch, drawn at random).
+
+    The rank is *not* an input: under DistributedDataParallel every process must train the
+    same branch in a step, or the gradients of different branches would be averaged.
+    """
+    rng = step_rng(seed, step, stream=_STREAM_SCALE, rank=0)
+    return int(scales[rng.integers(len(scales))])
+
+
+# --------------------------------------------------------------------------------------------
+# Patches and augmentation
+# --------------------------------------------------------------------------------------------
+
+
+def random_patch(
+    hr: np.ndarray, lr: np.ndarray, scale: int, patch_size: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """An aligned pair of patches at a random position.
+
+    Args:
+        hr: uint8 HR image, (s*h) x (s*w) x 3. lr: its LR version, h x w x 3.
+        scale: s. patch_size: side of the LR patch, p (LR pixels).
+
+    Returns:
+        ``(lr_patch, hr_patch)``: views of shape p x p x 3 and (s*p) x (s*p) x 3. LR pixel
+        ``(y, x)`` covers HR pixels ``s*y .. s*y+s-1``, so the HR corner is ``s`` times the LR one.
+    """
+    h, w = lr.shape[:2]
+    y = int(rng.integers(h - patch_size + 1))
+    x = int(rng.integers(w - patch_size + 1))
+    lr_patch = lr[y : y + patch_size, x : x + patch_size]
+    hr_patch = hr[scale * y : scale * (y + patch_size), scale * x : scale * (x + patch_size)]
+    return lr_patch, hr_patch
+
+
+def augment(
+    lr_patch: np.ndarray, hr_patch: np.ndarray, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
+    """Apply the same random one of the 8 flips/rotations to both patches (H x W x 3 views).
+
+    Three coin flips, as in the official code: horizontal flip, vertical flip, transpose
+    (a transpose after the flips gives the 90 and 270 degree rotations). 2 x 2 x 2 = 8.
+    """
+    hflip, vflip, transpose = (bool(b) for b in rng.integers(2, size=3))
+
+    def apply(img: np.ndarray) -> np.ndarray:
+        if hflip:
+            img = img[:, ::-1]
+        if vflip:
+            img = img[::-1, :]
+        if transpose:
+            img = img.transpose(1, 0, 2)
+        return img
+
+    return apply(lr_patch), apply(hr_patch)
+
+
+def to_tensor(batch: np.ndarray, device: torch.device | str = "cpu", channels_last: bool = True):
+    """uint8 N x H x W x 3 numpy batch -> float32 N x 3 x H x W tensor, values 0..255.
+
+    ``permute`` only changes the strides: the result is already in the channels_last memory
+    format (the fastest for convolutions on the CPU), without a copy. The uint8 data are moved
+    to ``device`` first, as 4 times fewer bytes than float32.
+    """
+    tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).to(device, non_blocking=True).float()
+    return tensor if channels_last else tensor.contiguous()
+
+
+# --------------------------------------------------------------------------------------------
+# The training set
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class TrainingSet:
+    """HR images and their LR versions at each scale, ready for patch sampling.
+
+    ``pairs[s]`` lists ``(hr, lr)`` uint8 arrays for scale ``s``: HR (s*h) x (s*w) x 3
+    (mod-cropped), LR h x w x 3. Arrays are in memory, or read-only memory maps of ``.npy``
+    files (``cache="disk"``). Images smaller than a patch at a scale are left out of that scale.
+    """
+
+    folder: Path
+    patch_size: int
+    pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]]
+    names: list[str]
+    skipped: list[dict] = field(default_factory=list)  # {"file", "reason"} per problem
+    cache: str = "memory"
+    shard: tuple[int, int] = (0, 1)  # (rank, world_size): this process's part of the folder
+
+    @property
+    def scales(self) -> tuple[int, ...]:
+        return tuple(self.pairs)
+
+    def sample(
+        self, scale: int, batch_size: int, rng: np.random.Generator, augment_patches: bool = True
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """A minibatch of random patches: uint8 LR N x p x p x 3 and HR N x sp x sp x 3.
+
+        Each patch comes from an image drawn uniformly (with replacement), at a uniform random
+        position, then one of the 8 flips/rotations if ``augment_patches``.
+        """
+        pairs = self.pairs[scale]
+        lr_patches, hr_patches = [], []
+        for i in rng.integers(len(pairs), size=batch_size):
+            hr, lr = pairs[i]
+            lr_patch, hr_patch = random_patch(hr, lr, scale, self.patch_size, rng)
+            if augment_patches:
+                lr_patch, hr_patch = augment(lr_patch, hr_patch, rng)
+            lr_patches.append(lr_patch)
+            hr_patches.append(hr_patch)
+        return np.stack(lr_patches), np.stack(hr_patches)
+
+    def report(self) -> dict:
+        """Plain-data summary for logs and checkpoint metadata."""
+        return {
+            "folder": str(self.folder),
+            "images": len(self.names),
+            "per_scale": {f"x{s}": len(p) for s, p in self.pairs.items()},
+            "patch_size_lr": self.patch_size,
+            "cache": self.cache,
+            "shard": list(self.shard),
+            "skipped": list(self.skipped),
+        }
+
+
+def resolve_training_folder(data: str | os.PathLike[str]) -> Path:
+    """The folder of HR training images for a set name ("T91", "BSD200", "DIV2K") or a path.
+
+    A DIV2K root holding ``DIV2K_train_HR/`` resolves to that folder. Refuses the benchmark
+    test sets (Set5, Set14, B100, Urban100): never train on what you measure on.
+    """
+    folder = find_dataset(data)
+    if not list_images(folder) and (folder / "DIV2K_train_HR").is_dir():
+        folder = folder / "DIV2K_train_HR"
+    check_not_benchmark(folder)
+    return folder
+
+
+def check_not_benchmark(folder: Path) -> None:
+    """Raise ValueError if ``folder`` is one of the benchmark test sets."""
+    resolved = folder.resolve()
+    for name in BENCHMARK_SETS:
+        try:
+            is_benchmark = find_dataset(name).resolve() == resolved
+        except FileNotFoundError:
+            is_benchmark = False
+        if is_benchmark or folder.name.lower() in (name.lower(), "bsd100"):
+            raise ValueError(
+                f"{folder} is the {name} benchmark: training on a test set makes its PSNR "
+                "meaningless. Train on T91, BSD200 or DIV2K (or your own images) instead."
+            )
+
+
+def load_training_set(
+    data: str | os.PathLike[str],
+    scales: Sequence[int],
+    patch_size: int = PATCH_SIZE,
+    cache: CacheMode = "auto",
+    cache_dir: str | os.PathLike[str] | None = None,
+    shard: tuple[int, int] = (0, 1),
+) -> TrainingSet:
+    """Read the HR images of ``data`` and make their LR versions at every scale, once.
+
+    Args:
+        data: a set name ("T91", "BSD200", "DIV2K") or a folder of images.
+        scales: the scales to prepare, e.g. ``[2]`` or ``[2, 3, 4]``.
+        patch_size: LR patch side; images with an LR side smaller than this are skipped.
+        cache: ``"memory"`` (arrays in RAM), ``"disk"`` (``.npy`` files in ``cache_dir``,
+            memory-mapped, reused by later runs) or ``"auto"`` (memory below
+            :data:`MEMORY_CACHE_LIMIT` bytes, else disk).
+        cache_dir: where ``.npy`` files go (needed for ``"disk"``; ``"auto"`` falls back to
+            memory without one).
+        shard: ``(rank, world_size)``: this process takes images ``rank, rank + world_size, ...``
+            of the sorted list, so distributed processes each see their own part.
+
+    Unreadable images are skipped and reported (a :class:`SkippedImagesWarning`, and
+    :attr:`TrainingSet.skipped`). Raises ValueError if no image is usable at some scale.
+    """
+    folder = resolve_training_folder(data)
+    paths = list_images(folder)
+    rank, world_size = shard
+    if not paths:
+        raise ValueError(
+            f"no usable training image: {folder} holds no image files "
+            f"({', '.join(IMAGE_EXTENSIONS)}). Point --data at a folder of HR images."
+        )
+    if len(paths) < world_size:
+        raise ValueError(
+            f"{folder} holds {len(paths)} image(s), fewer than the {world_size} processes "
+            "that share them; add images or use fewer processes"
+        )
+    paths = paths[rank::world_size]
+    mode = _choose_cache(cache, paths, scales, cache_dir)
+    pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {int(s): [] for s in scales}
+    names, skipped = [], []
+    for path in paths:
+        try:
+            images = _load_pairs(path, scales, mode, cache_dir)
+        except ImageReadError as err:
+            skipped.append({"file": path.name, "reason": str(err)})
+            continue
+        names.append(path.stem)
+        for s, (hr, lr) in images.items():
+            if min(lr.shape[:2]) >= patch_size:
+                pairs[s].append((hr, lr))
+            else:
+                reason = f"LR {lr.shape[1]}x{lr.shape[0]} at x{s} < patch {patch_size}"
+                skipped.append({"file": path.name, "reason": f"too small for x{s}: {reason}"})
+    _report_skipped(folder, skipped)
+    for s, usable in pairs.items():
+        if not usable:
+            raise ValueError(
+                f"no usable training image in {folder} for x{s} (read {len(names)} of "
+                f"{len(paths)} files; LR patches are {patch_size}x{patch_size}). Check the "
+                "folder, or lower patch_size."
+            )
+    return TrainingSet(folder, patch_size, pairs, names, skipped, mode, (rank, world_size))
+
+
+def _report_skipped(folder: Path, skipped: list[dict]) -> None:
+    if skipped:
+        lines = "\n".join(f"  {s['file']}: {s['reason']}" for s in skipped[:20])
+        more = f"\n  ... and {len(skipped) - 20} more" if len(skipped) > 20 else ""
+        warnings.warn(
+            f"{len(skipped)} training image problem(s) in {folder}; skipped:\n{lines}{more}",
+            SkippedImagesWarning,
+            stacklevel=3,
+        )
+
+
+def _choose_cache(
+    cache: str, paths: list[Path], scales: Sequence[int], cache_dir: str | os.PathLike | None
+) -> str:
+    """Resolve ``"auto"`` to ``"memory"`` or ``"disk"`` from the set's estimated size."""
+    if cache not in ("auto", "memory", "disk"):
+        raise ValueError(f'cache must be "auto", "memory" or "disk", got {cache!r}')
+    if cache == "disk" and cache_dir is None:
+        raise ValueError('cache="disk" needs a cache_dir for its .npy files')
+    if cache != "auto":
+        return cache
+    if cache_dir is None:
+        return "memory"
+    # HR pixels x 3 bytes, plus the LR images (1/s^2 of that each). Only file headers are read.
+    factor = 1 + sum(1 / s**2 for s in scales)
+    total = sum(_pixels(p) * 3 * factor for p in paths)
+    return "memory" if total <= MEMORY_CACHE_LIMIT else "disk"
+
+
+def _pixels(path: Path) -> int:
+    try:
+        with Image.open(path) as image:
+            return image.width * image.height
+    except Exception:  # a bad file is reported when it is read for real
+        return 0
+
+
+def _load_pairs(
+    path: Path, scales: Sequence[int], mode: str, cache_dir: str | os.PathLike | None
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """``{s: (hr, lr)}`` for one image; HR arrays are views of one array shared by all scales."""
+    if mode == "disk":
+        return _load_pairs_from_disk(path, scales, Path(cache_dir))
+    hr = read_image(path)
+    return {int(s): _pair(hr, s) for s in scales}
+
+
+def _pair(hr: np.ndarray, scale: int) -> tuple[np.ndarray, np.ndarray]:
+    """(mod-cropped HR, its MATLAB-bicubic LR), both uint8."""
+    hr = modcrop(hr, scale)
+    return hr, downscale(hr, scale)
+
+
+def _load_pairs_from_disk(
+    path: Path, scales: Sequence[int], cache_dir: Path
+) -> dict[int, tuple[np.ndarray, np.ndarray]]:
+    """Like :func:`_load_pairs`, through ``.npy`` files named after the source file's identity.
+
+    The key hashes the file's absolute path, size and modification time, so an edited image
+    gets new cache files. Missing files are made (written to a temporary name, then renamed).
+    """
+    stat = path.stat()
+    ident = f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}".encode()
+    stem = f"{path.stem}-{hashlib.sha1(ident).hexdigest()[:12]}"
+    files = {"hr": cache_dir / f"{stem}-hr.npy"}
+    files.update({f"x{s}": cache_dir / f"{stem}-lr-x{s}.npy" for s in scales})
+    if not all(f.is_file() for f in files.values()):
+        hr = read_image(path)
+        _save_npy(files["hr"], hr)
+        for s in scales:
+            _save_npy(files[f"x{s}"], _pair(hr, s)[1])
+    hr = np.load(files["hr"], mmap_mode="r")
+    return {int(s): (modcrop(hr, s), np.load(files[f"x{s}"], mmap_mode="r")) for s in scales}
+
+
+def _save_npy(path: Path, array: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "wb") as f:
+        np.save(f, array)
+    os.replace(tmp, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Validation set
+# --------------------------------------------------------------------------------------------
+
+
+def load_validation_set(
+    name: str | os.PathLike[str], scales: Sequence[int], max_images: int | None = None
+) -> dict[int, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """``{s: [(image name, HR, LR), ...]}``: a benchmark set prepared once for validation.
+
+    Same protocol as the paper's evaluation (:func:`edsr_lite.data.benchmark`): HR mod-cropped,
+    LR by MATLAB bicubic, uint8. ``max_images`` keeps the first N images (sorted by name), for
+    faster validation during training.
+    """
+    if max_images is not None and max_images < 1:
+        raise ValueError(f"val_images must be at least 1, got {max_images}")
+    val = {}
+    for s in scales:
+        items = []
+        for item in benchmark(name, int(s)):
+            if max_images is not None and len(items) >= max_images:
+                break
+            items.append(item)
+        val[int(s)] = items
+    return val

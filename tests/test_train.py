@@ -1,0 +1,411 @@
+"""The training engine: learning, resume, MDSR branch isolation, init-from, guards, DDP, CLI.
+
+Every run here is tiny (1-2 residual blocks of 8-16 features, 12-16 px LR patches, a few
+real T91 images copied to a temporary folder) so that the whole file takes well under a
+minute and a half on 2 busy cores.
+"""
+
+import itertools
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edsr_lite.cli import main
+from edsr_lite.data import find_dataset
+from edsr_lite.dataset import SkippedImagesWarning
+from edsr_lite.models import build
+from edsr_lite.plots import plot_curves
+from edsr_lite.train import (
+    TrainConfig,
+    Trainer,
+    TrainingDiverged,
+    load_log,
+    train,
+)
+from edsr_lite.weights import load_model, read_checkpoint, save_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+T91 = find_dataset("T91")
+
+
+@pytest.fixture
+def train_dir(tmp_path):
+    folder = tmp_path / "train"
+    folder.mkdir()
+    for name in ("t1.png", "t2.png", "t3.png", "t5.png"):
+        shutil.copy(T91 / name, folder / name)
+    return folder
+
+
+def tiny(train_dir, out, **overrides) -> TrainConfig:
+    """A config that trains in a fraction of a second per step."""
+    values = dict(
+        preset="edsr_tiny",
+        n_resblocks=1,
+        n_feats=8,
+        scale=2,
+        data=str(train_dir),
+        patch_size=12,
+        batch_size=4,
+        val_data="Set5",
+        val_images=1,
+        val_every=5,
+        max_steps=6,
+        lr=5e-4,
+        seed=0,
+        out=str(out),
+    )
+    values.update(overrides)
+    return TrainConfig(**values)
+
+
+def losses(log):
+    return log.series("loss")[1]
+
+
+# ---------------------------------------------------------------------------- learning
+
+
+def test_loss_decreases_on_a_tiny_set(train_dir, tmp_path):
+    config = tiny(train_dir, tmp_path / "run", n_resblocks=2, n_feats=16, patch_size=16)
+    config.batch_size, config.max_steps, config.val_data = 8, 40, None
+    result = train(config, quiet=True)
+    loss = losses(result.log)
+    assert len(loss) == 40 and result.step == 40
+    # Measured: the last 10 steps average about 0.3 x the first 5 (three seeds); 0.6 is margin.
+    assert np.mean(loss[-10:]) < 0.6 * np.mean(loss[:5])
+
+
+# ---------------------------------------------------------------------------- resume
+
+
+KILL_SCRIPT = """
+import json, os, signal, sys
+from edsr_lite.train import TrainConfig, train
+
+def die(step, row, model):
+    if step == 7:
+        os.kill(os.getpid(), signal.SIGKILL)  # no clean-up of any kind, like a power cut
+
+train(TrainConfig(**json.loads(sys.argv[1])), quiet=True, callback=die)
+"""
+
+
+@pytest.mark.parametrize("how", ["killed", "stopped"])
+def test_resume_reproduces_the_uninterrupted_run(train_dir, tmp_path, how):
+    settings = dict(max_steps=10, save_every=4, val_every=4, decay_steps=4)  # lr decays too
+    whole = train(tiny(train_dir, tmp_path / "whole", **settings), quiet=True)
+
+    part = tiny(train_dir, tmp_path / "part", **settings)
+    if how == "killed":  # SIGKILL at step 7: steps 5-7 are lost and must be redone the same way
+        script = tmp_path / "kill.py"
+        script.write_text(KILL_SCRIPT)
+        done = subprocess.run([sys.executable, str(script), json.dumps(part.to_dict())])
+        assert done.returncode == -9
+        assert read_checkpoint(tmp_path / "part" / "latest.pt")["step"] == 4
+        assert len(load_log(tmp_path / "part").rows) >= 7  # steps past the checkpoint, on disk
+    else:  # stopped at step 5 by the budget, then continued with a larger one
+        part.max_steps = 5
+        train(part, quiet=True)
+    part.max_steps, part.resume = 10, True
+    resumed = train(part, quiet=True)
+
+    assert resumed.step == 10 and resumed.steps_this_run == (6 if how == "killed" else 5)
+    np.testing.assert_allclose(losses(resumed.log), losses(whole.log), rtol=1e-6)
+    resumed_state = resumed.model.state_dict()
+    for name, value in whole.model.state_dict().items():
+        torch.testing.assert_close(resumed_state[name], value, rtol=1e-6, atol=1e-6, msg=name)
+    on_disk = load_log(tmp_path / "part")
+    assert [r["step"] for r in on_disk.rows] == list(range(11))  # no step twice, none lost
+    # Same PSNR at the same steps (the stopped run also validated at its last step, 5).
+    psnr_part = dict(zip(*on_disk.series("psnr"), strict=True))
+    psnr_whole = dict(zip(*load_log(tmp_path / "whole").series("psnr"), strict=True))
+    assert psnr_whole.items() <= psnr_part.items()
+
+
+def test_an_existing_run_is_not_overwritten_and_resume_checks_the_settings(train_dir, tmp_path):
+    config = tiny(train_dir, tmp_path / "run", max_steps=2, val_data=None)
+    train(config, quiet=True)
+    with pytest.raises(ValueError, match="already holds a run"):
+        train(config, quiet=True)
+    config.resume, config.lr = True, 1e-3
+    with pytest.raises(ValueError, match="lr: 0.0005 -> 0.001"):
+        train(config, quiet=True)
+
+
+# ---------------------------------------------------------------------------- MDSR
+
+
+def _branches(model):
+    """{scale: flat copy of its pre_process + upsample weights}; 'shared': head/body/tail."""
+    out = {}
+    for i, s in enumerate(model.scales):
+        params = [*model.pre_process[i].parameters(), *model.upsample[i].parameters()]
+        out[s] = torch.cat([p.detach().flatten() for p in params]).clone()
+    shared = [*model.head.parameters(), *model.body.parameters(), *model.tail.parameters()]
+    out["shared"] = torch.cat([p.detach().flatten() for p in shared]).clone()
+    return out
+
+
+def _x2_then_x3(trainer):
+    """Branch weights before and after an x3 step that follows an x2 step."""
+    trainer.step(scale=2)  # gives the x2 branch Adam momentum
+    before = _branches(trainer.model)
+    trainer.step(scale=3)
+    return before, _branches(trainer.model)
+
+
+def test_an_mdsr_step_changes_only_its_own_branch_and_the_shared_layers(train_dir, tmp_path):
+    config = tiny(train_dir, tmp_path / "run", preset="mdsr_tiny", scale=None, val_data=None)
+    before, after = _x2_then_x3(Trainer(config, quiet=True))
+    assert torch.equal(after[2], before[2]) and torch.equal(after[4], before[4])
+    assert not torch.equal(after[3], before[3])
+    assert not torch.equal(after["shared"], before["shared"])
+
+    # The test can fail: with zeroed instead of deleted gradients, Adam's momentum moves x2.
+    config.out = str(tmp_path / "zeroed")
+    trainer = Trainer(config, quiet=True)
+    zero_grad = trainer.optimizer.zero_grad
+    trainer.optimizer.zero_grad = lambda set_to_none=True: zero_grad(set_to_none=False)
+    before, after = _x2_then_x3(trainer)
+    assert not torch.equal(after[2], before[2]) and torch.equal(after[4], before[4])
+
+
+def test_mdsr_runs_draw_one_scale_per_step_and_validate_every_scale(train_dir, tmp_path):
+    config = tiny(train_dir, tmp_path / "run", preset="mdsr_tiny", scale=None, max_steps=12)
+    result = train(config, quiet=True)
+    log = load_log(result.out_dir)
+    assert {r["scale"] for r in log.rows if r["loss"] is not None} == {2, 3, 4}
+    last = log.rows[-1]
+    assert last["psnr"] == pytest.approx(np.mean([last[f"psnr_x{s}"] for s in (2, 3, 4)]))
+
+
+# ---------------------------------------------------------------------------- init-from
+
+
+def test_init_from_copies_what_fits_and_reports_it(train_dir, tmp_path, capsys):
+    torch.manual_seed(1)
+    x2 = build("edsr_tiny", 2, n_resblocks=1, n_feats=8)
+    save_checkpoint(tmp_path / "x2.pt", x2)
+    config = tiny(train_dir, tmp_path / "run", scale=4, max_steps=1, init_from=tmp_path / "x2.pt")
+    trainer = Trainer(config, quiet=False)
+    torch.testing.assert_close(trainer.model.head[0].weight, x2.head[0].weight)  # copied
+    trainer.run()
+    assert "init_from: copied" in capsys.readouterr().err
+    report = json.loads((tmp_path / "run" / "run.json").read_text())["init_from"]
+    assert report["source"] == str(tmp_path / "x2.pt")
+    assert "head.0.weight" in report["copied"] and "body.0.body.0.weight" in report["copied"]
+    assert "tail.0.2.weight" in report["missing_in_source"]  # x4's second x2 stage: random
+    assert read_checkpoint(tmp_path / "run" / "latest.pt")["meta"]["init_from"] == report
+
+
+# ---------------------------------------------------------------------------- guards
+
+
+def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(train_dir, tmp_path):
+    config = tiny(train_dir, tmp_path / "run", lr=1e20, save_every=1, val_data=None)
+    with pytest.raises(TrainingDiverged, match=r"diverged at step 2.*latest.pt \(step 1\)"):
+        train(config, quiet=True)
+    assert issubclass(TrainingDiverged, ValueError)  # the CLI prints it without a traceback
+    kept = read_checkpoint(tmp_path / "run" / "latest.pt")
+    assert kept["step"] == 1
+    assert all(torch.isfinite(v).all() for v in kept["state_dict"].values())
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["status"] == "diverged"
+
+
+def test_a_bad_image_is_skipped_and_reported_not_fatal(train_dir, tmp_path):
+    good = (train_dir / "t2.png").read_bytes()
+    (train_dir / "t4_truncated.png").write_bytes(good[: len(good) // 2])
+    with pytest.warns(SkippedImagesWarning, match="t4_truncated.png"):
+        result = train(tiny(train_dir, tmp_path / "run", max_steps=2), quiet=True)
+    assert result.step == 2
+    data = json.loads((tmp_path / "run" / "run.json").read_text())["data"]
+    assert [s["file"] for s in data["skipped"]] == ["t4_truncated.png"]
+    assert data["images"] == 4
+
+
+def test_a_folder_without_usable_images_is_an_error(tmp_path):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match="no usable training image"):
+        train(tiny(tmp_path / "empty", tmp_path / "run"), quiet=True)
+
+
+def test_training_on_a_benchmark_set_is_refused(tmp_path):
+    with pytest.raises(ValueError, match="Set14 benchmark"):
+        train(tiny("Set14", tmp_path / "run"), quiet=True)
+
+
+# ---------------------------------------------------------------------------- outputs
+
+
+def test_checkpoints_logs_and_metadata(train_dir, tmp_path):
+    config = tiny(train_dir, tmp_path / "run", max_steps=6, val_every=3, half_best=True)
+    result = train(config, quiet=True)
+    assert result.stopped_by == "max_steps" and result.final_psnr is not None
+    assert result.best_psnr == max(load_log(result.out_dir).series("psnr")[1])
+    latest = read_checkpoint(result.latest)
+    meta = latest["meta"]
+    assert meta["preset"] == "edsr_tiny" and meta["scales"] == [2] and meta["step"] == 6
+    assert meta["train_config"]["lr"] == 5e-4 and meta["data"]["images"] == 4
+    assert "git" in meta and meta["metrics"]["Set5[:1]"]["x2"] == result.final_psnr
+    assert {"optimizer", "scheduler", "rng", "log"} <= set(latest)
+    best = read_checkpoint(result.best)
+    assert {v.dtype for v in best["state_dict"].values()} == {torch.float16}
+    assert best["meta"]["step"] == result.best_step
+    assert load_model(result.best).config["n_feats"] == 8
+    assert [p.name for p in sorted(result.out_dir.iterdir())] == [
+        "best.pt",
+        "latest.pt",
+        "log.csv",
+        "run.json",
+    ]
+
+
+def test_max_minutes_stops_the_run_and_measures_the_final_weights(train_dir, tmp_path):
+    config = tiny(train_dir, tmp_path / "run", max_steps=100_000, max_minutes=0.02)
+    result = train(config, quiet=True)
+    assert result.stopped_by == "max_minutes" and 0 < result.step < 100_000
+    assert load_log(result.out_dir).rows[-1]["psnr"] == result.final_psnr
+
+
+def test_bf16_and_nchw_modes_train(train_dir, tmp_path):
+    for name, extra in (("bf16", {"bf16": True}), ("nchw", {"channels_last": False})):
+        result = train(tiny(train_dir, tmp_path / name, max_steps=2, **extra), quiet=True)
+        assert np.isfinite(losses(result.log)).all()
+
+
+def test_plot_curves_draws_one_curve_per_run(train_dir, tmp_path):
+    a = train(tiny(train_dir, tmp_path / "a", max_steps=6, val_every=2), quiet=True)
+    train(tiny(train_dir, tmp_path / "b", max_steps=6, val_every=3, seed=1), quiet=True)
+    fig = plot_curves({"a": a, "b": tmp_path / "b"}, metric="psnr")
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    assert [len(line.get_xdata()) for line in ax.lines] == [4, 3]  # steps 0,2,4,6 / 0,3,6
+    fig = plot_curves({"a": load_log(a)}, metric="loss", smooth=3, x="minutes")
+    assert len(fig.axes[0].lines) == 2  # raw (faint) and running mean
+
+
+# ---------------------------------------------------------------------------- CLI and configs
+
+
+def test_cli_trains_resumes_and_reads_yaml(train_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--preset", "edsr_tiny", "--n-resblocks", "1", "--n-feats", "8"]
+    args += ["--data", str(train_dir), "--patch-size", "12", "--batch-size", "4"]
+    args += ["--val-images", "1", "--max-steps", "2", "--out", str(out), "--quiet"]
+    assert main(args) == 0
+    # Resume needs only the folder: the stored run supplies the other settings.
+    assert main(["train", "--out", str(out), "--resume", "--max-steps", "3", "--quiet"]) == 0
+    assert read_checkpoint(out / "latest.pt")["step"] == 3
+    yaml_file = tmp_path / "c.yaml"
+    yaml_file.write_text(f"preset: edsr_tiny\nn_resblocks: 1\nn_feats: 8\ndata: {train_dir}\n")
+    more = ["--patch-size", "12", "--val-data", "none", "--max-steps", "1", "--quiet"]
+    assert main(["train", "--config", str(yaml_file), "--out", str(tmp_path / "y"), *more]) == 0
+    stored = read_checkpoint(tmp_path / "y" / "latest.pt")["meta"]["train_config"]
+    assert stored["n_feats"] == 8 and stored["val_data"] is None and stored["max_steps"] == 1
+
+
+def test_cli_user_mistakes_are_one_line_errors(tmp_path, capsys):
+    assert main(["train", "--data", "Set5", "--out", str(tmp_path / "r"), "--quiet"]) == 2
+    assert "Set5 benchmark" in capsys.readouterr().err
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("preset: edsr_tiny\nlearning_rate: 1\n")
+    assert main(["train", "--config", str(bad), "--quiet"]) == 2
+    assert "unknown training option(s) learning_rate" in capsys.readouterr().err
+
+
+def test_train_help_explains_the_flags():
+    result = subprocess.run(
+        [sys.executable, "-m", "edsr_lite", "train", "--help"], capture_output=True, text=True
+    )
+    assert result.returncode == 0
+    for flag in ("--preset", "--init-from", "--max-minutes", "--resume", "--bf16", "LR pixels"):
+        assert flag in result.stdout
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    config = TrainConfig.from_yaml(path)
+    config.validate()
+    assert config.data not in ("Set5", "Set14", "B100")
+
+
+# ---------------------------------------------------------------------------- DDP
+
+DDP_SCRIPT = """
+import os, sys
+import torch
+from edsr_lite.train import TrainConfig, train
+
+out, data = sys.argv[1], sys.argv[2]
+snapshots = []
+
+def record(step, row, model):
+    branches = {
+        s: torch.cat([p.detach().flatten().clone()
+                      for m in (model.pre_process[i], model.upsample[i]) for p in m.parameters()])
+        for i, s in enumerate(model.scales)
+    }
+    snapshots.append({"step": step, "scale": row["scale"], "loss": row["loss"], "b": branches})
+
+config = TrainConfig(preset="mdsr_tiny", n_resblocks=1, n_feats=8, data=data, patch_size=12,
+                     batch_size=4, val_data=None, max_steps=6, seed=0, lr=1e-3, out=out)
+result = train(config, quiet=True, callback=record)
+torch.save({"state": result.model.state_dict(), "snapshots": snapshots,
+            "world_size": int(os.environ["WORLD_SIZE"])}, f"{out}/rank{os.environ['RANK']}.pt")
+"""
+
+
+def test_ddp_two_processes_end_with_identical_weights(train_dir, tmp_path):
+    script = tmp_path / "ddp_train.py"
+    script.write_text(DDP_SCRIPT)
+    out = tmp_path / "run"
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run(
+        [*cmd, str(script), str(out), str(train_dir)],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    ranks = [torch.load(out / f"rank{r}.pt") for r in (0, 1)]
+    assert [r["world_size"] for r in ranks] == [2, 2]
+    # The two replicas end identical, and trained (not the initial weights).
+    for key, value in ranks[0]["state"].items():
+        assert torch.equal(value, ranks[1]["state"][key]), key
+    torch.manual_seed(0)
+    initial = build("mdsr_tiny", n_resblocks=1, n_feats=8).state_dict()
+    assert not torch.equal(ranks[0]["state"]["head.0.weight"], initial["head.0.weight"])
+    # Every step used one scale on both processes; other branches stayed unchanged under DDP.
+    snaps = [r["snapshots"] for r in ranks]
+    assert [s["scale"] for s in snaps[0]] == [s["scale"] for s in snaps[1]]
+    assert [s["loss"] for s in snaps[0]] == [s["loss"] for s in snaps[1]]  # the global mean
+    trained_before, momentum_cases = set(), 0
+    for prev, cur in itertools.pairwise(snaps[0]):
+        trained_before.add(prev["scale"])
+        momentum_cases += bool(trained_before - {cur["scale"]})  # a branch with Adam momentum
+        for s, weights in cur["b"].items():
+            assert torch.equal(weights, prev["b"][s]) == (s != cur["scale"]), (cur["step"], s)
+    assert momentum_cases > 0  # (the seed gives x4 x4 x4 x3 x3 x4)
+    # Rank 0 wrote the checkpoint of the same weights; rank 1 wrote nothing of its own.
+    saved = read_checkpoint(out / "latest.pt")
+    assert saved["meta"]["world_size"] == 2
+    for key, value in saved["state_dict"].items():
+        assert torch.equal(value, ranks[0]["state"][key])
+    assert sorted(p.name for p in out.iterdir()) == [
+        "latest.pt",
+        "log.csv",
+        "rank0.pt",
+        "rank1.pt",
+        "run.json",
+    ]
