@@ -23,6 +23,7 @@ from .models import (
     count_parameters,
     fold_res_scale,
 )
+from .train import TrainConfig, train
 from .weights import (
     CheckpointError,
     init_from,
@@ -37,6 +38,7 @@ __all__ = [
     "EDSR",
     "MDSR",
     "PRESETS",
+    "TrainConfig",
     "CheckpointError",
     "MeanShift",
     "ResBlock",
@@ -53,5 +55,6 @@ __all__ = [
     "psnr",
     "save_checkpoint",
     "ssim",
+    "train",
     "upscale",
 ]

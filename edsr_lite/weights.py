@@ -44,6 +44,9 @@ def atomic_torch_save(obj: object, path: str | os.PathLike) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    umask = os.umask(0)
+    os.umask(umask)
+    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes files private (0600); a checkpoint is not
     try:
         with os.fdopen(fd, "wb") as f:
             torch.save(obj, f)
@@ -71,7 +74,11 @@ def save_checkpoint(
     model = getattr(model, "module", model)  # unwrap DistributedDataParallel
     _check_plain(dict(meta or {}), "meta")
     state = {
-        k: (v.detach().half() if half and v.is_floating_point() else v.detach()).cpu().clone()
+        # contiguous(): the file holds plain NCHW tensors even from a channels_last model.
+        k: (v.detach().half() if half and v.is_floating_point() else v.detach())
+        .cpu()
+        .contiguous()
+        .clone()
         for k, v in model.state_dict().items()
     }
     ckpt = {
@@ -87,7 +94,8 @@ def save_checkpoint(
 
 def _check_plain(value: object, where: str) -> None:
     """Refuse values that ``torch.load(weights_only=True)`` could not read back."""
-    if value is None or isinstance(value, bool | int | float | str | torch.Tensor):
+    # Exact types: a str subclass such as torch.__version__ would not load with weights_only.
+    if value is None or type(value) in (bool, int, float, str) or isinstance(value, torch.Tensor):
         return
     if isinstance(value, list | tuple):
         for i, v in enumerate(value):
@@ -365,6 +373,8 @@ def describe_checkpoint(path_or_name: str | os.PathLike) -> str:
         f"parameters:  {count_parameters(model):,}",
     ]
     for key, value in (ckpt.get("meta") or {}).items():
+        if key in ("preset", "scales"):  # already shown above
+            continue
         lines.append(f"{key + ':':<13}{_short(value)}")
     return "\n".join(lines)
 

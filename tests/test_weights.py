@@ -48,6 +48,8 @@ def test_half_precision_checkpoint_loads_as_float32(tmp_path):
 def test_save_is_atomic_and_keeps_the_old_file_when_saving_fails(tmp_path):
     path = save_checkpoint(tmp_path / "m.pt", build("edsr_tiny", 2), meta={"step": 1})
     before = path.read_bytes()
+    with pytest.raises(TypeError, match=r"meta\['torch'\] is a TorchVersion"):
+        save_checkpoint(path, build("edsr_tiny", 2), meta={"torch": torch.__version__})
     with pytest.raises(TypeError, match=r"meta\['bad'\] is a object; .* plain data"):
         save_checkpoint(path, build("edsr_tiny", 2), meta={"bad": object()})
     # A failure while writing (an object pickle cannot store) leaves the old file intact.
