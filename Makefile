@@ -40,3 +40,15 @@ bench: venv
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
+
+## notebooks: run every notebook into build/notebooks/ (ipynb + HTML); EDSR_LITE_FAST=1 for the fast version
+.PHONY: notebooks
+notebooks: venv
+	mkdir -p build/notebooks
+	for nb in notebooks/*.ipynb; do \
+		echo "== $$nb"; \
+		$(BIN)/jupyter nbconvert --to notebook --execute --ExecutePreprocessor.timeout=1200 \
+			--output-dir build/notebooks "$$nb" || exit 1; \
+		$(BIN)/jupyter nbconvert --to html --output-dir build/notebooks \
+			"build/notebooks/$$(basename "$$nb")" || exit 1; \
+	done

@@ -1,0 +1,83 @@
+"""Run time of every notebook, top to bottom, in fast mode (and in full mode with --full).
+
+Each notebook runs in a fresh kernel from the ``notebooks/`` folder, as ``make notebooks`` and
+the test suite run it; the wall time includes the kernel's start. The targets of the notebook
+series: under 3 minutes per notebook in fast mode, under 10 in full mode, on 2 CPU cores.
+
+    python benchmarks/bench_notebooks.py                 # fast mode, every notebook
+    python benchmarks/bench_notebooks.py --full          # fast and full mode
+    python benchmarks/bench_notebooks.py --only 02 05    # notebooks whose name contains these
+    python benchmarks/bench_notebooks.py --json times.json
+
+A busy machine slows notebooks down a lot: OpenMP's threads spin while waiting for one another,
+and a core taken by another process makes them wait long. ``OMP_WAIT_POLICY=PASSIVE`` (set
+here unless the environment says otherwise, as in the tests) avoids most of that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+FAST_LIMIT_S, FULL_LIMIT_S = 180, 600
+
+
+def run_notebook(path: Path, fast: bool, timeout: int = 1800) -> float:
+    """Execute the notebook at ``path`` (fast or full mode); its wall time in seconds.
+
+    Raises nbclient's ``CellExecutionError`` if a cell fails.
+    """
+    os.environ["EDSR_LITE_FAST"] = "1" if fast else "0"
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=timeout,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    start = time.monotonic()
+    client.execute()
+    return time.monotonic() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--full", action="store_true", help="also run each notebook in full mode")
+    parser.add_argument("--only", nargs="+", default=[], help="notebooks whose name contains these")
+    parser.add_argument("--json", type=Path, help="also write the times to this JSON file")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+    paths = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+    if args.only:
+        paths = [p for p in paths if any(s in p.name for s in args.only)]
+    modes = ("fast", "full") if args.full else ("fast",)
+    print(f"cores: {os.cpu_count()}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
+    print(f"{'notebook':<32}" + "".join(f"{m + ' (s)':>12}" for m in modes))
+    times: dict[str, dict[str, float]] = {}
+    over = []
+    for path in paths:
+        times[path.name] = {}
+        for mode in modes:
+            seconds = run_notebook(path, fast=mode == "fast")
+            times[path.name][mode] = round(seconds, 1)
+            if seconds > (FAST_LIMIT_S if mode == "fast" else FULL_LIMIT_S):
+                over.append(f"{path.name} ({mode}: {seconds:.0f} s)")
+        print(f"{path.name:<32}" + "".join(f"{times[path.name][m]:>12.1f}" for m in modes))
+    if over:
+        print(f"over the target ({FAST_LIMIT_S} s fast, {FULL_LIMIT_S} s full): {', '.join(over)}")
+    if args.json:
+        args.json.write_text(json.dumps(times, indent=2) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,160 @@
+"""Figures of the measurements in :mod:`edsr_lite.experiments` (matplotlib, no pyplot state).
+
+Each function returns a ``matplotlib.figure.Figure``: a notebook shows it when it is a cell's
+value (and in the static HTML export), ``fig.savefig(path)`` writes it to a file. Training
+curves are in :mod:`edsr_lite.plots`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from edsr_lite.experiments import (
+    MEMORY_CATEGORIES,
+    DepthProfile,
+    MiB,
+    RunTrace,
+    StepMemory,
+    UpscaleMemory,
+)
+
+_CATEGORY_COLORS = {
+    "parameter": "darkgreen",
+    "optimizer state": "goldenrod",
+    "input": "black",
+    "temporary": "mediumpurple",
+    "activation": "tab:red",
+    "gradient": "tab:blue",
+    "autograd detail": "lightsteelblue",
+    "other": "grey",
+}
+
+
+def plot_memory_timelines(memories: Sequence[StepMemory]) -> Figure:
+    """One panel per model: memory alive during a training step, stacked by role (MiB).
+
+    The forward pass builds up the activations (red) that the backward pass then frees while
+    it makes the gradients (blue); the peak is where the forward pass ends.
+    """
+    fig = Figure(figsize=(5.2 * len(memories), 3.8), layout="constrained")
+    axes = fig.subplots(1, len(memories), sharey=True, squeeze=False)[0]
+    used = [
+        i
+        for i, _ in enumerate(MEMORY_CATEGORIES)
+        if any(m.bytes_by_category[:, i].max() > 0.5 * MiB for m in memories)
+    ]
+    for ax, m in zip(axes, memories, strict=True):
+        ax.stackplot(
+            m.times_ms,
+            *(m.bytes_by_category[:, i] / MiB for i in used),
+            labels=[MEMORY_CATEGORIES[i] for i in used],
+            colors=[_CATEGORY_COLORS[MEMORY_CATEGORIES[i]] for i in used],
+            step="post",
+        )
+        ax.axhline(m.peak_bytes / MiB, color="black", linewidth=0.8, linestyle="--")
+        ax.set_title(f"{m.label}: peak {m.peak_bytes / MiB:.0f} MiB")
+        ax.set_xlabel("time in the profiled step (ms)")
+        ax.set_ylabel("memory allocated (MiB)")
+        ax.grid(alpha=0.3)
+    axes[0].legend(loc="upper right", fontsize="small")
+    return fig
+
+
+def plot_bn_range(rows: Sequence[dict]) -> Figure:
+    """Feature std vs the input's contrast, for a conv alone and a conv followed by BN."""
+    fig = Figure(figsize=(5.5, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    contrast = [r["contrast"] for r in rows]
+    ax.plot(contrast, [r["conv_std"] for r in rows], "o-", label="conv (EDSR block)")
+    ax.plot(contrast, [r["conv_bn_std"] for r in rows], "s-", label="conv + BN (SRResNet block)")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log", base=2)
+    ax.set_xlabel("input contrast (x the image's own, mean removed)")
+    ax.set_ylabel("std of a feature map over the image (log)")
+    ax.set_title("BN removes the range of the features")
+    ax.grid(alpha=0.3, which="both")
+    ax.legend()
+    return fig
+
+
+def plot_depth_profiles(profiles: Sequence[DepthProfile], title: str = "") -> Figure:
+    """Activation std and gradient RMS block by block, one line per profile (log y)."""
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    ax_act, ax_grad = fig.subplots(1, 2)
+    for p in profiles:
+        blocks = np.arange(1, len(p.activation_std) + 1)
+        ax_act.plot(blocks, p.activation_std, "o-", markersize=3, label=p.label)
+        ax_grad.plot(blocks, p.grad_rms, "o-", markersize=3, label=p.label)
+    ax_act.set_ylabel("std of block output x_i (0..255 scale)")
+    ax_act.set_title("activations: forward, input side on the left")
+    ax_grad.set_ylabel("RMS of dLoss/dx_i")
+    ax_grad.set_title("gradients: they flow right to left")
+    for ax in (ax_act, ax_grad):
+        ax.set_xlabel("residual block i")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    if title:
+        fig.suptitle(title)
+    return fig
+
+
+def plot_runs(traces: Sequence[RunTrace]) -> Figure:
+    """Training loss and gradient norm per step, one line per run (log y)."""
+    fig = Figure(figsize=(11, 3.8), layout="constrained")
+    ax_loss, ax_grad = fig.subplots(1, 2)
+    for t in traces:
+        steps = np.arange(1, len(t.loss) + 1)
+        ax_loss.plot(steps, t.loss, label=t.label)
+        ax_grad.plot(steps[: len(t.grad_norm)], t.grad_norm, label=t.label)
+    ax_loss.set_ylabel("training L1 loss (0..255 scale, log)")
+    ax_grad.set_ylabel("gradient norm, all parameters (log)")
+    for ax in (ax_loss, ax_grad):
+        ax.set_xlabel("step (minibatch updates)")
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
+        ax.legend()
+    return fig
+
+
+def plot_upscale_memory(runs: Sequence[UpscaleMemory]) -> Figure:
+    """Each upscale's memory: allocated by PyTorch, the budget's estimate, the process's
+    peak RSS growth (MiB)."""
+    fig = Figure(figsize=(7.5, 3.8), layout="constrained")
+    ax = fig.add_subplot()
+    x = np.arange(len(runs))
+    bars = (
+        ("allocated by PyTorch (profiler)", [r.allocated_mb for r in runs]),
+        ("estimate for the largest tile", [r.estimate_mb for r in runs]),
+        ("process peak RSS growth (OS)", [r.peak_rss_mb for r in runs]),
+    )
+    for i, (label, values) in enumerate(bars):
+        ax.bar(x + (i - 1) * 0.27, values, 0.27, label=label)
+    ax.set_xticks(x, [f"{r.label}\n({r.n_tiles} tiles)" for r in runs])
+    ax.set_xlabel("run (tile setting)")
+    ax.set_ylabel("memory (MiB)")
+    ax.set_title("upscaling one large image")
+    ax.grid(alpha=0.3, axis="y")
+    ax.legend()
+    return fig
+
+
+def zoom_y(fig: Figure, skip: int = 1, margin: float = 0.05) -> Figure:
+    """Fit each panel's y axis to its curves without their first ``skip`` points.
+
+    A validation curve starts at the untrained network's PSNR (about 12 dB), which squeezes
+    the differences between trained models into a sliver; this shows them. Returns ``fig``.
+    """
+    for ax in fig.axes:
+        values = [np.asarray(line.get_ydata(), dtype=float)[skip:] for line in ax.get_lines()]
+        values = [v[np.isfinite(v)] for v in values if v.size > skip]
+        if not any(v.size for v in values):
+            continue
+        low = min(v.min() for v in values if v.size)
+        high = max(v.max() for v in values if v.size)
+        pad = margin * (high - low or 1.0)
+        ax.set_ylim(low - pad, high + pad)
+    return fig

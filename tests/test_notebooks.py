@@ -1,0 +1,116 @@
+"""The notebooks: each runs top to bottom in fast mode, and is committed without outputs.
+
+Every ``notebooks/*.ipynb`` is executed with nbclient in a fresh kernel, in fast mode
+(``EDSR_LITE_FAST=1``), from the ``notebooks/`` folder, as a reader would run it; any error
+fails the test. Run times are printed (``pytest -s``), never asserted: that is
+``benchmarks/bench_notebooks.py``'s job.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib.util
+import os
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
+NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+CELL_TIMEOUT = 600  # seconds per cell; a fast-mode notebook takes about a minute in all
+
+_spec = importlib.util.spec_from_file_location("strip_notebooks", ROOT / "tools/strip_notebooks.py")
+strip_notebooks = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(strip_notebooks)
+
+
+def _ids(paths: list[Path]) -> list[str]:
+    return [p.stem for p in paths]
+
+
+def test_the_notebooks_of_this_issue_exist():
+    names = {p.name for p in NOTEBOOKS}
+    for name in ("01_bn_removal.ipynb", "02_residual_scaling.ipynb", "05_benchmark.ipynb"):
+        assert name in names
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_committed_notebook_is_stripped_and_valid(path):
+    nb = nbformat.read(path, as_version=4)
+    nbformat.validate(nb)
+    assert not strip_notebooks.needs_stripping(path), (
+        f"{path.name} holds outputs: run python tools/strip_notebooks.py {path}"
+    )
+    assert nb.metadata.get("kernelspec", {}).get("name") == "python3"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_follows_the_series_layout(path):
+    """A title, what you will learn, the paper's claim, a parameters cell reading fast mode
+    through the package helper, and no functions or classes defined in cells."""
+    nb = nbformat.read(path, as_version=4)
+    first = nb.cells[0]
+    assert first.cell_type == "markdown" and first.source.startswith("# "), "title first"
+    intro = first.source.lower()
+    assert "what you will learn" in intro and "claim" in intro
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert any("edsr_lite.settings" in c.source for c in code[:3]), (
+        "a parameters cell near the top reads fast mode with edsr_lite.settings"
+    )
+    for cell in code:
+        source = "\n".join(
+            line for line in cell.source.splitlines() if not line.lstrip().startswith(("%", "!"))
+        )
+        for node in ast.walk(ast.parse(source)):
+            assert not isinstance(node, ast.FunctionDef | ast.ClassDef), (
+                f"{path.name}: a cell defines {node.name}; move it into the package"
+            )
+
+
+def test_strip_tool_removes_outputs(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    cell = nbformat.v4.new_code_cell("1 + 1")
+    cell.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "2"})]
+    cell.execution_count = 3
+    cell.metadata["execution"] = {"iopub.status.busy": "2024-01-01T00:00:00Z"}
+    nb.cells = [cell, nbformat.v4.new_markdown_cell("# title")]
+    path = tmp_path / "a.ipynb"
+    nbformat.write(nb, path)
+    assert strip_notebooks.needs_stripping(path)
+    assert strip_notebooks.main(["--check", str(path)]) == 1
+    assert strip_notebooks.main([str(path)]) == 0
+    stripped = nbformat.read(path, as_version=4)
+    assert stripped.cells[0].outputs == [] and stripped.cells[0].execution_count is None
+    assert "execution" not in stripped.cells[0].metadata
+    assert stripped.cells[0].source == "1 + 1" and stripped.cells[1].source == "# title"
+    assert strip_notebooks.main(["--check", str(path)]) == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_notebook_runs_in_fast_mode(path, tmp_path, monkeypatch):
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("EDSR_LITE_FAST", "1")
+    # A machine whose cores are busy with other work makes OpenMP's spinning threads wait
+    # for one another (several times slower); passive waiting avoids that, costs nothing.
+    monkeypatch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=CELL_TIMEOUT,
+        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+    )
+    start = time.monotonic()
+    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
+    print(f"{path.name}: {time.monotonic() - start:.0f} s in fast mode")
+    errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors
