@@ -60,7 +60,9 @@ from torch import nn
 from edsr_lite.data import find_dataset, list_images, read_image
 from edsr_lite.dataset import SkippedImagesWarning, TrainingSet, load_training_set, to_tensor
 from edsr_lite.infer import Upscaler, auto_tile, receptive_radius, tile_grid
-from edsr_lite.metrics import (
+from edsr_lite.metrics import (  # noqa: F401  (PAPER_* re-exported for the notebooks)
+    PAPER_EDSR,
+    PAPER_EDSR_PLUS,
     SRFunction,
     bicubic_sr,
     evaluate,
@@ -829,32 +831,6 @@ def predicted_growth(n_blocks: int, res_scale: float) -> float:
 # ============================================================================================
 # Benchmark (notebook 05)
 # ============================================================================================
-
-#: EDSR's published PSNR (dB) / SSIM, Table 6 of the paper ("EDSR" column, no self-ensemble),
-#: keyed by ``(set, scale)``. Checked against two independent copies of the table
-#: (the EDSR-PyTorch README's result table, and AdderNet's SR table, which reprints it).
-PAPER_EDSR: dict[tuple[str, int], tuple[float, float]] = {
-    ("Set5", 2): (38.11, 0.9601),
-    ("Set5", 3): (34.65, 0.9282),
-    ("Set5", 4): (32.46, 0.8968),
-    ("Set14", 2): (33.92, 0.9195),
-    ("Set14", 3): (30.52, 0.8462),
-    ("Set14", 4): (28.80, 0.7876),
-    ("B100", 2): (32.32, 0.9013),
-    ("B100", 3): (29.25, 0.8093),
-    ("B100", 4): (27.71, 0.7420),
-}
-
-#: EDSR+ (geometric self-ensemble), Table 6 of the paper, x2 and x4 (as reprinted in the
-#: Invertible Image Rescaling README's comparison table).
-PAPER_EDSR_PLUS: dict[tuple[str, int], tuple[float, float]] = {
-    ("Set5", 2): (38.20, 0.9606),
-    ("Set5", 4): (32.62, 0.8984),
-    ("Set14", 2): (34.02, 0.9204),
-    ("Set14", 4): (28.94, 0.7901),
-    ("B100", 2): (32.37, 0.9018),
-    ("B100", 4): (27.79, 0.7437),
-}
 
 
 def paper_ensemble_gain() -> dict[tuple[str, int], float]:

@@ -22,16 +22,6 @@ from edsr_lite.imresize import imresize
 T91 = find_dataset("T91")
 
 
-@pytest.fixture
-def train_dir(tmp_path):
-    """Four real T91 images (all at least 150 px on a side)."""
-    folder = tmp_path / "train"
-    folder.mkdir()
-    for name in ("t1.png", "t2.png", "t3.png", "t5.png"):
-        shutil.copy(T91 / name, folder / name)
-    return folder
-
-
 def _nearest_pair(scale, h=20, w=30, seed=0):
     """An LR image of distinct random values and its nearest-neighbour upscaling as 'HR'.
 

@@ -8,7 +8,6 @@ minute and a half on 2 busy cores.
 import itertools
 import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -33,15 +32,6 @@ from edsr_lite.weights import load_model, read_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 T91 = find_dataset("T91")
-
-
-@pytest.fixture
-def train_dir(tmp_path):
-    folder = tmp_path / "train"
-    folder.mkdir()
-    for name in ("t1.png", "t2.png", "t3.png", "t5.png"):
-        shutil.copy(T91 / name, folder / name)
-    return folder
 
 
 def tiny(train_dir, out, **overrides) -> TrainConfig:
