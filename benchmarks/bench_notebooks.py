@@ -62,21 +62,31 @@ def main(argv: list[str] | None = None) -> int:
     modes = ("fast", "full") if args.full else ("fast",)
     print(f"cores: {os.cpu_count()}, OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']}")
     print(f"{'notebook':<32}" + "".join(f"{m + ' (s)':>12}" for m in modes))
-    times: dict[str, dict[str, float]] = {}
-    over = []
+    times: dict[str, dict[str, float | None]] = {}
+    over, failed = [], []
     for path in paths:
         times[path.name] = {}
         for mode in modes:
-            seconds = run_notebook(path, fast=mode == "fast")
+            try:
+                seconds = run_notebook(path, fast=mode == "fast")
+            except Exception as err:  # a failing cell or a dead kernel: report, go on
+                failed.append(f"{path.name} ({mode}): {type(err).__name__}: {err}"[:300])
+                times[path.name][mode] = None
+                continue
             times[path.name][mode] = round(seconds, 1)
             if seconds > (FAST_LIMIT_S if mode == "fast" else FULL_LIMIT_S):
                 over.append(f"{path.name} ({mode}: {seconds:.0f} s)")
-        print(f"{path.name:<32}" + "".join(f"{times[path.name][m]:>12.1f}" for m in modes))
+        cells = [times[path.name][m] for m in modes]
+        print(
+            f"{path.name:<32}" + "".join(f"{c:>12.1f}" if c else f"{'failed':>12}" for c in cells)
+        )
     if over:
         print(f"over the target ({FAST_LIMIT_S} s fast, {FULL_LIMIT_S} s full): {', '.join(over)}")
+    for line in failed:
+        print("FAILED", line)
     if args.json:
         args.json.write_text(json.dumps(times, indent=2) + "\n")
-    return 0
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
