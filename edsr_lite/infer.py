@@ -302,7 +302,9 @@ def upscale(
         ensemble: self-ensemble x8 (the paper's "+", 8 times the compute).
         progress: a tqdm bar over the tiles.
         device: ``"cpu"`` (default) or ``"cuda"``.
-        max_memory_mb: the memory budget that sets the automatic tile size.
+        max_memory_mb: the memory budget that sets the automatic tile size. It bounds what
+            the model's forward pass allocates per tile, not the whole process: the input and
+            output images come on top, and the allocator may keep freed memory.
     """
     lr = read_image(image) if isinstance(image, str | Path) else as_rgb_array(image)
     if isinstance(model, str):
