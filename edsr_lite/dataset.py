@@ -165,7 +165,7 @@ class TrainingSet:
     files (``cache="disk"``). Images smaller than a patch at a scale are left out of that scale.
     """
 
-    folder: Path
+    folders: list[Path]  # the HR folders the images came from, in order
     patch_size: int
     pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]]
     names: list[str]
@@ -199,7 +199,7 @@ class TrainingSet:
     def report(self) -> dict:
         """Plain-data summary for logs and checkpoint metadata."""
         return {
-            "folder": str(self.folder),
+            "folders": [str(f) for f in self.folders],
             "images": len(self.names),
             "per_scale": {f"x{s}": len(p) for s, p in self.pairs.items()},
             "patch_size_lr": self.patch_size,
@@ -238,7 +238,7 @@ def check_not_benchmark(folder: Path) -> None:
 
 
 def load_training_set(
-    data: str | os.PathLike[str],
+    data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     scales: Sequence[int],
     patch_size: int = PATCH_SIZE,
     cache: CacheMode = "auto",
@@ -248,7 +248,8 @@ def load_training_set(
     """Read the HR images of ``data`` and make their LR versions at every scale, once.
 
     Args:
-        data: a set name ("T91", "BSD200", "DIV2K") or a folder of images.
+        data: a set name ("T91", "BSD200", "DIV2K") or a folder of images, or a list of them
+            (``["T91", "BSD200"]``: the 291 images VDSR trained on), used together.
         scales: the scales to prepare, e.g. ``[2]`` or ``[2, 3, 4]``.
         patch_size: LR patch side; images with an LR side smaller than this are skipped.
         cache: ``"memory"`` (arrays in RAM), ``"disk"`` (``.npy`` files in ``cache_dir``,
@@ -262,17 +263,21 @@ def load_training_set(
     Unreadable images are skipped and reported (a :class:`SkippedImagesWarning`, and
     :attr:`TrainingSet.skipped`). Raises ValueError if no image is usable at some scale.
     """
-    folder = resolve_training_folder(data)
-    paths = list_images(folder)
+    folders = [resolve_training_folder(d) for d in as_data_list(data)]
+    paths = []
+    for folder in folders:
+        found = list_images(folder)
+        if not found:
+            raise ValueError(
+                f"no usable training image: {folder} holds no image files "
+                f"({', '.join(IMAGE_EXTENSIONS)}). Point --data at a folder of HR images."
+            )
+        paths += found
+    where = ", ".join(str(f) for f in folders)
     rank, world_size = shard
-    if not paths:
-        raise ValueError(
-            f"no usable training image: {folder} holds no image files "
-            f"({', '.join(IMAGE_EXTENSIONS)}). Point --data at a folder of HR images."
-        )
     if len(paths) < world_size:
         raise ValueError(
-            f"{folder} holds {len(paths)} image(s), fewer than the {world_size} processes "
+            f"{where} hold(s) {len(paths)} image(s), fewer than the {world_size} processes "
             "that share them; add images or use fewer processes"
         )
     paths = paths[rank::world_size]
@@ -292,18 +297,26 @@ def load_training_set(
             else:
                 reason = f"LR {lr.shape[1]}x{lr.shape[0]} at x{s} < patch {patch_size}"
                 skipped.append({"file": path.name, "reason": f"too small for x{s}: {reason}"})
-    _report_skipped(folder, skipped)
+    _report_skipped(where, skipped)
     for s, usable in pairs.items():
         if not usable:
             raise ValueError(
-                f"no usable training image in {folder} for x{s} (read {len(names)} of "
+                f"no usable training image in {where} for x{s} (read {len(names)} of "
                 f"{len(paths)} files; LR patches are {patch_size}x{patch_size}). Check the "
                 "folder, or lower patch_size."
             )
-    return TrainingSet(folder, patch_size, pairs, names, skipped, mode, (rank, world_size))
+    return TrainingSet(folders, patch_size, pairs, names, skipped, mode, (rank, world_size))
 
 
-def _report_skipped(folder: Path, skipped: list[dict]) -> None:
+def as_data_list(data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list:
+    """``data`` as a non-empty list of set names / folders (one name becomes a list of one)."""
+    items = [data] if isinstance(data, (str, os.PathLike)) else list(data)
+    if not items:
+        raise ValueError("no training data given: name a set (T91, BSD200, DIV2K) or a folder")
+    return items
+
+
+def _report_skipped(folder: str, skipped: list[dict]) -> None:
     if skipped:
         lines = "\n".join(f"  {s['file']}: {s['reason']}" for s in skipped[:20])
         more = f"\n  ... and {len(skipped) - 20} more" if len(skipped) > 20 else ""

@@ -49,6 +49,7 @@ import io
 import json
 import math
 import os
+import platform
 import random
 import subprocess
 import sys
@@ -134,7 +135,7 @@ class TrainConfig:
     init_from: str | None = None  # checkpoint to start from (pretrained initialization)
 
     # --- data
-    data: str = "T91"  # set name (T91, BSD200, DIV2K) or folder of HR images
+    data: str | list[str] = "T91"  # set name (T91, BSD200, DIV2K), folder of HR images, or a list
     patch_size: int = PATCH_SIZE  # side of the *LR* patch; HR patch is scale x larger
     augment: bool = True  # the 8 flips/rotations
     cache: str = "auto"  # LR cache: "memory", "disk" (.npy under out/cache) or "auto"
@@ -167,6 +168,10 @@ class TrainConfig:
         for name in ("data", "val_data", "init_from", "out"):  # paths are stored as text
             if isinstance(getattr(self, name), os.PathLike):
                 setattr(self, name, os.fspath(getattr(self, name)))
+        if isinstance(self.data, (list, tuple)):
+            self.data = [os.fspath(d) for d in self.data]
+            if len(self.data) == 1:
+                self.data = self.data[0]
         if isinstance(self.val_data, str) and self.val_data.lower() in ("", "none"):
             self.val_data = None  # YAML and the command line spell "no validation" so
 
@@ -476,6 +481,33 @@ def git_describe() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def machine_info(device: torch.device | str = "cpu") -> dict:
+    """Where a run trained: host, CPU model and cores, torch threads, and the GPU if one was used.
+
+    Logged with every run, because a step's time (and so a budget in minutes) depends on it.
+    """
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    info = {
+        "host": platform.node(),
+        "os": platform.platform(terse=True),
+        "cpu": cpu,
+        "cpu_cores": os.cpu_count(),
+        "torch_threads": torch.get_num_threads(),
+        "gpu": None,
+    }
+    device = torch.device(device)
+    if device.type == "cuda":
+        info["gpu"] = torch.cuda.get_device_name(device)
+    return info
+
+
 def _finite_weights(model: nn.Module) -> bool:
     return all(torch.isfinite(p).all() for p in model.parameters())
 
@@ -585,7 +617,7 @@ class Trainer:
         c = self.config
         if not c.val_data:
             return None
-        if find_dataset(c.val_data).resolve() == self.data.folder.resolve():
+        if find_dataset(c.val_data).resolve() in [f.resolve() for f in self.data.folders]:
             raise ValueError("the validation set must not be the training set")
         return load_validation_set(c.val_data, self.scales, c.val_images)
 
@@ -751,6 +783,7 @@ class Trainer:
             "git": self._git,
             "torch": str(torch.__version__),  # a str subclass that weights_only loading refuses
             "world_size": self.ctx.world_size,
+            "machine": machine_info(self.ctx.device),
         }
 
     def _metrics(self, row: dict | None) -> dict:
@@ -948,8 +981,10 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
     add(
         g,
         "--data",
+        nargs="+",
         metavar="SET|DIR",
-        help=f"HR training images: T91, BSD200, DIV2K or a folder (default {d.data})",
+        help=f"HR training images: T91, BSD200, DIV2K or a folder; several are used together "
+        f"(--data T91 BSD200: VDSR's 291 images) (default {d.data})",
     )
     add(
         g,

@@ -138,6 +138,19 @@ def test_a_folder_without_usable_images_is_an_error(tmp_path):
         load_training_set(tmp_path / "none", [2])
 
 
+def test_several_folders_train_together_and_a_test_set_among_them_is_refused(train_dir, tmp_path):
+    other = tmp_path / "other"
+    other.mkdir()
+    shutil.copy(T91 / "t10.png", other / "t10.png")
+    both = load_training_set([train_dir, other], [2], patch_size=16)
+    assert both.names == ["t1", "t2", "t3", "t5", "t10"] and len(both.pairs[2]) == 5
+    assert both.report()["folders"] == [str(train_dir), str(other)]
+    with pytest.raises(ValueError, match="benchmark"):
+        load_training_set([train_dir, "Set5"], [2])
+    with pytest.raises(ValueError, match="no training data"):
+        load_training_set([], [2])
+
+
 @pytest.mark.parametrize("name", ["Set5", "Set14", "B100"])
 def test_benchmark_sets_are_refused_for_training(name, tmp_path):
     with pytest.raises(ValueError, match="benchmark"):

@@ -245,6 +245,7 @@ def test_checkpoints_logs_and_metadata(train_dir, tmp_path):
     assert meta["preset"] == "edsr_tiny" and meta["scales"] == [2] and meta["step"] == 6
     assert meta["train_config"]["lr"] == 5e-4 and meta["data"]["images"] == 4
     assert "git" in meta and meta["metrics"]["Set5[:1]"]["x2"] == result.final_psnr
+    assert meta["machine"]["cpu_cores"] >= 1 and meta["machine"]["gpu"] is None
     assert {"optimizer", "scheduler", "rng", "log"} <= set(latest)
     best = read_checkpoint(result.best)
     assert {v.dtype for v in best["state_dict"].values()} == {torch.float16}
@@ -302,9 +303,12 @@ def test_cli_trains_resumes_and_reads_yaml(train_dir, tmp_path, capsys):
     assert stored["n_feats"] == 8 and stored["val_data"] is None and stored["max_steps"] == 1
 
 
-def test_cli_user_mistakes_are_one_line_errors(tmp_path, capsys):
+def test_cli_user_mistakes_are_one_line_errors(train_dir, tmp_path, capsys):
     assert main(["train", "--data", "Set5", "--out", str(tmp_path / "r"), "--quiet"]) == 2
     assert "Set5 benchmark" in capsys.readouterr().err
+    both = ["train", "--data", str(train_dir), "Set14", "--out", str(tmp_path / "r"), "--quiet"]
+    assert main(both) == 2
+    assert "Set14 benchmark" in capsys.readouterr().err
     bad = tmp_path / "bad.yaml"
     bad.write_text("preset: edsr_tiny\nlearning_rate: 1\n")
     assert main(["train", "--config", str(bad), "--quiet"]) == 2
@@ -324,7 +328,8 @@ def test_train_help_explains_the_flags():
 def test_shipped_configs_are_valid(path):
     config = TrainConfig.from_yaml(path)
     config.validate()
-    assert config.data not in ("Set5", "Set14", "B100")
+    data = config.data if isinstance(config.data, list) else [config.data]
+    assert not set(data) & {"Set5", "Set14", "B100"}
 
 
 # ---------------------------------------------------------------------------- DDP
