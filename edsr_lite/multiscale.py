@@ -1,0 +1,228 @@
+"""Single- vs multi-scale: what MDSR shares across scales, and MDSR against one EDSR per scale.
+
+The paper's MDSR (Sec. 3.3, Fig. 5) puts a scale-specific ``pre_process`` (two 5x5 residual
+blocks) before a body shared by all scales, and a scale-specific upsampler after it; each
+minibatch is of one scale, drawn at random. The functions here measure that on real models,
+for ``notebooks/03_multiscale.ipynb``:
+
+* :func:`parts_used` finds, by running a backward pass, which parameters a step at each scale
+  trains; :func:`sharing_table` groups them by part of the network (head, pre_process.0, body,
+  ...), so "shared" and "per scale" come from the model itself, not from a drawing.
+* :func:`parameter_comparison`: three single-scale EDSRs against one MDSR, with the official
+  parameter counts.
+* :func:`parts_changed_by_step`: one real optimizer step at one scale, and which parts moved.
+* :func:`scale_draws`: the random scale of each minibatch, as the trainer draws it.
+* :func:`single_vs_multi`: a short live run of one MDSR against one EDSR per scale, with the
+  same total number of steps, scored per scale on a benchmark set.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from edsr_lite.dataset import SkippedImagesWarning, draw_scale
+from edsr_lite.experiments import train_briefly
+from edsr_lite.metrics import evaluate
+from edsr_lite.models import MDSR, build, count_parameters
+from edsr_lite.train import TrainConfig, Trainer, TrainLog
+
+# ============================================================================================
+# What is shared
+# ============================================================================================
+
+
+def part_of(name: str, model: nn.Module) -> str:
+    """The part of the network a parameter belongs to: its top-level module, with the branch
+    index for the per-scale module lists (``"pre_process.1.0.body.0.weight"`` ->
+    ``"pre_process.1"``, ``"body.3.body.0.weight"`` -> ``"body"``)."""
+    top, _, rest = name.partition(".")
+    if isinstance(getattr(model, top, None), nn.ModuleList):
+        return f"{top}.{rest.split('.', 1)[0]}"
+    return top
+
+
+def parts_used(model: nn.Module, scale: int, size: int = 8) -> dict[str, int]:
+    """``{part: parameters}`` that a training step at ``scale`` updates.
+
+    Found by running the model on a ``size`` x ``size`` input and back-propagating: a parameter
+    is used if it receives a gradient. Frozen parameters (the MeanShift) are not counted. The
+    model's own gradients are left as they were.
+    """
+    saved = {n: p.grad for n, p in model.named_parameters()}
+    model.zero_grad(set_to_none=True)
+    x = torch.rand(1, 3, size, size) * 255
+    with torch.enable_grad():
+        out = model(x, scale) if isinstance(model, MDSR) else model(x)
+        out.mean().backward()
+    used: Counter[str] = Counter()
+    for name, p in model.named_parameters():
+        if p.grad is not None:
+            used[part_of(name, model)] += p.numel()
+        p.grad = saved[name]
+    return dict(used)
+
+
+def sharing_table(model: nn.Module) -> list[dict]:
+    """One row per part of the network: its parameters and the scales whose steps train it.
+
+    Rows are in the order of the forward pass; ``shared`` is True for parts every scale uses.
+    """
+    scales = list(model.scales) if isinstance(model, MDSR) else [model.scale]
+    used = {s: parts_used(model, s) for s in scales}
+    sizes: dict[str, int] = {}
+    for name, p in model.named_parameters():
+        if p.requires_grad:
+            part = part_of(name, model)
+            sizes[part] = sizes.get(part, 0) + p.numel()
+    rows = []
+    for part, n in sizes.items():
+        users = [s for s in scales if part in used[s]]
+        rows.append(
+            {
+                "part": part,
+                "parameters": n,
+                "trained at": ", ".join(f"x{s}" for s in users),
+                "shared": len(users) == len(scales),
+            }
+        )
+    return rows
+
+
+def parameter_comparison(
+    single: str = "edsr_baseline", multi: str = "mdsr_baseline", scales: Sequence[int] = (2, 3, 4)
+) -> list[dict]:
+    """Parameters of one single-scale model per scale against one multi-scale model.
+
+    Counts include the frozen MeanShift, as the paper's do. Per scale: the EDSR's parameters and
+    the MDSR parameters a forward pass at that scale uses (shared parts + its branch). The last
+    row is the total: the sum of the EDSRs against the whole MDSR; ``ratio`` is MDSR / EDSR
+    in every row.
+    """
+    mdsr = build(multi, scale=tuple(scales))
+    frozen = count_parameters(mdsr) - count_parameters(mdsr, trainable_only=True)
+    used_key = f"{multi} (used at this scale)"
+    rows, total_single = [], 0
+    for s in scales:
+        n_single = count_parameters(build(single, scale=s))
+        total_single += n_single
+        n_multi = frozen + sum(parts_used(mdsr, s).values())
+        rows.append({"scale": f"x{s}", single: n_single, used_key: n_multi})
+    rows.append({"scale": "all scales", single: total_single, used_key: count_parameters(mdsr)})
+    for row in rows:
+        row["ratio"] = row[used_key] / row[single]
+    return rows
+
+
+def parts_changed_by_step(
+    preset: str = "mdsr_tiny", scale: int = 3, data: str = "T91", seed: int = 0
+) -> dict[str, bool]:
+    """``{part: changed?}`` after one real training step (Adam, L1, T91 patches) at ``scale``.
+
+    The trainer's step: only the branch of the drawn scale, and the shared parts, move.
+    """
+    out = tempfile.mkdtemp(prefix="edsr-lite-mdsr-")
+    config = TrainConfig(
+        preset=preset, data=data, patch_size=16, batch_size=2, val_data=None, seed=seed, out=out
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedImagesWarning)
+            trainer = Trainer(config, quiet=True)
+        model = trainer.model
+        before = {n: p.detach().clone() for n, p in model.named_parameters()}
+        trainer.step(scale=scale)
+        changed: dict[str, bool] = {}
+        for name, p in model.named_parameters():
+            part = part_of(name, model)
+            moved = not torch.equal(before[name], p.detach())
+            changed[part] = changed.get(part, False) or moved
+        return changed
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def scale_draws(scales: Sequence[int] = (2, 3, 4), steps: int = 3000, seed: int = 0) -> dict:
+    """The scales the trainer draws for steps 1..``steps``: ``first`` (the first 12) and
+    ``counts`` (``{scale: steps}``). The draw is a pure function of (seed, step)."""
+    draws = [draw_scale(scales, seed, step) for step in range(1, steps + 1)]
+    return {"first": draws[:12], "counts": dict(sorted(Counter(draws).items()))}
+
+
+# ============================================================================================
+# A live comparison
+# ============================================================================================
+
+
+@dataclass
+class ScaleComparison:
+    """:func:`single_vs_multi`'s result: PSNR per scale of each approach, and the runs."""
+
+    scales: tuple[int, ...]
+    steps: int  # total steps of each approach
+    psnr: dict[str, dict[int, float]]  # {"bicubic" | "EDSR per scale" | "MDSR": {scale: dB}}
+    parameters: dict[str, int]  # {"EDSR per scale": sum of the EDSRs, "MDSR": its total}
+    seconds: dict[str, float]  # training wall time of each approach
+    logs: dict[str, TrainLog] = field(repr=False, default_factory=dict)
+
+    def rows(self) -> list[dict]:
+        """One row per scale (PSNR of each approach) for a table."""
+        return [
+            {"scale": f"x{s}", **{name: by_scale[s] for name, by_scale in self.psnr.items()}}
+            for s in self.scales
+        ]
+
+
+def single_vs_multi(
+    steps: int,
+    single: str = "edsr_tiny",
+    multi: str = "mdsr_tiny",
+    scales: Sequence[int] = (2, 3, 4),
+    data: str = "T91",
+    val_data: str = "Set5",
+    seed: int = 0,
+    **recipe,
+) -> ScaleComparison:
+    """Train one ``multi`` model for ``steps`` steps (a random scale each) and one ``single``
+    model per scale for ``steps // len(scales)`` steps each: the same total number of updates.
+
+    Then score every model on ``val_data`` at each scale (model protocol: Y PSNR, shave =
+    scale), with bicubic for reference. ``recipe``: other :class:`TrainConfig` fields
+    (``lr``, ``batch_size``, ``patch_size``, ``bf16``, ...); defaults are the paper's.
+    """
+    scales = tuple(int(s) for s in scales)
+    base = dict(data=data, val_data=None, seed=seed, decay_steps=10**9, **recipe)
+    per_scale = steps // len(scales)
+    singles = {
+        s: train_briefly(TrainConfig(preset=single, scale=s, max_steps=per_scale, **base))
+        for s in scales
+    }
+    multi_run = train_briefly(
+        TrainConfig(preset=multi, scale=list(scales), max_steps=steps, **base)
+    )
+
+    def score(method, at: Sequence[int]) -> dict[int, float]:
+        return {row["scale"]: row["psnr"] for row in evaluate(method, [val_data], at)}
+
+    psnr = {
+        "bicubic": score("bicubic", scales),
+        "EDSR per scale": {s: score(singles[s].model, [s])[s] for s in scales},
+        "MDSR": score(multi_run.model, scales),
+    }
+    params = {
+        "EDSR per scale": sum(count_parameters(r.model) for r in singles.values()),
+        "MDSR": count_parameters(multi_run.model),
+    }
+    seconds = {
+        "EDSR per scale": sum(r.seconds for r in singles.values()),
+        "MDSR": multi_run.seconds,
+    }
+    logs = {f"EDSR x{s}": r.log for s, r in singles.items()} | {"MDSR": multi_run.log}
+    return ScaleComparison(scales, steps, psnr, params, seconds, logs)

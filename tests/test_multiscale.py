@@ -1,0 +1,91 @@
+"""What MDSR shares across scales, measured on the model; MDSR against one EDSR per scale."""
+
+import pytest
+import torch
+
+from edsr_lite import multiscale as ms
+from edsr_lite.models import build, count_parameters
+
+
+def test_sharing_table_finds_the_papers_layout_by_running_the_model():
+    model = build("mdsr_baseline")
+    rows = {r["part"]: r for r in ms.sharing_table(model)}
+    assert list(rows) == [
+        "head",
+        "pre_process.0",
+        "pre_process.1",
+        "pre_process.2",
+        "body",
+        "upsample.0",
+        "upsample.1",
+        "upsample.2",
+        "tail",
+    ]
+    assert {p for p, r in rows.items() if r["shared"]} == {"head", "body", "tail"}
+    assert rows["pre_process.1"]["trained at"] == "x3" and rows["upsample.2"]["trained at"] == "x4"
+    assert rows["head"]["trained at"] == "x2, x3, x4"
+    total = sum(r["parameters"] for r in rows.values())
+    assert total == count_parameters(model, trainable_only=True)
+
+
+def test_parts_used_leaves_the_models_gradients_alone():
+    model = build("mdsr_tiny")
+    model(torch.rand(1, 3, 8, 8) * 255, 2).mean().backward()
+    grads = {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}
+    used = ms.parts_used(model, 4)
+    assert "upsample.2" in used and "upsample.0" not in used
+    for name, p in model.named_parameters():
+        if name in grads:
+            assert torch.equal(p.grad, grads[name])
+        else:
+            assert p.grad is None
+
+
+def test_single_scale_models_use_everything_at_their_scale():
+    model = build("edsr_tiny", scale=3)
+    rows = ms.sharing_table(model)
+    assert all(r["shared"] and r["trained at"] == "x3" for r in rows)
+
+
+def test_parameter_comparison_uses_the_official_counts():
+    rows = ms.parameter_comparison("edsr_baseline", "mdsr_baseline")
+    by_scale = {r["scale"]: r for r in rows}
+    # The official EDSR-baseline counts (with the mean shift), and MDSR-baseline's total
+    assert [by_scale[f"x{s}"]["edsr_baseline"] for s in (2, 3, 4)] == [
+        count_parameters(build("edsr_baseline", s)) for s in (2, 3, 4)
+    ]
+    total = by_scale["all scales"]
+    assert total["mdsr_baseline (used at this scale)"] == count_parameters(build("mdsr_baseline"))
+    assert total["ratio"] == pytest.approx(3_227_227 / 4_442_001)
+    # At one scale MDSR uses the shared parts and that scale's branch: more than one EDSR here
+    x3 = by_scale["x3"]
+    assert x3["mdsr_baseline (used at this scale)"] > x3["edsr_baseline"]
+    assert x3["ratio"] == x3["mdsr_baseline (used at this scale)"] / x3["edsr_baseline"]
+
+
+def test_one_step_at_x3_moves_only_the_x3_branch_and_the_shared_parts():
+    changed = ms.parts_changed_by_step("mdsr_tiny", scale=3)
+    moved = {part for part, yes in changed.items() if yes}
+    assert moved == {"head", "pre_process.1", "body", "upsample.1", "tail"}
+
+
+def test_scale_draws_are_uniform_and_repeatable():
+    a = ms.scale_draws((2, 3, 4), steps=3000, seed=0)
+    assert a == ms.scale_draws((2, 3, 4), steps=3000, seed=0)
+    assert a != ms.scale_draws((2, 3, 4), steps=3000, seed=1)
+    assert sum(a["counts"].values()) == 3000
+    assert all(900 < n < 1100 for n in a["counts"].values())
+
+
+def test_single_vs_multi_trains_the_same_total_steps_and_scores_every_scale(train_dir):
+    recipe = dict(patch_size=12, batch_size=2, n_resblocks=1, n_feats=8)
+    live = ms.single_vs_multi(12, data=str(train_dir), scales=(2, 3), **recipe)
+    assert [r["scale"] for r in live.rows()] == ["x2", "x3"]
+    assert set(live.psnr) == {"bicubic", "EDSR per scale", "MDSR"}
+    assert live.psnr["bicubic"][2] == pytest.approx(33.67, abs=0.01)  # Set5 x2, model protocol
+    steps = {name: max(r["step"] for r in log.rows) for name, log in live.logs.items()}
+    assert steps == {"EDSR x2": 6, "EDSR x3": 6, "MDSR": 12}
+    assert {r["scale"] for r in live.logs["MDSR"].rows if r["scale"]} == {2, 3}
+    assert live.parameters["MDSR"] == count_parameters(
+        build("mdsr_tiny", scale=(2, 3), n_resblocks=1, n_feats=8)
+    )
