@@ -47,14 +47,17 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         "--scale",
         nargs="+",
         type=int,
-        default=[2, 3, 4],
+        default=None,
         dest="scales",
-        help="scales to evaluate; default: 2 3 4",
+        help="scales to evaluate; default: each model's own (2 3 4 for bicubic)",
     )
     p.add_argument(
         "--model",
-        default="bicubic",
-        help="'bicubic', a shipped checkpoint name, or a checkpoint file",
+        nargs="+",
+        default=["bicubic"],
+        dest="models",
+        metavar="MODEL",
+        help="'bicubic', shipped checkpoint names, or checkpoint files (several: one table)",
     )
     p.add_argument(
         "--protocol",
@@ -63,7 +66,12 @@ def _add_eval(sub: argparse._SubParsersAction) -> None:
         help="'model' (EDSR's, default) or 'paper_bicubic' (the paper's bicubic column)",
     )
     p.add_argument("--ensemble", action="store_true", help="self-ensemble x8 (the paper's '+')")
-    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="default: cpu")
+    p.add_argument(
+        "--json",
+        action="store_true",
+        help="print the rows as JSON (full precision) instead of the table",
+    )
 
 
 def _add_info(sub: argparse._SubParsersAction) -> None:
@@ -98,18 +106,27 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
+    import json
+
     from .metrics import evaluate, format_table
+    from .results import evaluate_checkpoint
 
-    model: object = "bicubic"
-    if args.model != "bicubic":
-        from .infer import Upscaler
-        from .weights import load_model
-
-        model = Upscaler(load_model(args.model), ensemble=args.ensemble, device=args.device)
-    rows = evaluate(
-        model, sets=args.sets, scales=args.scales, protocol=args.protocol, progress=True
-    )
-    print(format_table(rows))
+    rows = []
+    for model in args.models:
+        if model == "bicubic":
+            scales = args.scales or [2, 3, 4]
+            rows += evaluate(model, args.sets, scales, protocol=args.protocol, progress=True)
+        else:
+            rows += evaluate_checkpoint(
+                model,
+                args.sets,
+                args.scales,
+                ensemble=args.ensemble,
+                device=args.device,
+                protocol=args.protocol,
+                progress=True,
+            )
+    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
     return 0
 
 

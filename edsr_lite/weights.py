@@ -15,6 +15,7 @@ leaves a half-written checkpoint where a good one was.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tempfile
@@ -291,42 +292,98 @@ def load_model(
 # --------------------------------------------------------------------------- shipped weights
 
 
-def available_pretrained() -> list[str]:
-    """Names of the checkpoints shipped in ``data/checkpoints`` (e.g. ``edsr_baseline_x2``)."""
-    if not CHECKPOINT_DIR.is_dir():
+#: The file a shipped run folder holds: ``data/checkpoints/<name>/best.pt`` (the trainer's best).
+SHIPPED_FILE = "best.pt"
+
+
+def _checkpoint_dir(checkpoint_dir: str | os.PathLike | None) -> Path:
+    return Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
+
+
+def run_status(folder: str | os.PathLike) -> str | None:
+    """The ``status`` a training run folder's ``run.json`` records (``"running"``,
+    ``"finished"``, ``"interrupted"``, ``"diverged"``), or ``None`` without a readable one."""
+    try:
+        return json.loads((Path(folder) / "run.json").read_text()).get("status")
+    except (OSError, ValueError, AttributeError):
+        return None
+
+
+def _ships(folder: Path) -> bool:
+    """A run folder ships once its ``best.pt`` exists and training is over: a folder whose
+    ``run.json`` says anything but ``"finished"`` is still training (or was stopped)."""
+    if not (folder / SHIPPED_FILE).is_file():
+        return False
+    return not (folder / "run.json").exists() or run_status(folder) == "finished"
+
+
+def _shipped_file(name: str, checkpoint_dir: str | os.PathLike | None = None) -> Path | None:
+    folder = _checkpoint_dir(checkpoint_dir)
+    flat = folder / f"{name}.pt"
+    if flat.is_file():
+        return flat
+    return folder / name / SHIPPED_FILE if _ships(folder / name) else None
+
+
+def available_pretrained(checkpoint_dir: str | os.PathLike | None = None) -> list[str]:
+    """Names of the checkpoints shipped in ``data/checkpoints`` (e.g. ``edsr_baseline_x2``).
+
+    A checkpoint ships as ``<name>/best.pt`` (a finished training run, with its ``log.csv``
+    and ``run.json``) or as a plain ``<name>.pt``. A run still training is not listed.
+    ``checkpoint_dir`` looks in another folder instead.
+    """
+    folder = _checkpoint_dir(checkpoint_dir)
+    if not folder.is_dir():
         return []
-    return sorted(p.stem for p in CHECKPOINT_DIR.glob("*.pt"))
+    names = {p.stem for p in folder.glob("*.pt")}
+    names |= {p.parent.name for p in folder.glob(f"*/{SHIPPED_FILE}") if _ships(p.parent)}
+    return sorted(names)
 
 
-def resolve_checkpoint(path_or_name: str | os.PathLike) -> Path:
-    """A file path as given, or the shipped checkpoint of that name."""
+def resolve_checkpoint(
+    path_or_name: str | os.PathLike, checkpoint_dir: str | os.PathLike | None = None
+) -> Path:
+    """A file path as given (a run folder means its ``best.pt``), or the shipped checkpoint of
+    that name (see :func:`available_pretrained`)."""
     path = Path(path_or_name)
+    if path.is_dir() and (path / SHIPPED_FILE).is_file():
+        return path / SHIPPED_FILE
     if path.exists():
         return path
-    shipped = CHECKPOINT_DIR / f"{path_or_name}.pt"
-    if shipped.exists():
+    shipped = _shipped_file(str(path_or_name), checkpoint_dir)
+    if shipped is not None:
         return shipped
-    names = available_pretrained()
+    folder = _checkpoint_dir(checkpoint_dir)
+    unfinished = folder / str(path_or_name)
+    if (unfinished / SHIPPED_FILE).is_file():
+        raise CheckpointError(
+            f"{unfinished} is a training run that has not finished (run.json status "
+            f"{run_status(unfinished)!r}), so it does not ship yet; to use its current best "
+            f"weights anyway, pass the file {unfinished / SHIPPED_FILE}"
+        )
+    names = available_pretrained(checkpoint_dir)
     raise CheckpointError(
         f"no checkpoint file {str(path_or_name)!r} and no shipped checkpoint of that name; "
         + (
             f"shipped: {', '.join(names)}"
             if names
-            else "no checkpoints ship yet (data/checkpoints is empty)"
+            else f"no checkpoints ship yet ({folder} holds none)"
         )
     )
 
 
-def load_pretrained(name: str) -> nn.Module:
+def load_pretrained(name: str, checkpoint_dir: str | os.PathLike | None = None) -> nn.Module:
     """Load a checkpoint shipped in data/checkpoints by name.
 
     Example: ``load_pretrained("edsr_baseline_x2")``; ``available_pretrained()`` lists them.
+    The model carries the training metadata as ``model.meta`` (preset, scales, metrics,
+    train_config, machine, ...).
     """
     if Path(name).suffix:
         raise CheckpointError(
             f"give a shipped checkpoint's name, not a file: use load_model({name!r})"
         )
-    return load_model(resolve_checkpoint(name))
+    return load_model(resolve_checkpoint(name, checkpoint_dir))
 
 
 def default_pretrained(scale: int | None) -> str:
@@ -337,7 +394,7 @@ def default_pretrained(scale: int | None) -> str:
     """
     candidates = []
     for name in available_pretrained():
-        ckpt = read_checkpoint(CHECKPOINT_DIR / f"{name}.pt")
+        ckpt = read_checkpoint(resolve_checkpoint(name))
         config = ckpt.get("config") or infer_config(ckpt["state_dict"])
         if scale is None or scale in config["scales"]:
             set5 = (ckpt.get("meta") or {}).get("metrics", {}).get("Set5", {})

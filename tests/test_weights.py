@@ -1,5 +1,6 @@
 """Checkpoints: our format, official state dicts, init_from and its report, clear errors."""
 
+import json
 import pickle
 from collections import OrderedDict
 
@@ -169,3 +170,29 @@ def test_truncated_empty_and_non_checkpoint_files_get_clear_errors(tmp_path):
 def test_load_pretrained_unknown_name_lists_what_ships():
     with pytest.raises(CheckpointError, match="no shipped checkpoint of that name"):
         load_pretrained("edsr_does_not_exist_x2")
+
+
+def _run_folder(root, name, status):
+    """A training run folder as the trainer leaves it: best.pt, log.csv and run.json."""
+    torch.manual_seed(0)
+    folder = root / name
+    save_checkpoint(folder / "best.pt", build("edsr_tiny", 2), meta={"step": 3}, half=True)
+    (folder / "log.csv").write_text("step,psnr\n3,20.0\n")
+    (folder / "run.json").write_text(json.dumps({"status": status}))
+    return folder
+
+
+def test_shipped_checkpoints_are_finished_run_folders(tmp_path):
+    from edsr_lite.weights import available_pretrained, resolve_checkpoint
+
+    done = _run_folder(tmp_path, "edsr_tiny_x2", "finished")
+    _run_folder(tmp_path, "still_training_x2", "running")
+    save_checkpoint(tmp_path / "flat_x2.pt", build("edsr_tiny", 2))
+    assert available_pretrained(tmp_path) == ["edsr_tiny_x2", "flat_x2"]
+    assert resolve_checkpoint("edsr_tiny_x2", tmp_path) == done / "best.pt"
+    assert resolve_checkpoint(done) == done / "best.pt"  # a run folder means its best.pt
+    model = load_pretrained("edsr_tiny_x2", tmp_path)
+    assert model.meta["step"] == 3 and model.scales == (2,)
+    with pytest.raises(CheckpointError, match="has not finished.*status 'running'"):
+        load_pretrained("still_training_x2", tmp_path)
+    assert available_pretrained(tmp_path / "nowhere") == []
