@@ -574,10 +574,24 @@ def find_shipped_log(name: str, root: Path = CHECKPOINT_DIR) -> Path | None:
     return flat if flat.is_file() else None
 
 
-def shipped_logs(pair: Mapping[str, str], root: Path = CHECKPOINT_DIR) -> dict[str, TrainLog]:
-    """``{label: TrainLog}`` for the shipped runs of ``pair`` that exist (maybe none)."""
+def shipped_logs(
+    pair: Mapping[str, str], root: Path = CHECKPOINT_DIR, same_budget: bool = False
+) -> dict[str, TrainLog]:
+    """``{label: TrainLog}`` for the shipped runs of ``pair`` that exist (maybe none).
+
+    ``same_budget``: cut every log at the last step of the shortest run, so that a comparison
+    gives each run the same number of steps (the BN ablation is the first 3000 steps of a run
+    whose partner went on to 12000; with the same seed and schedule, those steps are alike).
+    """
     found = {label: find_shipped_log(name, root) for label, name in pair.items()}
-    return {label: load_log(path) for label, path in found.items() if path is not None}
+    logs = {label: load_log(path) for label, path in found.items() if path is not None}
+    if same_budget and len(logs) > 1:
+        budget = min(max(r["step"] for r in log.rows) for log in logs.values())
+        logs = {
+            label: TrainLog([r for r in log.rows if r["step"] <= budget], log.info)
+            for label, log in logs.items()
+        }
+    return logs
 
 
 def shipped_report(pair: Mapping[str, str], logs: Mapping[str, TrainLog]) -> str:

@@ -166,6 +166,22 @@ def test_shipped_logs_found_when_present(tmp_path):
     assert "33.25 dB at step 10" in report and "no log shipped" in report
 
 
+def test_shipped_logs_compared_at_the_same_budget(tmp_path):
+    for name, last in (("edsr_baseline_x2", 20), ("edsr_baseline_bn_x2", 10)):
+        (tmp_path / name).mkdir()
+        rows = [f"{step},2,1.0,1e-4,{step},{30 + step / 10}" for step in range(0, last + 1, 5)]
+        (tmp_path / name / "log.csv").write_text(
+            "step,scale,loss,lr,seconds,psnr\n" + "\n".join(rows)
+        )
+    logs = ex.shipped_logs(ex.BN_PAIR, root=tmp_path, same_budget=True)
+    assert {label: ex.final_psnr(log) for label, log in logs.items()} == {
+        "EDSR block (no BN)": (10, 31.0),
+        "SRResNet block (BN)": (10, 31.0),
+    }
+    whole = ex.shipped_logs(ex.BN_PAIR, root=tmp_path)
+    assert ex.final_psnr(whole["EDSR block (no BN)"]) == (20, 32.0)
+
+
 # ------------------------------------------------------------------------------- residual scaling
 
 
