@@ -1,0 +1,135 @@
+"""Pretrained initialization: x3/x4 models started from the x2 model (paper Sec. 4.1, Fig. 4).
+
+For ``notebooks/04_pretrained_init.ipynb``:
+
+* :func:`init_table`: what :func:`edsr_lite.weights.init_from` copies from an x2 model into an
+  x3/x4 model, part by part (head, body, tail...), in tensors and parameters.
+* :func:`pretrained_vs_scratch`: a live run on a CPU: train an x2 model briefly, then the same
+  x4 budget twice, once from scratch and once from that x2 model, validated along the way.
+* :func:`steps_to_reach`: the first validation step at which a run reached a PSNR.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from edsr_lite.dataset import SkippedImagesWarning
+from edsr_lite.multiscale import part_of
+from edsr_lite.train import TrainConfig, TrainLog, TrainResult, load_log, train
+from edsr_lite.weights import InitReport, init_from
+
+
+def init_table(model: nn.Module, source: nn.Module | str) -> tuple[list[dict], InitReport]:
+    """Initialize ``model`` from ``source`` (in place) and group the report by part.
+
+    Returns ``(rows, report)``: one row per part of ``model`` (``head``, ``body``,
+    ``tail.0`` ...) with the tensors and parameters copied and left at random, and the
+    :class:`InitReport`. The frozen mean shifts are buffers-like parameters; they are counted
+    like the others.
+    """
+    report = init_from(model, source, verbose=False)
+    copied = set(report.copied)
+    rows: dict[str, dict] = {}
+    for name, tensor in model.state_dict().items():
+        part = _part(name, model)
+        row = rows.setdefault(
+            part,
+            {"part": part, "tensors copied": 0, "tensors random": 0, "params copied": 0,
+             "params random": 0},
+        )  # fmt: skip
+        kind = "copied" if name in copied else "random"
+        row[f"tensors {kind}"] += 1
+        row[f"params {kind}"] += tensor.numel()
+    return list(rows.values()), report
+
+
+def _part(name: str, model: nn.Module) -> str:
+    """Like :func:`edsr_lite.multiscale.part_of`, with the upsampler's stages told apart
+    (``tail.0.0`` and ``tail.0.2`` are the x4 upsampler's two convolutions)."""
+    part = part_of(name, model)
+    pieces = name.split(".")
+    if part == "tail" and len(pieces) > 3 and pieces[1] == "0":
+        return ".".join(pieces[:3])  # tail.0.<stage>: one conv of the upsampler
+    if part == "tail":
+        return ".".join(pieces[:2])
+    return part
+
+
+@dataclass
+class PretrainComparison:
+    """:func:`pretrained_vs_scratch`'s result."""
+
+    source: TrainLog = field(repr=False)  # the x2 run the pretrained model started from
+    scratch: TrainLog = field(repr=False)
+    pretrained: TrainLog = field(repr=False)
+    init_report: InitReport = field(repr=False)
+    seconds: dict[str, float] = field(default_factory=dict)  # wall time of each run
+
+    def logs(self) -> dict[str, TrainLog]:
+        """``{label: log}`` of the two x4 runs, for :func:`edsr_lite.plots.plot_curves`."""
+        return {"from scratch": self.scratch, "from the x2 model": self.pretrained}
+
+
+def pretrained_vs_scratch(
+    source_steps: int,
+    steps: int,
+    preset: str = "edsr_tiny",
+    scale: int = 4,
+    data: str = "T91",
+    val_data: str = "Set5",
+    val_every: int = 50,
+    seed: int = 0,
+    **recipe,
+) -> PretrainComparison:
+    """Train an x2 ``preset`` for ``source_steps`` steps; then train ``scale`` for ``steps``
+    steps twice with the same recipe, seed and patches: from scratch, and initialized from the
+    x2 model's final weights. Both x4 runs are validated on ``val_data`` every ``val_every``
+    steps (and at step 0). ``recipe``: other :class:`TrainConfig` fields (``lr``,
+    ``batch_size``, ``patch_size``, ``bf16``, ``val_images``, ...).
+    """
+    base = dict(preset=preset, data=data, seed=seed, decay_steps=10**9, **recipe)
+    out = tempfile.mkdtemp(prefix="edsr-lite-pretrain-")
+    try:
+        source = _train(
+            TrainConfig(scale=2, max_steps=source_steps, val_data=None, out=f"{out}/x2", **base)
+        )
+        runs = {}
+        for name, init in (("scratch", None), ("pretrained", str(source.latest))):
+            runs[name] = _train(
+                TrainConfig(
+                    scale=scale,
+                    max_steps=steps,
+                    val_data=val_data,
+                    val_every=val_every,
+                    init_from=init,
+                    out=f"{out}/{name}",
+                    **base,
+                )
+            )
+        stored = load_log(runs["pretrained"].out_dir).info["init_from"]  # run.json
+        report = InitReport(**{k: stored[k] for k in InitReport().as_dict()})
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+    seconds = {"x2 source": source.seconds} | {k: r.seconds for k, r in runs.items()}
+    return PretrainComparison(
+        source.log, runs["scratch"].log, runs["pretrained"].log, report, seconds
+    )
+
+
+def _train(config: TrainConfig) -> TrainResult:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", SkippedImagesWarning)
+        return train(config, quiet=True)
+
+
+def steps_to_reach(log: TrainLog, target: float) -> int | None:
+    """The first validated step whose PSNR is at least ``target`` dB, or None."""
+    for step, value in zip(*log.series("psnr"), strict=True):
+        if value >= target:
+            return int(step)
+    return None
