@@ -566,6 +566,14 @@ class Trainer:
                 f"{self.out_dir} already holds a run ({LATEST}). Continue it with --resume "
                 "(resume=True), or choose another --out folder."
             )
+        kept = [name for name in (BEST, LOG_CSV) if (self.out_dir / name).is_file()]
+        if kept and not latest.is_file():
+            # A finished run ships without latest.pt: starting over would overwrite its files.
+            raise ValueError(
+                f"{self.out_dir} holds a run's {' and '.join(kept)} but no {LATEST} to resume "
+                "from; starting over would overwrite them. Choose another --out folder (or "
+                "delete this one to train it again)."
+            )
         if self.ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -1099,9 +1107,34 @@ def _stored_config(values: dict) -> dict:
     return dict(read_checkpoint(latest)["meta"].get("train_config", {}))
 
 
+def finished_run(config: TrainConfig) -> dict | None:
+    """The ``run.json`` of ``config``'s run folder if that run has finished its ``max_steps``
+    (at least ``config.max_steps``), else None."""
+    try:
+        info = json.loads((config.out_dir / RUN_JSON).read_text())
+    except (OSError, ValueError):
+        return None
+    done = (
+        isinstance(info, dict)
+        and info.get("status") == "finished"
+        and info.get("stopped_by") == "max_steps"
+        and int(info.get("step", -1)) >= config.max_steps
+    )
+    return info if done else None
+
+
 def run_train_command(args: argparse.Namespace) -> int:
-    """``edsr-lite train``: train, print where the files are; returns the exit status."""
+    """``edsr-lite train``: train, print where the files are; returns the exit status.
+
+    With ``--resume``, a run that has already finished its steps is left as it is (exit 0), so
+    that a list of runs can be re-run to continue the unfinished ones (``make checkpoints``).
+    """
     config = config_from_args(args)
+    done = finished_run(config) if config.resume else None
+    if done is not None:
+        if not args.quiet:
+            print(f"{config.out_dir}: finished at step {done['step']} (run.json); nothing to do")
+        return 0
     with _plain_warnings():
         result = train(config, quiet=args.quiet)
     if result.latest is not None and not args.quiet:

@@ -311,10 +311,21 @@ def run_status(folder: str | os.PathLike) -> str | None:
 
 def _ships(folder: Path) -> bool:
     """A run folder ships once its ``best.pt`` exists and training is over: a folder whose
-    ``run.json`` says anything but ``"finished"`` is still training (or was stopped)."""
+    ``run.json`` says anything but ``"finished"`` after all its steps is still training, or was
+    stopped early (``--max-minutes``)."""
     if not (folder / SHIPPED_FILE).is_file():
         return False
-    return not (folder / "run.json").exists() or run_status(folder) == "finished"
+    if not (folder / "run.json").exists():
+        return True
+    try:
+        info = json.loads((folder / "run.json").read_text())
+    except (OSError, ValueError):
+        return False
+    return (
+        isinstance(info, dict)
+        and info.get("status") == "finished"
+        and info.get("stopped_by", "max_steps") == "max_steps"
+    )
 
 
 def _shipped_file(name: str, checkpoint_dir: str | os.PathLike | None = None) -> Path | None:

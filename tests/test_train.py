@@ -315,6 +315,25 @@ def test_cli_user_mistakes_are_one_line_errors(train_dir, tmp_path, capsys):
     assert "unknown training option(s) learning_rate" in capsys.readouterr().err
 
 
+def test_a_finished_run_is_left_alone_and_never_started_over(train_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["train", "--preset", "edsr_tiny", "--n-resblocks", "1", "--n-feats", "8"]
+    args += ["--data", str(train_dir), "--patch-size", "12", "--batch-size", "4"]
+    args += ["--val-images", "1", "--max-steps", "2", "--out", str(out), "--resume"]
+    assert main(args) == 0
+    best = (out / "best.pt").read_bytes()
+    # Again (as `make checkpoints` does): nothing to do, nothing rewritten
+    capsys.readouterr()
+    assert main(args) == 0
+    assert "finished at step 2" in capsys.readouterr().out
+    assert (out / "best.pt").read_bytes() == best
+    # A shipped run keeps best.pt and its log, not latest.pt: resuming must not start over
+    (out / "latest.pt").unlink()
+    assert main([*args[:-1], "--max-steps", "4", "--resume", "--quiet"]) == 2
+    assert "no latest.pt to resume from" in capsys.readouterr().err
+    assert (out / "best.pt").read_bytes() == best
+
+
 def test_train_help_explains_the_flags():
     result = subprocess.run(
         [sys.executable, "-m", "edsr_lite", "train", "--help"], capture_output=True, text=True

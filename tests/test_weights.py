@@ -172,13 +172,13 @@ def test_load_pretrained_unknown_name_lists_what_ships():
         load_pretrained("edsr_does_not_exist_x2")
 
 
-def _run_folder(root, name, status):
+def _run_folder(root, name, status, stopped_by="max_steps"):
     """A training run folder as the trainer leaves it: best.pt, log.csv and run.json."""
     torch.manual_seed(0)
     folder = root / name
     save_checkpoint(folder / "best.pt", build("edsr_tiny", 2), meta={"step": 3}, half=True)
     (folder / "log.csv").write_text("step,psnr\n3,20.0\n")
-    (folder / "run.json").write_text(json.dumps({"status": status}))
+    (folder / "run.json").write_text(json.dumps({"status": status, "stopped_by": stopped_by}))
     return folder
 
 
@@ -187,6 +187,7 @@ def test_shipped_checkpoints_are_finished_run_folders(tmp_path):
 
     done = _run_folder(tmp_path, "edsr_tiny_x2", "finished")
     _run_folder(tmp_path, "still_training_x2", "running")
+    _run_folder(tmp_path, "out_of_time_x2", "finished", stopped_by="max_minutes")
     save_checkpoint(tmp_path / "flat_x2.pt", build("edsr_tiny", 2))
     assert available_pretrained(tmp_path) == ["edsr_tiny_x2", "flat_x2"]
     assert resolve_checkpoint("edsr_tiny_x2", tmp_path) == done / "best.pt"
