@@ -4,10 +4,11 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 LAB_ARGS ?=
+RESULTS_ARGS ?=
 # Jupyter refuses to start as root (containers, CI) unless told that it is on purpose.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test venv lint format bench clean
+.PHONY: lab test venv lint format bench clean results checkpoints
 
 ## venv: a local virtual environment with edsr-lite installed (editable) and the dev tools
 venv: $(STAMP)
@@ -38,6 +39,19 @@ format: venv
 bench: venv
 	for f in benchmarks/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
+## checkpoints: train (or continue) every shipped run of configs/, in order: hours per model on a CPU
+CHECKPOINT_RUNS ?= edsr_baseline_x2 edsr_baseline_x3 edsr_baseline_x4 edsr_baseline_x4_scratch \
+	mdsr_baseline edsr_baseline_bn_x2
+checkpoints: venv
+	for run in $(CHECKPOINT_RUNS); do \
+		OMP_WAIT_POLICY=PASSIVE $(BIN)/edsr-lite train --config configs/$$run.yaml --resume || exit 1; \
+	done
+
+## results: score the shipped checkpoints into data/RESULTS.json, data/RESULTS.md and the README
+## (1-2 hours on 2 cores; RESULTS_ARGS=--check compares, RESULTS_ARGS=--render re-renders)
+results: venv
+	$(BIN)/python tools/make_results.py $(RESULTS_ARGS)
+
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
 
@@ -52,3 +66,9 @@ notebooks: venv
 		$(BIN)/jupyter nbconvert --to html --output-dir build/notebooks \
 			"build/notebooks/$$(basename "$$nb")" || exit 1; \
 	done
+
+## student: the notebooks with their exercise solutions taken out, for a class (notebooks/TEACHING.md)
+STUDENT_DIR ?= build/student
+.PHONY: student
+student: venv
+	$(BIN)/python tools/make_student.py --out $(STUDENT_DIR)
