@@ -33,7 +33,13 @@ def _ids(paths: list[Path]) -> list[str]:
 
 def test_the_notebooks_of_this_issue_exist():
     names = {p.name for p in NOTEBOOKS}
-    for name in ("01_bn_removal.ipynb", "02_residual_scaling.ipynb", "05_benchmark.ipynb"):
+    for name in (
+        "01_bn_removal.ipynb",
+        "02_residual_scaling.ipynb",
+        "03_multiscale.ipynb",
+        "04_pretrained_init.ipynb",
+        "05_benchmark.ipynb",
+    ):
         assert name in names
 
 
