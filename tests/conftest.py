@@ -1,10 +1,15 @@
 """Fixtures shared by several test files."""
 
+import os
 import shutil
+from pathlib import Path
 
 import pytest
 
 from edsr_lite.data import find_dataset
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOK_DIR = ROOT / "notebooks"
 
 
 @pytest.fixture
@@ -15,3 +20,38 @@ def train_dir(tmp_path):
     for name in ("t1.png", "t2.png", "t3.png", "t5.png"):
         shutil.copy(find_dataset("T91") / name, folder / name)
     return folder
+
+
+@pytest.fixture
+def run_notebook(tmp_path, monkeypatch):
+    """``run_notebook(nb, allow_errors=False, timeout=600)``: execute ``nb`` (an nbformat
+    notebook, filled in place and returned) in fast mode, in a fresh kernel started from
+    ``notebooks/``, as a student would run it. Raises nbclient's ``CellExecutionError`` on the
+    first error unless ``allow_errors``."""
+
+    def run(nb, allow_errors: bool = False, timeout: int = 600):
+        return _execute(nb, tmp_path, monkeypatch, allow_errors, timeout)
+
+    return run
+
+
+def _execute(nb, tmp_path: Path, monkeypatch, allow_errors: bool, timeout: int):
+    nbclient = pytest.importorskip("nbclient")
+    monkeypatch.setenv("EDSR_LITE_FAST", "1")
+    # A machine whose cores are busy with other work makes OpenMP's spinning threads wait
+    # for one another (several times slower); passive waiting avoids that, costs nothing.
+    monkeypatch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
+    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+        monkeypatch.setenv(name, str(tmp_path / name.lower()))
+    monkeypatch.setenv(
+        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    )
+    client = nbclient.NotebookClient(
+        nb,
+        kernel_name="python3",
+        timeout=timeout,
+        allow_errors=allow_errors,
+        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
+    )
+    client.execute()
+    return nb

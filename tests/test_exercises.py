@@ -14,7 +14,6 @@ import copy
 import importlib.util
 import io
 import math
-import os
 import random
 import re
 import subprocess
@@ -557,27 +556,11 @@ def test_student_notebook_differs_from_the_teachers_only_in_the_solutions(path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", _with_exercises(), ids=lambda p: p.stem)
-def test_student_notebook_runs_and_fails_only_at_the_exercises(path, tmp_path, monkeypatch):
+def test_student_notebook_runs_and_fails_only_at_the_exercises(path, run_notebook):
     """The whole student notebook in fast mode, errors allowed: the only errors are the
     NotImplementedErrors of the exercises (every check cell raises one), everything else runs."""
-    nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("EDSR_LITE_FAST", "1")
-    monkeypatch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-        monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
     teacher = nbformat.read(path, as_version=4)
-    student = make_student.student_notebook(teacher)
-    client = nbclient.NotebookClient(
-        student,
-        kernel_name="python3",
-        timeout=600,
-        allow_errors=True,
-        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
-    )
-    client.execute()
+    student = run_notebook(make_student.student_notebook(teacher), allow_errors=True)
     errors = {
         i: o.ename
         for i, c in enumerate(student.cells)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import os
 import time
 from pathlib import Path
 
@@ -100,26 +99,10 @@ def test_strip_tool_removes_outputs(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_notebook_runs_in_fast_mode(path, tmp_path, monkeypatch):
-    nbclient = pytest.importorskip("nbclient")
-    monkeypatch.setenv("EDSR_LITE_FAST", "1")
-    # A machine whose cores are busy with other work makes OpenMP's spinning threads wait
-    # for one another (several times slower); passive waiting avoids that, costs nothing.
-    monkeypatch.setenv("OMP_WAIT_POLICY", os.environ.get("OMP_WAIT_POLICY", "PASSIVE"))
-    for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
-        monkeypatch.setenv(name, str(tmp_path / name.lower()))
-    monkeypatch.setenv(
-        "PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
-    )
+def test_notebook_runs_in_fast_mode(path, run_notebook):
     nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb,
-        kernel_name="python3",
-        timeout=CELL_TIMEOUT,
-        resources={"metadata": {"path": str(NOTEBOOK_DIR)}},
-    )
     start = time.monotonic()
-    client.execute()  # raises CellExecutionError, with the cell and traceback, on any error
+    run_notebook(nb, timeout=CELL_TIMEOUT)  # raises CellExecutionError on any error
     print(f"{path.name}: {time.monotonic() - start:.0f} s in fast mode")
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
