@@ -783,17 +783,12 @@ def instability_run(
                 trace.diverged_at = step
                 break
             trace.loss.append(row["loss"])
-            trace.grad_norm.append(_grad_norm(trainer.model))
+            trace.grad_norm.append(row["grad_norm"])
         trace.seconds = time.perf_counter() - start
         trace.model = trainer.model.eval()
         return trace
     finally:
         shutil.rmtree(out, ignore_errors=True)
-
-
-def _grad_norm(model: nn.Module) -> float:
-    grads = [p.grad.detach().flatten() for p in model.parameters() if p.grad is not None]
-    return float(torch.cat(grads).norm()) if grads else 0.0
 
 
 def runs_table(traces: Sequence[RunTrace]) -> str:

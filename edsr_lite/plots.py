@@ -23,6 +23,7 @@ RunLike = TrainLog | TrainResult | str | os.PathLike
 
 _LABELS = {
     "loss": "training L1 loss (0..255 scale)",
+    "grad_norm": "gradient norm (L2, all parameters)",
     "psnr": "validation PSNR, Y channel (dB)",
     "step": "step (minibatch updates)",
     "minutes": "training time (minutes)",

@@ -268,7 +268,8 @@ def read_yaml(path: str | os.PathLike) -> dict:
 class TrainLog:
     """A run's log: ``rows`` (one dict per step, from log.csv) and ``info`` (run.json).
 
-    Row keys: ``step``, ``scale``, ``loss`` (L1 on 0..255), ``lr``, ``seconds`` (training time
+    Row keys: ``step``, ``scale``, ``loss`` (L1 on 0..255), ``grad_norm`` (L2 norm of all the
+    gradients, before the update), ``lr``, ``seconds`` (training time
     since the run began, across resumes), and at validation steps ``psnr`` (mean over the
     scales, dB) and ``psnr_x<s>``. Missing values are None.
     """
@@ -330,7 +331,7 @@ class RunFiles:
     def __init__(self, out_dir: Path, scales: Sequence[int], enabled: bool):
         self.out_dir = out_dir
         self.enabled = enabled
-        self.columns = ["step", "scale", "loss", "lr", "seconds", "psnr"]
+        self.columns = ["step", "scale", "loss", "grad_norm", "lr", "seconds", "psnr"]
         self.columns += [f"psnr_x{s}" for s in scales]
 
     def start(self, rows: list[dict]) -> None:
@@ -379,6 +380,13 @@ def forward_backward(
     loss = F.l1_loss(sr.float(), hr_batch)
     loss.backward()
     return loss.detach()
+
+
+def grad_norm(model: nn.Module) -> float:
+    """The L2 norm of all the model's gradients together (0 if none): a step's size before
+    Adam normalizes it, logged per step because instability shows in it first."""
+    norms = [torch.linalg.vector_norm(p.grad) for p in model.parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
 
 
 def make_optimizer(model: nn.Module, lr: float) -> torch.optim.Adam:
@@ -674,11 +682,12 @@ class Trainer:
         loss_value = _all_reduce_sum([loss.item()], self.ctx)[0] / self.ctx.world_size
         if not math.isfinite(loss_value):
             raise TrainingDiverged(self._diverged_message(step, loss_value))
+        grad = grad_norm(self.model)  # before the update: how hard this minibatch pulls
         lr_now = self.scheduler.get_last_lr()[0]
         self.optimizer.step()
         self.scheduler.step()
         self.step_count = step
-        return {"step": step, "scale": scale, "loss": loss_value, "lr": lr_now}
+        return {"step": step, "scale": scale, "loss": loss_value, "grad_norm": grad, "lr": lr_now}
 
     def _diverged_message(self, step: int, loss: float) -> str:
         kept = self.out_dir / LATEST

@@ -246,6 +246,8 @@ def test_checkpoints_logs_and_metadata(train_dir, tmp_path):
     assert meta["train_config"]["lr"] == 5e-4 and meta["data"]["images"] == 4
     assert "git" in meta and meta["metrics"]["Set5[:1]"]["x2"] == result.final_psnr
     assert meta["machine"]["cpu_cores"] >= 1 and meta["machine"]["gpu"] is None
+    steps = [r for r in load_log(result.out_dir).rows if r["loss"] is not None]
+    assert len(steps) == 6 and all(r["grad_norm"] > 0 for r in steps)
     assert {"optimizer", "scheduler", "rng", "log"} <= set(latest)
     best = read_checkpoint(result.best)
     assert {v.dtype for v in best["state_dict"].values()} == {torch.float16}
