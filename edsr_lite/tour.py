@@ -1,0 +1,90 @@
+"""The tour (``notebooks/00_tour.ipynb``): one image through super-resolution, step by step.
+
+* :func:`sr_versions`: an HR image, its LR version (MATLAB bicubic, as in training and
+  evaluation), and its bicubic and network upscalings, all of HR's size.
+* :func:`scores`: PSNR and SSIM of each upscaling against HR, under the paper's protocol.
+* :func:`psnr_steps`: PSNR computed one step at a time (Y channel, shave, MSE, dB), with every
+  intermediate value, so that a reader can check :func:`edsr_lite.metrics.psnr` by hand.
+* :func:`zoo`: the model presets with their sizes and parameter counts.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from torch import nn
+
+from edsr_lite.data import as_rgb_array, modcrop
+from edsr_lite.imresize import imresize
+from edsr_lite.infer import upscale
+from edsr_lite.metrics import psnr, rgb_to_y, ssim
+from edsr_lite.models import preset_summary
+
+
+def sr_versions(hr: np.ndarray, scale: int, models: dict[str, nn.Module]) -> dict[str, np.ndarray]:
+    """``{"HR", "LR", "bicubic", <model names>...}`` for one image, as uint8 H x W x 3 arrays.
+
+    ``hr`` (uint8 RGB, or gray) is mod-cropped to a multiple of ``scale``; "LR" is its MATLAB
+    bicubic downscale (h/s x w/s); "bicubic" and each of ``models`` upscale LR back to HR's
+    size (the networks through :func:`edsr_lite.infer.upscale`, tiled if the image is large).
+    """
+    hr = modcrop(as_rgb_array(hr), scale)
+    lr = imresize(hr, 1 / scale)
+    versions = {"HR": hr, "LR": lr, "bicubic": imresize(lr, scale)}
+    for name, model in models.items():
+        versions[name] = upscale(model, lr, scale=scale)
+    return versions
+
+
+def scores(versions: dict[str, np.ndarray], scale: int) -> list[dict]:
+    """PSNR (dB) and SSIM against ``versions["HR"]`` of every upscaled version, on the Y
+    channel with ``scale`` border pixels shaved (the paper's protocol). One row per version."""
+    hr = versions["HR"]
+    return [
+        {"method": name, "PSNR (dB)": psnr(sr, hr, scale), "SSIM": ssim(sr, hr, scale)}
+        for name, sr in versions.items()
+        if name not in ("HR", "LR")
+    ]
+
+
+def psnr_steps(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict:
+    """PSNR of ``sr`` against ``hr`` (uint8 RGB, same shape), one step at a time.
+
+    Returns the intermediate values: ``y_sr``, ``y_hr`` (float64 Y planes, 16..235),
+    ``shaved_shape`` (after removing ``scale`` pixels from each border), ``mse`` (mean squared
+    error of the shaved Y planes), ``rmse`` (grey levels) and ``psnr`` = 10 log10(255^2 / MSE).
+    """
+    y_sr, y_hr = rgb_to_y(sr), rgb_to_y(hr)
+    inner = (slice(scale, -scale), slice(scale, -scale)) if scale else (slice(None),) * 2
+    diff = y_sr[inner] - y_hr[inner]
+    mse = float(np.mean(diff**2))
+    return {
+        "y_sr": y_sr,
+        "y_hr": y_hr,
+        "shaved_shape": diff.shape,
+        "mse": mse,
+        "rmse": math.sqrt(mse),
+        "psnr": 10 * math.log10(255**2 / mse) if mse > 0 else math.inf,
+    }
+
+
+def zoo() -> list[dict]:
+    """One row per model preset: blocks x features, ``res_scale``, scales and parameters."""
+    rows = []
+    for row in preset_summary():
+        params = row["params"]
+        rows.append(
+            {
+                "preset": row["preset"],
+                "blocks x features": f"{row['n_resblocks']} x {row['n_feats']}",
+                "res_scale": row["res_scale"],
+                "scales": "x2, x3, x4 (one model)" if row["arch"] == "mdsr" else "one per model",
+                "parameters": ", ".join(
+                    f"{n / 1e6:.2f} M" + (f" (x{s})" if s != "all" else "")
+                    for s, n in params.items()
+                ),
+                "what": row["note"],
+            }
+        )
+    return rows

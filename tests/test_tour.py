@@ -1,0 +1,52 @@
+"""The tour's steps: one image through super-resolution, and PSNR by hand."""
+
+import math
+
+import numpy as np
+import pytest
+from skimage import data as skdata
+
+from edsr_lite import tour
+from edsr_lite.data import benchmark
+from edsr_lite.metrics import bicubic_sr, psnr, ssim
+from edsr_lite.models import PRESETS, build
+
+
+def test_sr_versions_of_the_cat_are_aligned_and_scored_like_the_benchmark():
+    cat = skdata.chelsea()  # 300 x 451, mod-cropped to 300 x 450 at x3
+    model = build("edsr_tiny", scale=3, n_resblocks=1, n_feats=8)
+    versions = tour.sr_versions(cat, 3, {"EDSR": model})
+    assert list(versions) == ["HR", "LR", "bicubic", "EDSR"]
+    assert versions["HR"].shape == (300, 450, 3) and versions["LR"].shape == (100, 150, 3)
+    assert all(
+        v.shape == (300, 450, 3) and v.dtype == np.uint8 for k, v in versions.items() if k != "LR"
+    )
+    rows = {r["method"]: r for r in tour.scores(versions, 3)}
+    assert set(rows) == {"bicubic", "EDSR"}
+    hr = versions["HR"]
+    assert rows["bicubic"]["PSNR (dB)"] == psnr(versions["bicubic"], hr, 3)
+    assert rows["EDSR"]["SSIM"] == ssim(versions["EDSR"], hr, 3)
+    # The same LR and bicubic as the benchmark protocol on a benchmark image
+    name, bench_hr, bench_lr = next(iter(benchmark("Set5", 2)))
+    same = tour.sr_versions(bench_hr, 2, {})
+    np.testing.assert_array_equal(same["LR"], bench_lr)
+    np.testing.assert_array_equal(same["bicubic"], bicubic_sr(bench_lr, 2))
+
+
+def test_psnr_by_hand_equals_the_package():
+    _, hr, lr = next(iter(benchmark("Set5", 4)))
+    sr = bicubic_sr(lr, 4)
+    steps = tour.psnr_steps(sr, hr, 4)
+    assert steps["psnr"] == pytest.approx(psnr(sr, hr, 4), abs=1e-9)
+    assert steps["shaved_shape"] == (hr.shape[0] - 8, hr.shape[1] - 8)
+    assert steps["y_hr"].min() >= 16 and steps["y_hr"].max() <= 235
+    assert steps["rmse"] == pytest.approx(math.sqrt(steps["mse"]))
+    assert tour.psnr_steps(hr, hr, 4)["psnr"] == math.inf
+
+
+def test_zoo_lists_every_preset_with_its_parameters():
+    rows = {r["preset"]: r for r in tour.zoo()}
+    assert set(rows) == set(PRESETS)
+    assert rows["edsr"]["blocks x features"] == "32 x 256"
+    assert "1.37 M (x2)" in rows["edsr_baseline"]["parameters"]
+    assert rows["mdsr_baseline"]["parameters"] == "3.23 M"
