@@ -288,12 +288,16 @@ def test_plot_curves_draws_one_curve_per_run(train_dir, tmp_path):
 # ---------------------------------------------------------------------------- CLI and configs
 
 
-def test_cli_trains_resumes_and_reads_yaml(train_dir, tmp_path, capsys):
-    out = tmp_path / "run"
+def tiny_cli(train_dir, out) -> list[str]:
+    """``edsr-lite train`` arguments for a 2-step run of a 1-block, 8-feature model."""
     args = ["train", "--preset", "edsr_tiny", "--n-resblocks", "1", "--n-feats", "8"]
     args += ["--data", str(train_dir), "--patch-size", "12", "--batch-size", "4"]
-    args += ["--val-images", "1", "--max-steps", "2", "--out", str(out), "--quiet"]
-    assert main(args) == 0
+    return [*args, "--val-images", "1", "--max-steps", "2", "--out", str(out)]
+
+
+def test_cli_trains_resumes_and_reads_yaml(train_dir, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert main([*tiny_cli(train_dir, out), "--quiet"]) == 0
     # Resume needs only the folder: the stored run supplies the other settings.
     assert main(["train", "--out", str(out), "--resume", "--max-steps", "3", "--quiet"]) == 0
     assert read_checkpoint(out / "latest.pt")["step"] == 3
@@ -319,9 +323,7 @@ def test_cli_user_mistakes_are_one_line_errors(train_dir, tmp_path, capsys):
 
 def test_a_finished_run_is_left_alone_and_never_started_over(train_dir, tmp_path, capsys):
     out = tmp_path / "run"
-    args = ["train", "--preset", "edsr_tiny", "--n-resblocks", "1", "--n-feats", "8"]
-    args += ["--data", str(train_dir), "--patch-size", "12", "--batch-size", "4"]
-    args += ["--val-images", "1", "--max-steps", "2", "--out", str(out), "--resume"]
+    args = [*tiny_cli(train_dir, out), "--resume"]
     assert main(args) == 0
     best = (out / "best.pt").read_bytes()
     # Again (as `make checkpoints` does): nothing to do, nothing rewritten
