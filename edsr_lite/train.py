@@ -81,7 +81,13 @@ from edsr_lite.dataset import (
 from edsr_lite.metrics import model_to_fn, psnr
 from edsr_lite.models import PRESETS, build, count_parameters
 from edsr_lite.paths import REPO_ROOT
-from edsr_lite.weights import init_from, load_state_dict_strict, read_checkpoint, save_checkpoint
+from edsr_lite.weights import (
+    finished_run_info,
+    init_from,
+    load_state_dict_strict,
+    read_checkpoint,
+    save_checkpoint,
+)
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -1117,19 +1123,10 @@ def _stored_config(values: dict) -> dict:
 
 
 def finished_run(config: TrainConfig) -> dict | None:
-    """The ``run.json`` of ``config``'s run folder if that run has finished its ``max_steps``
-    (at least ``config.max_steps``), else None."""
-    try:
-        info = json.loads((config.out_dir / RUN_JSON).read_text())
-    except (OSError, ValueError):
-        return None
-    done = (
-        isinstance(info, dict)
-        and info.get("status") == "finished"
-        and info.get("stopped_by") == "max_steps"
-        and int(info.get("step", -1)) >= config.max_steps
-    )
-    return info if done else None
+    """The ``run.json`` of ``config``'s run folder if that run has finished its steps (at
+    least ``config.max_steps``), else None."""
+    info = finished_run_info(config.out_dir)
+    return info if info is not None and int(info.get("step", -1)) >= config.max_steps else None
 
 
 def run_train_command(args: argparse.Namespace) -> int:

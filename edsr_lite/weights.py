@@ -309,23 +309,28 @@ def run_status(folder: str | os.PathLike) -> str | None:
         return None
 
 
-def _ships(folder: Path) -> bool:
-    """A run folder ships once its ``best.pt`` exists and training is over: a folder whose
-    ``run.json`` says anything but ``"finished"`` after all its steps is still training, or was
-    stopped early (``--max-minutes``)."""
-    if not (folder / SHIPPED_FILE).is_file():
-        return False
-    if not (folder / "run.json").exists():
-        return True
+def finished_run_info(folder: str | os.PathLike) -> dict | None:
+    """A run folder's ``run.json`` if it records a run that finished all its steps (status
+    ``"finished"``, not stopped early by ``--max-minutes``), else None (still training,
+    interrupted, diverged, or no readable run.json)."""
     try:
-        info = json.loads((folder / "run.json").read_text())
+        info = json.loads((Path(folder) / "run.json").read_text())
     except (OSError, ValueError):
-        return False
-    return (
+        return None
+    done = (
         isinstance(info, dict)
         and info.get("status") == "finished"
         and info.get("stopped_by", "max_steps") == "max_steps"
     )
+    return info if done else None
+
+
+def _ships(folder: Path) -> bool:
+    """A run folder ships once its ``best.pt`` exists and training is over (a folder without
+    ``run.json`` is taken as finished: a checkpoint copied in by hand)."""
+    if not (folder / SHIPPED_FILE).is_file():
+        return False
+    return not (folder / "run.json").exists() or finished_run_info(folder) is not None
 
 
 def _shipped_file(name: str, checkpoint_dir: str | os.PathLike | None = None) -> Path | None:
