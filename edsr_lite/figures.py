@@ -158,3 +158,19 @@ def zoom_y(fig: Figure, skip: int = 1, margin: float = 0.05) -> Figure:
         pad = margin * (high - low or 1.0)
         ax.set_ylim(low - pad, high + pad)
     return fig
+
+
+def plot_error_maps(maps: dict[str, np.ndarray], vmax: float = 30.0) -> Figure:
+    """One panel per method: its absolute Y error against HR (grey levels, see
+    :func:`edsr_lite.tour.error_maps`), on one shared colour scale clipped at ``vmax``.
+
+    Dark is right; bright is wrong. Each title gives the map's mean, the MAE.
+    """
+    fig = Figure(figsize=(3.6 * len(maps) + 0.6, 3.4), layout="constrained")
+    axes = fig.subplots(1, len(maps), squeeze=False)[0]
+    for ax, (name, err) in zip(axes, maps.items(), strict=True):
+        shown = ax.imshow(err, cmap="magma", vmin=0, vmax=vmax, interpolation="nearest")
+        ax.set_title(f"{name}: mean |error| {err.mean():.2f}")
+        ax.set_axis_off()
+    fig.colorbar(shown, ax=list(axes), label="|Y error| (grey levels, 0..255 scale)", shrink=0.9)
+    return fig

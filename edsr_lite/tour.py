@@ -5,12 +5,18 @@
 * :func:`scores`: PSNR and SSIM of each upscaling against HR, under the paper's protocol.
 * :func:`psnr_steps`: PSNR computed one step at a time (Y channel, shave, MSE, dB), with every
   intermediate value, so that a reader can check :func:`edsr_lite.metrics.psnr` by hand.
+* :func:`error_maps`: where on the image each upscaling is wrong (absolute Y error).
+* :func:`benchmark_table`: bicubic and a model on whole benchmark sets, beside the official
+  EDSR-baseline weights.
 * :func:`zoo`: the model presets with their sizes and parameter counts.
+* :func:`shipped_models`: the trained checkpoints that ship, with how they were trained.
 """
 
 from __future__ import annotations
 
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 from torch import nn
@@ -18,8 +24,14 @@ from torch import nn
 from edsr_lite.data import as_rgb_array, modcrop
 from edsr_lite.imresize import imresize
 from edsr_lite.infer import upscale
-from edsr_lite.metrics import psnr, rgb_to_y, ssim
+from edsr_lite.metrics import REFERENCE_EDSR_BASELINE, evaluate, psnr, rgb_to_y, ssim
 from edsr_lite.models import preset_summary
+from edsr_lite.weights import (
+    available_pretrained,
+    finished_run_info,
+    read_checkpoint,
+    resolve_checkpoint,
+)
 
 
 def sr_versions(hr: np.ndarray, scale: int, models: dict[str, nn.Module]) -> dict[str, np.ndarray]:
@@ -69,6 +81,45 @@ def psnr_steps(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict:
     }
 
 
+def error_maps(versions: dict[str, np.ndarray], scale: int) -> dict[str, np.ndarray]:
+    """``{name: |Y_sr - Y_hr|}`` for every upscaled version: float64 maps of HR's size minus
+    ``scale`` pixels on each border (the part PSNR scores), in grey levels 0..219."""
+    y_hr = rgb_to_y(versions["HR"])
+    inner = (slice(scale, -scale), slice(scale, -scale)) if scale else (slice(None),) * 2
+    return {
+        name: np.abs(rgb_to_y(sr) - y_hr)[inner]
+        for name, sr in versions.items()
+        if name not in ("HR", "LR")
+    }
+
+
+def benchmark_table(
+    model: nn.Module, name: str, sets: tuple[str, ...], scale: int
+) -> list[dict]:
+    """One row per benchmark set: its image count, then mean PSNR (dB) and SSIM of bicubic, of
+    ``model`` (its columns titled ``name``) and of the official EDSR-baseline weights (measured
+    by torchSR, :data:`edsr_lite.metrics.REFERENCE_EDSR_BASELINE`; None where unknown), all
+    under the paper's protocol (:func:`edsr_lite.metrics.evaluate`)."""
+    bicubic = {r["set"]: r for r in evaluate("bicubic", sets, (scale,))}
+    ours = {r["set"]: r for r in evaluate(model, sets, (scale,))}
+    rows = []
+    for set_name in sets:
+        official = REFERENCE_EDSR_BASELINE.get((set_name, scale), (None, None))
+        rows.append(
+            {
+                "set": set_name,
+                "images": ours[set_name]["n_images"],
+                "bicubic dB": bicubic[set_name]["psnr"],
+                "bicubic SSIM": bicubic[set_name]["ssim"],
+                f"{name} dB": ours[set_name]["psnr"],
+                f"{name} SSIM": ours[set_name]["ssim"],
+                "official dB": official[0],
+                "official SSIM": official[1],
+            }
+        )
+    return rows
+
+
 def zoo() -> list[dict]:
     """One row per model preset: blocks x features, ``res_scale``, scales and parameters."""
     rows = []
@@ -85,6 +136,44 @@ def zoo() -> list[dict]:
                     for s, n in params.items()
                 ),
                 "what": row["note"],
+            }
+        )
+    return rows
+
+
+def _where(machine: dict | None) -> str:
+    if not machine:
+        return "not recorded"
+    if machine.get("gpu"):
+        return f"GPU: {machine['gpu']}"
+    return f"CPU: {machine.get('cpu', '?')}, {machine.get('cpu_cores', '?')} cores"
+
+
+def shipped_models(checkpoint_dir: str | os.PathLike | None = None) -> list[dict]:
+    """One row per shipped checkpoint (see :func:`edsr_lite.weights.available_pretrained`):
+    its preset and scales, the steps it trained, its best Set5 PSNR during training (dB, on the
+    validation images its run recorded), the training time (hours) and where it trained.
+
+    A run folder's numbers come from its ``run.json`` (the whole run); a plain ``<name>.pt``
+    (official weights, say) shows what its metadata holds, or "not recorded".
+    """
+    rows = []
+    for name in available_pretrained(checkpoint_dir):
+        path = resolve_checkpoint(name, checkpoint_dir)
+        meta = read_checkpoint(path).get("meta") or {}
+        run = finished_run_info(Path(path).parent) if path.name == "best.pt" else None
+        info = run or meta
+        seconds = info.get("seconds")
+        best = info.get("best_psnr")
+        rows.append(
+            {
+                "name": name,
+                "preset": info.get("preset", "?"),
+                "scales": ", ".join(f"x{s}" for s in info.get("scales", [])) or "?",
+                "steps": info.get("step", "?"),
+                "best Set5 PSNR in training (dB)": f"{best:.2f}" if best is not None else "?",
+                "training time (h)": f"{seconds / 3600:.1f}" if seconds else "?",
+                "trained on": _where(info.get("machine")),
             }
         )
     return rows

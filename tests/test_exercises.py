@@ -147,6 +147,18 @@ def psnr_y(sr, hr, scale, weights=Y_WEIGHTS, shave=None, channel="y"):
     return 10 * math.log10(255**2 / np.mean((a - b) ** 2))
 
 
+def bicubic_baseline(hr, scale, crop=True):
+    hr = modcrop(hr, scale) if crop else hr
+    lr = el.imresize(hr, 1 / scale)
+    return lr, el.imresize(lr, scale)
+
+
+def error_map(sr, hr, scale, shave=True, absolute=True):
+    diff = sr.astype(np.float64) @ Y_WEIGHTS - hr.astype(np.float64) @ Y_WEIGHTS
+    diff = np.abs(diff) if absolute else diff
+    return diff[scale:-scale, scale:-scale] if shave else diff
+
+
 def self_ensemble(forward, x, ks=range(4), flips=(False, True), undo=-1, divide=True):
     outputs = []
     for k in ks:
@@ -160,6 +172,8 @@ def self_ensemble(forward, x, ks=range(4), flips=(False, True), undo=-1, divide=
 
 
 RIGHT = {
+    "check_bicubic_baseline": bicubic_baseline,
+    "check_error_map": error_map,
     "check_resblock": EDSRBlock,
     "check_saved_activation_bytes": block_saved_bytes,
     "check_activation_growth": activation_growth,
@@ -340,6 +354,32 @@ def _python_random(model):
 FULL_RANGE = np.array([0.299, 0.587, 0.114])
 
 
+def _subsampled_baseline(hr, scale):
+    return modcrop(hr, scale)[::scale, ::scale], bicubic_baseline(hr, scale)[1]
+
+
+def _hr_as_sr(hr, scale):
+    return bicubic_baseline(hr, scale)[0], modcrop(hr, scale)
+
+
+def _nearest_baseline(hr, scale):
+    lr = el.imresize(modcrop(hr, scale), 1 / scale)
+    return lr, np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1)
+
+
+def _float_baseline(hr, scale):
+    lr = el.imresize(modcrop(hr, scale).astype(np.float64), 1 / scale)
+    return lr, el.imresize(lr, scale)
+
+
+def _skimage_baseline(hr, scale):
+    from skimage.transform import rescale
+
+    small = rescale(modcrop(hr, scale), 1 / scale, order=3, channel_axis=-1, preserve_range=True)
+    lr = np.clip(np.round(small), 0, 255).astype(np.uint8)
+    return lr, el.imresize(lr, scale)
+
+
 def _ensemble_no_untransform(forward, x):
     outs = [forward(torch.rot90(x, k, (2, 3)).flip(3) if f else torch.rot90(x, k, (2, 3)))
             for k in range(4) for f in (False, True)]  # fmt: skip
@@ -396,6 +436,18 @@ WRONG = [
     ("check_random_fraction", _fraction_by_name, "shape differs"),
     ("check_random_fraction", _fraction_of_tensors, "counted tensors, not values"),
     ("check_random_fraction", lambda m, s: 1 - random_fraction(m, s), "fraction copied"),
+    ("check_bicubic_baseline", lambda hr, s: bicubic_baseline(hr, s, crop=False), "mod-crop HR"),
+    ("check_bicubic_baseline", lambda hr, s: bicubic_baseline(hr, s)[::-1], "in that order"),
+    ("check_bicubic_baseline", _subsampled_baseline, "aliases"),
+    ("check_bicubic_baseline", _nearest_baseline, "nearest neighbour"),
+    ("check_bicubic_baseline", _hr_as_sr, "HR itself"),
+    ("check_bicubic_baseline", _float_baseline, "return uint8"),
+    ("check_bicubic_baseline", _skimage_baseline, "MATLAB's bicubic downscale"),
+    ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s, absolute=False), "absolute value"),
+    ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s, shave=False), "shave 2 pixels"),
+    ("check_error_map", lambda sr, hr, s: el.metrics.rgb_to_y(sr - hr)[s:-s, s:-s], "wraps around"),
+    ("check_error_map", lambda sr, hr, s: np.abs(sr.astype(float) - hr)[s:-s, s:-s], "Y channel"),
+    ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s) ** 2, "squared error"),
     ("check_modcrop", lambda im, s: im[: -(im.shape[0] % s), : -(im.shape[1] % s)], "empty"),
     ("check_modcrop", lambda im, s: im[im.shape[0] % s :, im.shape[1] % s :], "bottom-right"),
     ("check_modcrop", lambda im, s: im[: im.shape[0] - im.shape[0] % s], "wrong output shape"),

@@ -338,3 +338,18 @@ def test_mdsr_is_within_0_15_db_of_the_single_scale_models_on_set5():
         edsr = _row(data, f"edsr_baseline_x{scale}", "Set5", scale)["psnr"]
         mdsr = _row(data, "mdsr_baseline", "Set5", scale)["psnr"]
         assert mdsr >= edsr - results.MDSR_TOLERANCE_DB, f"x{scale}: {mdsr:.2f} vs {edsr:.2f}"
+
+
+@pytest.mark.parametrize("name", [n for g in results.MAIN_GROUPS for n in g.names(results.SCALES)])
+def test_float16_weights_score_what_the_float32_model_scored_in_training(name):
+    """A checkpoint ships in float16; its Set5 PSNR (data/RESULTS.json, measured on the shipped
+    file) must be within 0.005 dB of what the float32 weights scored at that training step."""
+    if name not in SHIPPED:
+        pytest.skip(f"{name} does not ship yet")
+    meta = edsr_lite.load_pretrained(name).meta
+    if meta.get("val_data") != "Set5" or meta["train_config"].get("val_images"):
+        pytest.skip(f"{name} was not validated on the whole of Set5")
+    data = results.load_results(results.RESULTS_JSON)
+    for scale in meta["scales"]:
+        trained = meta["metrics"]["Set5"][f"x{scale}"]
+        assert _row(data, name, "Set5", scale)["psnr"] == pytest.approx(trained, abs=0.005)

@@ -50,3 +50,56 @@ def test_zoo_lists_every_preset_with_its_parameters():
     assert rows["edsr"]["blocks x features"] == "32 x 256"
     assert "1.37 M (x2)" in rows["edsr_baseline"]["parameters"]
     assert rows["mdsr_baseline"]["parameters"] == "3.23 M"
+
+
+def test_error_maps_are_the_shaved_absolute_y_error():
+    _, hr, lr = next(iter(benchmark("Set5", 2)))
+    versions = tour.sr_versions(hr, 2, {})
+    maps = tour.error_maps(versions, 2)
+    assert list(maps) == ["bicubic"]
+    err = maps["bicubic"]
+    assert err.shape == (hr.shape[0] - 4, hr.shape[1] - 4) and err.min() >= 0
+    # PSNR is this map's mean square, in dB
+    assert 10 * math.log10(255**2 / np.mean(err**2)) == pytest.approx(
+        psnr(versions["bicubic"], hr, 2), abs=1e-9
+    )
+    assert not tour.error_maps({"HR": hr, "same": hr.copy()}, 2)["same"].any()
+
+
+def test_error_map_figure_has_one_panel_per_method():
+    from edsr_lite.figures import plot_error_maps
+
+    maps = {"bicubic": np.full((8, 8), 3.0), "EDSR": np.zeros((8, 8))}
+    fig = plot_error_maps(maps)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["bicubic: mean |error| 3.00", "EDSR: mean |error| 0.00"]
+
+
+def test_shipped_models_read_each_run_and_skip_unfinished_ones(tmp_path):
+    import json
+
+    from edsr_lite.weights import save_checkpoint
+
+    model = build("edsr_tiny", scale=2, n_resblocks=1, n_feats=8)
+    for name, status in (("done_x2", "finished"), ("busy_x2", "running")):
+        folder = tmp_path / name
+        folder.mkdir()
+        save_checkpoint(folder / "best.pt", model, meta={"best_psnr": 30.0, "step": 10})
+        run = {
+            "status": status,
+            "stopped_by": "max_steps",
+            "preset": "edsr_tiny",
+            "scales": [2],
+            "step": 500,
+            "best_psnr": 33.456,
+            "seconds": 7200,
+            "machine": {"cpu": "AMD EPYC", "cpu_cores": 2, "gpu": None},
+        }
+        (folder / "run.json").write_text(json.dumps(run))
+    save_checkpoint(tmp_path / "plain.pt", model)
+    rows = {r["name"]: r for r in tour.shipped_models(tmp_path)}
+    assert set(rows) == {"done_x2", "plain"}
+    done = rows["done_x2"]
+    assert done["steps"] == 500 and done["best Set5 PSNR in training (dB)"] == "33.46"
+    assert done["training time (h)"] == "2.0" and done["trained on"] == "CPU: AMD EPYC, 2 cores"
+    assert rows["plain"]["trained on"] == "not recorded"
