@@ -15,7 +15,9 @@
 
 Scoring EDSR-baseline with self-ensemble over B100 x2 alone takes 10+ minutes on 2 CPU cores;
 the whole table one to two hours (the script prints an estimate first, then progress).
-``--resume`` reuses the evaluations an interrupted run finished (cached by checkpoint sha256).
+``--resume`` reuses the evaluations an interrupted run finished (cached by checkpoint sha256)
+and those already in ``data/RESULTS.json`` for checkpoints that did not change, so that a new
+model's rows are added without scoring the others again.
 """
 
 from __future__ import annotations
@@ -312,6 +314,29 @@ class _Job:
         return f"{self.method}{'+' if self.ensemble else ''} on {self.set_name} x{self.scale}"
 
 
+def _row_key(digest: str, set_name: str, scale: int, ensemble: bool) -> str:
+    return f"{digest}|{set_name}|x{scale}|{'+' if ensemble else '-'}"
+
+
+def _finished_rows(json_path: Path) -> dict[str, dict]:
+    """The evaluations a previous RESULTS.json holds, keyed as the cache is (checkpoint sha256,
+    set, scale, ensemble); empty when there is no readable file."""
+    try:
+        data = json.loads(json_path.read_text())
+        infos, rows = data["checkpoints"], data["rows"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
+    done = {}
+    for row in rows:
+        name = row.get("checkpoint")
+        digest = infos[name]["sha256"] if name in infos else "bicubic" if name is None else None
+        if digest is None:
+            continue
+        row = {k: v for k, v in row.items() if k != "checkpoint"}
+        done[_row_key(digest, row["set"], row["scale"], bool(row.get("ensemble")))] = row
+    return done
+
+
 def make_results(
     sets: Sequence[str] = SETS,
     scales: Sequence[int] = SCALES,
@@ -321,6 +346,7 @@ def make_results(
     cache: str | os.PathLike | None = None,
     resume: bool = False,
     log: Callable[[str], None] = print,
+    results_json: str | os.PathLike | None = None,
 ) -> dict:
     """Evaluate bicubic and the main shipped checkpoints; return the data RESULTS.json holds."""
     from . import __version__
@@ -368,12 +394,14 @@ def make_results(
 
     cache_path = Path(cache) if cache is not None else CACHE
     done: dict[str, dict] = {}
+    if resume:
+        done = _finished_rows(Path(results_json) if results_json else RESULTS_JSON)
     if resume and cache_path.is_file():
-        done = json.loads(cache_path.read_text())
+        done.update(json.loads(cache_path.read_text()))
     rows, spent, estimated_done = [], 0.0, 0.0
     for i, job in enumerate(jobs, 1):
         digest = infos[job.method]["sha256"] if job.path else "bicubic"
-        key = f"{digest}|{job.set_name}|x{job.scale}|{'+' if job.ensemble else '-'}"
+        key = _row_key(digest, job.set_name, job.scale, job.ensemble)
         start = time.perf_counter()
         if key in done:
             row, how = done[key], "reused (--resume)"
@@ -766,6 +794,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 device=args.device,
                 cache=args.cache,
                 resume=args.resume,
+                results_json=args.json,
             )
         write_outputs(data, args.json, args.md, args.readme)
         print(f"wrote {args.json}, {args.md} and the results block of {args.readme}")

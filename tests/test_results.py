@@ -13,6 +13,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import torch
 
 import edsr_lite
 from edsr_lite import results
@@ -20,7 +21,7 @@ from edsr_lite.cli import main as cli
 from edsr_lite.data import find_dataset
 from edsr_lite.results import BEGIN, END, main
 from edsr_lite.train import TrainConfig, train
-from edsr_lite.weights import read_checkpoint
+from edsr_lite.weights import read_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = results.find_main_models()  # the main models in data/checkpoints (finished runs)
@@ -237,6 +238,30 @@ def test_resume_reuses_finished_evaluations(made, checkpoints, tmp_path, capsys)
     assert out.count("reused (--resume)") == 5
     old, new = (json.loads(p.read_text())["rows"] for p in (made["json"], paths["json"]))
     assert new == old
+
+
+def test_resume_on_a_fresh_machine_reuses_the_committed_json_for_unchanged_checkpoints(
+    made, checkpoints, tmp_path, capsys
+):
+    """No cache (build/ is not committed): --resume takes the rows of the previous
+    RESULTS.json whose checkpoint is unchanged, and scores only the changed one again."""
+    paths = _copy(made, tmp_path)
+    changed = tmp_path / "checkpoints"
+    shutil.copytree(checkpoints, changed)
+    mdsr = edsr_lite.load_model(changed / "mdsr_baseline" / "best.pt")
+    with torch.no_grad():
+        mdsr.tail[0].bias.add_(1.0)  # brighter by one grey level: another checkpoint
+    save_checkpoint(changed / "mdsr_baseline" / "best.pt", mdsr, meta=mdsr.meta, half=True)
+    argv = ["--checkpoints", str(changed), "--sets", "Set5", "--scales", "2", "--resume"]
+    capsys.readouterr()
+    assert main([*argv, *_args(paths)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("reused (--resume)") == 3  # bicubic, edsr_baseline_x2 with and without +
+    old, new = (json.loads(p.read_text()) for p in (made["json"], paths["json"]))
+    assert [r for r in new["rows"] if r["checkpoint"] != "mdsr_baseline"] == [
+        r for r in old["rows"] if r["checkpoint"] != "mdsr_baseline"
+    ]
+    assert _row(new, "mdsr_baseline")["psnr"] != _row(old, "mdsr_baseline")["psnr"]
 
 
 def test_script_refuses_when_no_main_model_ships(tmp_path, capsys):
