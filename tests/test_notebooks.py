@@ -33,6 +33,7 @@ def _ids(paths: list[Path]) -> list[str]:
 def test_the_notebooks_of_this_issue_exist():
     names = {p.name for p in NOTEBOOKS}
     for name in (
+        "00_tour.ipynb",
         "01_bn_removal.ipynb",
         "02_residual_scaling.ipynb",
         "03_multiscale.ipynb",

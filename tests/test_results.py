@@ -378,3 +378,21 @@ def test_float16_weights_score_what_the_float32_model_scored_in_training(name):
     for scale in meta["scales"]:
         trained = meta["metrics"]["Set5"][f"x{scale}"]
         assert _row(data, name, "Set5", scale)["psnr"] == pytest.approx(trained, abs=0.005)
+
+
+@pytest.mark.parametrize(
+    ("curve", "phrase"),
+    [
+        ([[2, 30.0], [4, 30.5], [6, 31.0], [8, 31.4]], "still rising at the end (+0.40 dB"),
+        ([[2, 30.0], [4, 31.45], [6, 31.40], [8, 31.42]], "levelled off by the end (+0.02 dB"),
+    ],
+)
+def test_gap_paragraph_says_whether_validation_was_still_rising(made, curve, phrase):
+    data = results.load_results(made["json"])
+    info = data["checkpoints"]["edsr_baseline_x2"]
+    info.update(validation_curve=curve, train_steps=8, step=6, train_seconds=7200)
+    text = results.render(data)
+    assert phrase in text
+    assert "Ours trained 8 steps of 4 patches" in text
+    assert "(the shipped weights are those of step 6, its best Set5 score)" in text
+    assert "in 2.0 h of wall time" in text
