@@ -93,9 +93,7 @@ def error_maps(versions: dict[str, np.ndarray], scale: int) -> dict[str, np.ndar
     }
 
 
-def benchmark_table(
-    model: nn.Module, name: str, sets: tuple[str, ...], scale: int
-) -> list[dict]:
+def benchmark_table(model: nn.Module, name: str, sets: tuple[str, ...], scale: int) -> list[dict]:
     """One row per benchmark set: its image count, then mean PSNR (dB) and SSIM of bicubic, of
     ``model`` (its columns titled ``name``) and of the official EDSR-baseline weights (measured
     by torchSR, :data:`edsr_lite.metrics.REFERENCE_EDSR_BASELINE`; None where unknown), all
