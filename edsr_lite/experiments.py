@@ -954,12 +954,19 @@ def gray_image_scores(set_name: str = "Set14", scale: int = 2) -> list[dict]:
     return rows + [_mean_row(rows)]
 
 
+def _cell(value: object, digits: int) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
 def rows_table(rows: Sequence[dict], digits: int = 2) -> str:
-    """Any list of flat dicts as a markdown table (floats to ``digits`` decimals)."""
+    """Any list of flat dicts as a markdown table (floats to ``digits`` decimals, None as "-":
+    a value not measured, e.g. of a model that has not shipped)."""
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
     for row in rows:
-        cells = [f"{v:.{digits}f}" if isinstance(v, float) else str(v) for v in row.values()]
+        cells = [_cell(v, digits) for v in row.values()]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

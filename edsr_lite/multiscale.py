@@ -14,10 +14,13 @@ for ``notebooks/03_multiscale.ipynb``:
 * :func:`scale_draws`: the random scale of each minibatch, as the trainer draws it.
 * :func:`single_vs_multi`: a short live run of one MDSR against one EDSR per scale, with the
   same total number of steps, scored per scale on a benchmark set.
+* :func:`shipped_scores` and :func:`shipped_budgets`: the shipped MDSR-baseline against the
+  shipped EDSR-baselines, scored now, and what each cost to train.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import warnings
@@ -32,7 +35,14 @@ from edsr_lite.dataset import SkippedImagesWarning, draw_scale
 from edsr_lite.experiments import train_briefly
 from edsr_lite.metrics import evaluate
 from edsr_lite.models import MDSR, build, count_parameters
+from edsr_lite.results import MDSR_TOLERANCE_DB
 from edsr_lite.train import TrainConfig, Trainer, TrainLog
+from edsr_lite.weights import (
+    available_pretrained,
+    finished_run_info,
+    load_model,
+    resolve_checkpoint,
+)
 
 # ============================================================================================
 # What is shared
@@ -226,3 +236,91 @@ def single_vs_multi(
     }
     logs = {f"EDSR x{s}": r.log for s, r in singles.items()} | {"MDSR": multi_run.log}
     return ScaleComparison(scales, steps, psnr, params, seconds, logs)
+
+
+# ============================================================================================
+# The shipped models
+# ============================================================================================
+
+
+def _shipped_model(name: str, checkpoint_dir: str | os.PathLike | None) -> nn.Module | None:
+    if name not in available_pretrained(checkpoint_dir):
+        return None
+    return load_model(resolve_checkpoint(name, checkpoint_dir))
+
+
+def shipped_scores(
+    set_name: str = "Set5",
+    scales: Sequence[int] = (2, 3, 4),
+    single: str = "edsr_baseline",
+    multi: str = "mdsr_baseline",
+    checkpoint_dir: str | os.PathLike | None = None,
+) -> list[dict]:
+    """The shipped single-scale models (``{single}_x2``, ...) against the shipped multi-scale
+    one (``multi``), scored now on ``set_name`` under the model protocol (Y PSNR, shave =
+    scale). One row per scale: PSNR (dB) of bicubic, of the single-scale model, of the
+    multi-scale model at that scale, their difference, and whether it meets the bar of
+    :data:`edsr_lite.results.MDSR_TOLERANCE_DB` ("yes" / "no"). A model that has not shipped
+    scores None.
+    """
+    multi_model = _shipped_model(multi, checkpoint_dir)
+    rows = []
+    for s in scales:
+        single_model = _shipped_model(f"{single}_x{s}", checkpoint_dir)
+        edsr = None if single_model is None else _set_psnr(single_model, set_name, s)
+        mdsr = None if multi_model is None else _set_psnr(multi_model, set_name, s)
+        gap = None if edsr is None or mdsr is None else mdsr - edsr
+        meets = None if gap is None else ("yes" if gap >= -MDSR_TOLERANCE_DB else "no")
+        rows.append(
+            {
+                "scale": f"x{s}",
+                "bicubic dB": _set_psnr("bicubic", set_name, s),
+                f"{single} dB": edsr,
+                f"{multi} dB": mdsr,
+                "multi - single (dB)": gap,
+                f"within {MDSR_TOLERANCE_DB} dB": meets,
+            }
+        )
+    return rows
+
+
+def _set_psnr(method: str | nn.Module, set_name: str, scale: int) -> float:
+    return evaluate(method, [set_name], [scale])[0]["psnr"]
+
+
+def shipped_budgets(
+    scales: Sequence[int] = (2, 3, 4),
+    single: str = "edsr_baseline",
+    multi: str = "mdsr_baseline",
+    checkpoint_dir: str | os.PathLike | None = None,
+) -> list[dict]:
+    """What each shipped model cost: one row per model (the single-scale ones, their sum, the
+    multi-scale one) with its parameters, training steps and hours (from its ``run.json``).
+    Models that have not shipped are left out; the sum row appears once all of them ship."""
+    rows = []
+    for name in [f"{single}_x{s}" for s in scales] + [multi]:
+        model = _shipped_model(name, checkpoint_dir)
+        if model is None:
+            continue
+        folder = resolve_checkpoint(name, checkpoint_dir).parent
+        run = finished_run_info(folder) or {}
+        rows.append(
+            {
+                "model": name,
+                "parameters": count_parameters(model),
+                "steps": run.get("step"),
+                "training hours": run["seconds"] / 3600 if run.get("seconds") else None,
+            }
+        )
+    singles = [r for r in rows if r["model"] != multi]
+    if len(singles) == len(scales):
+        rows.insert(
+            len(singles),
+            {
+                "model": f"the {len(scales)} {single} models",
+                "parameters": sum(r["parameters"] for r in singles),
+                "steps": sum(r["steps"] or 0 for r in singles),
+                "training hours": sum(r["training hours"] or 0 for r in singles),
+            },
+        )
+    return rows

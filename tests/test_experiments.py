@@ -269,6 +269,7 @@ def test_tables():
     assert "bicubic (paper_bicubic) | Set5 | ×2 | 33.66 / 0.9299 | 33.66 / 0.9299 | +0.00" in table
     assert "| - | - | - |" in ex.paper_comparison(rows, {})
     assert ex.rows_table([{"a": 1.234, "b": "x"}], digits=1).splitlines()[-1] == "| 1.2 | x |"
+    assert ex.rows_table([{"a": None, "b": True}]).splitlines()[-1] == "| - | True |"
     assert ex.claims_table([("c", "p", "m")]).splitlines()[-1] == "| c | p | m |"
 
 

@@ -89,3 +89,58 @@ def test_single_vs_multi_trains_the_same_total_steps_and_scores_every_scale(trai
     assert live.parameters["MDSR"] == count_parameters(
         build("mdsr_tiny", scale=(2, 3), n_resblocks=1, n_feats=8)
     )
+
+
+def _ship(root, name, model, steps, seconds, status="finished"):
+    """A finished training run folder holding ``model`` as its best.pt."""
+    import json
+
+    from edsr_lite.weights import save_checkpoint
+
+    folder = root / name
+    save_checkpoint(folder / "best.pt", model, meta={"step": steps})
+    (folder / "log.csv").write_text("step,psnr\n")
+    run = {"status": status, "stopped_by": "max_steps", "step": steps, "seconds": seconds}
+    (folder / "run.json").write_text(json.dumps(run))
+
+
+def test_shipped_scores_compare_each_scale_and_mark_what_has_not_shipped(tmp_path):
+    from edsr_lite.metrics import evaluate
+
+    torch.manual_seed(0)
+    x2, x3, multi = build("edsr_tiny", 2), build("edsr_tiny", 3), build("mdsr_tiny")
+    _ship(tmp_path, "edsr_tiny_x2", x2, 100, 360.0)
+    _ship(tmp_path, "edsr_tiny_x3", x3, 50, 180.0)
+    _ship(tmp_path, "edsr_tiny_x4", build("edsr_tiny", 4), 50, 180.0, status="running")
+    _ship(tmp_path, "mdsr_tiny", multi, 120, 720.0)
+
+    rows = ms.shipped_scores("Set5", (2, 3, 4), "edsr_tiny", "mdsr_tiny", tmp_path)
+    by_scale = {r["scale"]: r for r in rows}
+    edsr_x2 = evaluate(x2, ["Set5"], [2])[0]["psnr"]
+    mdsr_x2 = evaluate(multi, ["Set5"], [2])[0]["psnr"]
+    assert by_scale["x2"]["edsr_tiny dB"] == pytest.approx(edsr_x2, abs=0.01)
+    assert by_scale["x2"]["mdsr_tiny dB"] == pytest.approx(mdsr_x2, abs=0.01)
+    assert by_scale["x2"]["multi - single (dB)"] == pytest.approx(mdsr_x2 - edsr_x2, abs=0.02)
+    assert by_scale["x2"]["within 0.15 dB"] == ("yes" if mdsr_x2 - edsr_x2 >= -0.15 else "no")
+    # x4's run has not finished, so it does not ship: no score, no verdict; bicubic still scores
+    assert by_scale["x4"]["edsr_tiny dB"] is None and by_scale["x4"]["within 0.15 dB"] is None
+    assert by_scale["x4"]["bicubic dB"] == pytest.approx(28.43, abs=0.01)
+
+    budgets = {
+        r["model"]: r for r in ms.shipped_budgets((2, 3, 4), "edsr_tiny", "mdsr_tiny", tmp_path)
+    }
+    assert list(budgets) == ["edsr_tiny_x2", "edsr_tiny_x3", "mdsr_tiny"]  # no sum without x4
+    assert budgets["mdsr_tiny"]["parameters"] == count_parameters(multi)
+    assert (
+        budgets["edsr_tiny_x2"]["steps"] == 100 and budgets["edsr_tiny_x2"]["training hours"] == 0.1
+    )
+
+    two = ms.shipped_budgets((2, 3), "edsr_tiny", "mdsr_tiny", tmp_path)
+    assert [r["model"] for r in two] == [
+        "edsr_tiny_x2",
+        "edsr_tiny_x3",
+        "the 2 edsr_tiny models",
+        "mdsr_tiny",
+    ]
+    assert two[2]["parameters"] == count_parameters(x2) + count_parameters(x3)
+    assert two[2]["steps"] == 150 and two[2]["training hours"] == pytest.approx(0.15)
