@@ -132,6 +132,10 @@ REFERENCE_EDSR_BASELINE: dict[tuple[str, int], tuple[float, float]] = {
     ("B100", 4): (27.56, 0.7354),
 }
 
+#: This project's bar for multi-scale against single-scale: on Set5, MDSR-baseline at most this
+#: many dB below the EDSR-baseline of each scale (the paper: "comparable" performance).
+MDSR_TOLERANCE_DB = 0.15
+
 # MATLAB rgb2ycbcr: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 for R, G, B in 0..255.
 _Y_OFFSET = 16.0
 _Y_WEIGHTS = np.array([65.481, 128.553, 24.966]) / 255.0

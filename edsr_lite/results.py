@@ -39,6 +39,7 @@ import torch
 from .data import find_dataset, list_images
 from .infer import Upscaler
 from .metrics import (
+    MDSR_TOLERANCE_DB,
     PAPER_BICUBIC,
     PAPER_EDSR,
     PAPER_EDSR_PLUS,
@@ -71,8 +72,6 @@ FORMAT = "edsr-lite-results"
 FORMAT_VERSION = 1
 SETS = ("Set5", "Set14", "B100")
 SCALES = (2, 3, 4)
-#: The issue's bar for multi-scale vs single-scale: MDSR within this many dB on Set5.
-MDSR_TOLERANCE_DB = 0.15
 
 
 class ResultsError(Exception):
