@@ -448,8 +448,27 @@ def describe_checkpoint(path_or_name: str | os.PathLike) -> str:
     for key, value in (ckpt.get("meta") or {}).items():
         if key in ("preset", "scales"):  # already shown above
             continue
-        lines.append(f"{key + ':':<13}{_short(value)}")
+        lines.append(f"{key + ':':<12} {_short(_readable_meta(key, value))}")
     return "\n".join(lines)
+
+
+def _readable_meta(key: str, value: object) -> object:
+    """A training record's long entries, summarized for people (the full record stays in the
+    file and in the run's ``run.json``)."""
+    if key == "train_config" and isinstance(value, dict):
+        skip = ("preset", "scale", "out", "resume")  # shown above, or not part of the recipe
+        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None and k not in skip)
+    if key == "data" and isinstance(value, dict) and "folders" in value:
+        skipped = value.get("skipped") or []
+        text = f"{value.get('images')} images in {', '.join(map(str, value['folders']))}"
+        return text + (f"; {len(skipped)} skipped (too small or unreadable)" if skipped else "")
+    if key == "init_from" and isinstance(value, dict) and "source" in value:
+        random = len(value.get("shape_mismatch", [])) + len(value.get("missing_in_source", []))
+        return (
+            f"{value['source']} (copied {len(value.get('copied', []))} tensors, "
+            f"left {random} at random)"
+        )
+    return value
 
 
 def _short(value: object, limit: int = 300) -> str:

@@ -149,6 +149,40 @@ def test_info_describes_a_checkpoint(tiny_x2, capsys):
     assert f"{sum(p.numel() for p in build('edsr_tiny', 2).parameters()):,}" in out
 
 
+def test_info_summarizes_the_training_record(tmp_path, capsys):
+    """The record's long entries (every skipped image, every copied tensor) are counted, not
+    dumped: one readable line each."""
+    meta = {
+        "train_config": {
+            "preset": "edsr_tiny",
+            "scale": 2,
+            "n_feats": None,
+            "lr": 2e-4,
+            "max_steps": 6000,
+            "out": "runs/x",
+        },
+        "data": {
+            "folders": ["data/T91"],
+            "images": 91,
+            "skipped": [{"file": f"t{i}.png", "reason": "too small"} for i in range(17)],
+        },
+        "init_from": {
+            "source": "x2.pt",
+            "copied": [f"body.{i}" for i in range(74)],
+            "shape_mismatch": ["tail.0.0.weight", "tail.0.0.bias"],
+            "missing_in_source": [],
+            "unused_in_source": [],
+        },
+    }
+    path = save_checkpoint(tmp_path / "run.pt", build("edsr_tiny", 2), meta=meta)
+    assert main(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "train_config: lr=0.0002, max_steps=6000\n" in out  # None and run-local keys left out
+    assert "data:        91 images in data/T91; 17 skipped (too small or unreadable)" in out
+    assert "init_from:   x2.pt (copied 74 tensors, left 2 at random)" in out
+    assert "t3.png" not in out and "body.3" not in out
+
+
 def test_eval_bicubic_on_set5(capsys):
     assert main(["eval", "--set", "Set5", "--scale", "2", "--model", "bicubic"]) == 0
     out = capsys.readouterr().out
