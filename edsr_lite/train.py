@@ -25,11 +25,15 @@ train`` command maps its flags (or a YAML file) onto the same :class:`TrainConfi
 
 Speed on a CPU (``benchmarks/bench_train_step.py``): the channels_last memory format is the
 default (5-12% faster convolutions); ``bf16=True`` runs the forward pass under bfloat16
-autocast, about 2x faster again on CPUs with bfloat16 instructions. Its cost in accuracy,
-measured with the same seed and the same 400 steps (edsr_tiny x2 on T91, Set5 x2 PSNR): 33.81
--> 33.75 dB (seed 0) and 34.20 -> 34.17 dB (seed 1), i.e. -0.03 to -0.06 dB, where 200 more
-steps gain ~2 dB at that point. Worth it for time-limited runs ("train for 2 minutes"); keep
-float32 to reproduce published numbers.
+autocast, about 2x faster again on CPUs with bfloat16 instructions (AVX512-BF16 or AMX, what
+oneDNN reports as bfloat16 support; :func:`bf16_available`). On other CPUs (AVX2 laptops, AMD
+Zen 3 servers) autocast falls back to slow generic kernels: an EDSR-baseline step took 50 s
+instead of 5 s in float32 on a Zen 3 machine, so there the run warns and trains in float32, and
+its record (``segments`` in ``run.json``) says which precision trained which steps. Its cost
+in accuracy, measured with the same seed and the same 400 steps (edsr_tiny x2 on T91, Set5 x2
+PSNR): 33.81 -> 33.75 dB (seed 0) and 34.20 -> 34.17 dB (seed 1), i.e. -0.03 to -0.06 dB,
+where 200 more steps gain ~2 dB at that point. Worth it for time-limited runs ("train for 2
+minutes"); keep float32 to reproduce published numbers.
 
 Files written in ``out`` (by rank 0 only under ``torchrun``):
 
@@ -96,7 +100,9 @@ LR_GAMMA = 0.5  # the learning rate is halved at every decay
 LATEST, BEST, LOG_CSV, RUN_JSON = "latest.pt", "best.pt", "log.csv", "run.json"
 
 # Fields that may differ when a run is resumed: they do not change the trajectory of the
-# weights (budget, output, validation, devices). Everything else must match the stored run.
+# weights (budget, output, validation), or change it only by rounding (the device, bfloat16:
+# a run may move to another machine; run.json's segments record where each step ran).
+# Everything else must match the stored run.
 RESUMABLE_CHANGES = frozenset(
     {
         "max_steps",
@@ -104,6 +110,7 @@ RESUMABLE_CHANGES = frozenset(
         "resume",
         "out",
         "device",
+        "bf16",
         "val_data",
         "val_images",
         "val_every",
@@ -160,7 +167,7 @@ class TrainConfig:
     # --- speed
     device: str = "auto"  # "auto" (cuda if available), "cpu", "cuda", "cuda:1"
     channels_last: bool = True  # NHWC memory format: ~10% faster convolutions on CPU
-    bf16: bool = False  # bfloat16 autocast: ~2x faster on CPU, ~0.05 dB lower (see above)
+    bf16: bool = False  # bfloat16 autocast where the hardware has it (see above): ~2x faster
 
     # --- output
     out: str | None = None  # run folder; default runs/<preset>_x<scales> (in the current folder)
@@ -388,6 +395,19 @@ def forward_backward(
     return loss.detach()
 
 
+def bf16_available(device: torch.device | str = "cpu") -> bool:
+    """Whether bfloat16 autocast is fast on ``device``: a GPU that supports it, or a CPU with
+    bfloat16 instructions (oneDNN's own test: AVX512 with BF16, or AMX). Elsewhere autocast
+    runs generic kernels about 10x slower than float32."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):  # a build without oneDNN: no fast bfloat16 either
+        return False
+
+
 def grad_norm(model: nn.Module) -> float:
     """The L2 norm of all the model's gradients together (0 if none): a step's size before
     Adam normalizes it, logged per step because instability shows in it first."""
@@ -496,7 +516,8 @@ def git_describe() -> str | None:
 
 
 def machine_info(device: torch.device | str = "cpu") -> dict:
-    """Where a run trained: host, CPU model and cores, torch threads, and the GPU if one was used.
+    """Where a run trained: host, CPU model, cores and vector instructions (and whether it has
+    fast bfloat16), torch threads, and the GPU if one was used.
 
     Logged with every run, because a step's time (and so a budget in minutes) depends on it.
     """
@@ -513,6 +534,8 @@ def machine_info(device: torch.device | str = "cpu") -> dict:
         "os": platform.platform(terse=True),
         "cpu": cpu,
         "cpu_cores": os.cpu_count(),
+        "cpu_isa": torch.backends.cpu.get_cpu_capability(),  # AVX2, AVX512, ...: speed differs
+        "fast_bf16": bf16_available(device),
         "torch_threads": torch.get_num_threads(),
         "gpu": None,
     }
@@ -554,6 +577,9 @@ class Trainer:
         self.best_psnr: float | None = None
         self.best_step: int | None = None
         self.init_report: dict | None = None
+        self.bf16 = self._choose_bf16()
+        # Which steps ran where and in which precision: a run may be resumed on other machines.
+        self.segments: list[dict] = []
         self._check_out_dir()
         self._seed_everything()
         self.model = self._build_model()
@@ -563,11 +589,32 @@ class Trainer:
             self._load_latest()  # the stored weights replace any --init-from
         elif config.init_from:
             self._init_from(config.init_from)
+        self.segments.append(self._segment(self.step_count))
         self.data = self._load_data()
         self.val_set = self._load_validation()
         self.ddp_model = self._wrap_ddp()
 
     # -- set-up
+
+    def _choose_bf16(self) -> bool:
+        """``config.bf16`` where the hardware runs bfloat16 fast; else float32, with a warning."""
+        if not self.config.bf16 or bf16_available(self.ctx.device):
+            return self.config.bf16
+        message = (
+            f"bf16 was asked for, but {self.ctx.device} has no fast bfloat16 (no AVX512-BF16 or "
+            "AMX on this CPU): autocast would make each step about 10x slower, so this run "
+            "trains in float32 (run.json's segments record it)"
+        )
+        warnings.warn(message, Bf16UnavailableWarning, stacklevel=3)
+        return False
+
+    def _segment(self, first_step: int) -> dict:
+        """The record of this process's stretch of the run (its last step is filled in later)."""
+        return {
+            "steps": [first_step, first_step],
+            "precision": "bfloat16 autocast" if self.bf16 else "float32",
+            "machine": machine_info(self.ctx.device),
+        }
 
     def _log(self, message: str) -> None:
         if not self.quiet and self.ctx.is_main:
@@ -684,7 +731,7 @@ class Trainer:
         # gradient would still move it (Adam's momentum keeps pushing in the old direction),
         # so the MDSR branches of the other scales would change in a step that is not theirs.
         self.optimizer.zero_grad(set_to_none=True)
-        loss = forward_backward(self.ddp_model, lr_batch, hr_batch, scale, self.config.bf16)
+        loss = forward_backward(self.ddp_model, lr_batch, hr_batch, scale, self.bf16)
         loss_value = _all_reduce_sum([loss.item()], self.ctx)[0] / self.ctx.world_size
         if not math.isfinite(loss_value):
             raise TrainingDiverged(self._diverged_message(step, loss_value))
@@ -792,6 +839,8 @@ class Trainer:
 
     def _meta(self, row: dict | None = None) -> dict:
         c = self.config
+        if self.segments:
+            self.segments[-1]["steps"][1] = self.step_count
         return {
             "preset": c.preset,
             "scales": list(self.scales),
@@ -807,6 +856,7 @@ class Trainer:
             "torch": str(torch.__version__),  # a str subclass that weights_only loading refuses
             "world_size": self.ctx.world_size,
             "machine": machine_info(self.ctx.device),
+            "segments": self.segments,
         }
 
     def _metrics(self, row: dict | None) -> dict:
@@ -863,6 +913,7 @@ class Trainer:
         meta = ckpt["meta"]
         self.best_psnr, self.best_step = meta.get("best_psnr"), meta.get("best_step")
         self.init_report = meta.get("init_from")
+        self.segments = meta.get("segments") or [_first_segment(meta, self.step_count)]
         self._log(f"resuming {self.out_dir} from step {self.step_count}")
 
     # -- the end
@@ -909,6 +960,21 @@ class Trainer:
             log=TrainLog([{k: r.get(k) for k in self.files.columns} for r in self.rows]),
             model=self.model.eval(),
         )
+
+
+class Bf16UnavailableWarning(UserWarning):
+    """bf16 was asked for on hardware without fast bfloat16: the run trains in float32."""
+
+
+def _first_segment(meta: Mapping, step: int) -> dict:
+    """The segment record of a checkpoint written before runs kept one: steps 0..step on the
+    machine it names, in the precision its config asked for (then always granted)."""
+    bf16 = (meta.get("train_config") or {}).get("bf16")
+    return {
+        "steps": [0, step],
+        "precision": "bfloat16 autocast" if bf16 else "float32",
+        "machine": meta.get("machine"),
+    }
 
 
 def _postfix(row: dict, rows: list[dict]) -> dict:
@@ -1060,7 +1126,8 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         g,
         "--bf16",
         action="store_true",
-        help="bfloat16 mixed precision: ~2x faster on CPU, ~0.05 dB lower PSNR at equal steps",
+        help="bfloat16 mixed precision where the hardware has it (AVX512-BF16/AMX CPUs, recent "
+        "GPUs): ~2x faster, ~0.05 dB lower PSNR at equal steps; elsewhere float32, with a warning",
     )
     add(
         g,

@@ -5,6 +5,7 @@ real T91 images copied to a temporary folder) so that the whole file takes well 
 minute and a half on 2 busy cores.
 """
 
+import importlib
 import itertools
 import json
 import os
@@ -22,6 +23,7 @@ from edsr_lite.dataset import SkippedImagesWarning
 from edsr_lite.models import build
 from edsr_lite.plots import plot_curves
 from edsr_lite.train import (
+    Bf16UnavailableWarning,
     TrainConfig,
     Trainer,
     TrainingDiverged,
@@ -31,6 +33,8 @@ from edsr_lite.train import (
 from edsr_lite.weights import load_model, read_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
+# The module, not the function of the same name that edsr_lite exports.
+train_module = importlib.import_module("edsr_lite.train")
 T91 = find_dataset("T91")
 
 
@@ -268,10 +272,51 @@ def test_max_minutes_stops_the_run_and_measures_the_final_weights(train_dir, tmp
     assert load_log(result.out_dir).rows[-1]["psnr"] == result.final_psnr
 
 
-def test_bf16_and_nchw_modes_train(train_dir, tmp_path):
+def test_bf16_and_nchw_modes_train(train_dir, tmp_path, monkeypatch):
+    # bf16 is used where the hardware has it; here it is forced, so that the bf16 path runs
+    # (slowly, on CPUs without bfloat16 instructions) wherever the tests do.
+    monkeypatch.setattr(train_module, "bf16_available", lambda device: True)
     for name, extra in (("bf16", {"bf16": True}), ("nchw", {"channels_last": False})):
         result = train(tiny(train_dir, tmp_path / name, max_steps=2, **extra), quiet=True)
         assert np.isfinite(losses(result.log)).all()
+    assert _segments(tmp_path / "bf16")[0]["precision"] == "bfloat16 autocast"
+
+
+def _segments(run: Path) -> list[dict]:
+    return json.loads((run / "run.json").read_text())["segments"]
+
+
+def test_bf16_without_hardware_support_trains_in_float32_and_says_so(
+    train_dir, tmp_path, monkeypatch
+):
+    """Autocast without bfloat16 instructions is ~10x slower than float32 (measured on an AVX2
+    CPU): such a run warns and trains exactly as a float32 run does."""
+    monkeypatch.setattr(train_module, "bf16_available", lambda device: False)
+    with pytest.warns(Bf16UnavailableWarning, match="trains in float32"):
+        asked = train(tiny(train_dir, tmp_path / "asked", max_steps=3, bf16=True), quiet=True)
+    plain = train(tiny(train_dir, tmp_path / "plain", max_steps=3), quiet=True)
+    assert losses(asked.log) == losses(plain.log)
+    assert [s["precision"] for s in _segments(tmp_path / "asked")] == ["float32"]
+
+
+def test_a_run_resumed_elsewhere_records_each_segment(train_dir, tmp_path, monkeypatch):
+    """Which steps ran on which machine in which precision, across resumes; a checkpoint from
+    before segments were recorded gets one for its steps so far, from its own record."""
+    run = tmp_path / "run"
+    monkeypatch.setattr(train_module, "bf16_available", lambda device: True)
+    train(tiny(train_dir, run, max_steps=4, bf16=True), quiet=True)
+    ckpt = read_checkpoint(run / "latest.pt")
+    del ckpt["meta"]["segments"]  # as written before this record existed
+    torch.save(ckpt, run / "latest.pt")
+    monkeypatch.setattr(train_module, "bf16_available", lambda device: False)
+    with pytest.warns(Bf16UnavailableWarning):
+        train(tiny(train_dir, run, max_steps=8, bf16=True, resume=True), quiet=True)
+    segments = _segments(run)
+    assert [(s["steps"], s["precision"]) for s in segments] == [
+        ([0, 4], "bfloat16 autocast"),
+        ([4, 8], "float32"),
+    ]
+    assert all(s["machine"]["cpu_cores"] == os.cpu_count() for s in segments)
 
 
 def test_plot_curves_draws_one_curve_per_run(train_dir, tmp_path):
