@@ -12,6 +12,7 @@ import http.server
 import io
 import shutil
 import struct
+import subprocess
 import threading
 import zipfile
 import zlib
@@ -611,3 +612,25 @@ def test_download_http_error(tmp_path, server):
     base_url, _, payload = server
     with pytest.raises(data.DownloadError, match="404"):
         _download(tmp_path, base_url + "missing/", payload)
+
+
+# ---------------------------------------------------------------------------- size budget
+
+
+def test_shipped_checkpoints_and_data_fit_the_size_budget():
+    """What a clone downloads stays small: each shipped checkpoint <= 6 MB (float16 where
+    needed), all the files git tracks under data/ <= 100 MB, an unfinished run's latest.pt
+    included."""
+    from edsr_lite.weights import available_pretrained, resolve_checkpoint
+
+    for name in available_pretrained():
+        size = resolve_checkpoint(name).stat().st_size
+        assert size <= 6_000_000, f"{name}: {size / 1e6:.2f} MB, over the 6 MB budget"
+    tracked = subprocess.run(
+        ["git", "ls-files", "-z", "data"], cwd=REPO, capture_output=True, check=False
+    )
+    if tracked.returncode != 0:
+        pytest.skip("not a git checkout: the tracked files are unknown")
+    files = [REPO / f for f in tracked.stdout.decode().split("\0") if f]
+    total = sum(f.stat().st_size for f in files if f.is_file())
+    assert total <= 100_000_000, f"data/ holds {total / 1e6:.1f} MB, over the 100 MB budget"
