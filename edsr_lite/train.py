@@ -55,8 +55,10 @@ import math
 import os
 import platform
 import random
+import signal
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -771,6 +773,7 @@ class Trainer:
         self._write_info("running")
         save_every = c.save_every or c.val_every
         stopped_by = "max_steps"
+        stop_on_sigterm = _SigtermAsInterrupt()
         bar = tqdm(
             total=c.max_steps,
             initial=self.step_count,
@@ -799,11 +802,14 @@ class Trainer:
         except TrainingDiverged:
             self._write_info("diverged")
             raise
-        except KeyboardInterrupt:  # e.g. a notebook's "interrupt": latest.pt is the last save
+        except (
+            KeyboardInterrupt
+        ):  # a notebook's "interrupt", Ctrl-C, kill: latest.pt is the last save
             self._write_info("interrupted")
             raise
         finally:
             bar.close()
+            stop_on_sigterm.restore()
         train_seconds = time.monotonic() - start_wall
         if stopped_by == "max_minutes" and self.rows and self.rows[-1].get("psnr") is None:
             self._validate(self.rows[-1])  # final weights get their PSNR
@@ -960,6 +966,24 @@ class Trainer:
             log=TrainLog([{k: r.get(k) for k in self.files.columns} for r in self.rows]),
             model=self.model.eval(),
         )
+
+
+class _SigtermAsInterrupt:
+    """While a run trains, SIGTERM (``kill``, a session or container ending) stops it as Ctrl-C
+    does, so that run.json says "interrupted" at the last save instead of nothing at all."""
+
+    def __init__(self) -> None:
+        self.previous = None
+        if threading.current_thread() is threading.main_thread():  # signals: main thread only
+            self.previous = signal.signal(signal.SIGTERM, self._interrupt)
+
+    @staticmethod
+    def _interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    def restore(self) -> None:
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
 
 class Bf16UnavailableWarning(UserWarning):

@@ -124,6 +124,34 @@ def test_resume_reproduces_the_uninterrupted_run(train_dir, tmp_path, how):
     assert psnr_whole.items() <= psnr_part.items()
 
 
+TERM_SCRIPT = """
+import json, os, signal, sys
+from edsr_lite.train import TrainConfig, train
+
+def term(step, row, model):
+    if step == 7:
+        os.kill(os.getpid(), signal.SIGTERM)  # what kill, or the end of a session, sends
+
+try:
+    train(TrainConfig(**json.loads(sys.argv[1])), quiet=True, callback=term)
+except KeyboardInterrupt:
+    sys.exit(130)
+"""
+
+
+def test_sigterm_stops_a_run_as_an_interrupt_and_it_resumes(train_dir, tmp_path):
+    config = tiny(train_dir, tmp_path / "run", max_steps=10, save_every=4, val_every=4)
+    script = tmp_path / "term.py"
+    script.write_text(TERM_SCRIPT)
+    done = subprocess.run([sys.executable, str(script), json.dumps(config.to_dict())])
+    assert done.returncode == 130
+    info = json.loads((tmp_path / "run" / "run.json").read_text())
+    assert info["status"] == "interrupted" and info["step"] == 7
+    assert read_checkpoint(tmp_path / "run" / "latest.pt")["step"] == 4
+    config.resume = True
+    assert train(config, quiet=True).step == 10
+
+
 def test_an_existing_run_is_not_overwritten_and_resume_checks_the_settings(train_dir, tmp_path):
     config = tiny(train_dir, tmp_path / "run", max_steps=2, val_data=None)
     train(config, quiet=True)
