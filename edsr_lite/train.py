@@ -802,9 +802,7 @@ class Trainer:
         except TrainingDiverged:
             self._write_info("diverged")
             raise
-        except (
-            KeyboardInterrupt
-        ):  # a notebook's "interrupt", Ctrl-C, kill: latest.pt is the last save
+        except KeyboardInterrupt:  # a notebook's "interrupt", Ctrl-C, SIGTERM: the last save stands
             self._write_info("interrupted")
             raise
         finally:

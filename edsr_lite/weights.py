@@ -463,10 +463,10 @@ def _readable_meta(key: str, value: object) -> object:
         text = f"{value.get('images')} images in {', '.join(map(str, value['folders']))}"
         return text + (f"; {len(skipped)} skipped (too small or unreadable)" if skipped else "")
     if key == "init_from" and isinstance(value, dict) and "source" in value:
-        random = len(value.get("shape_mismatch", [])) + len(value.get("missing_in_source", []))
+        report = InitReport(**{k: v for k, v in value.items() if k != "source"})
         return (
-            f"{value['source']} (copied {len(value.get('copied', []))} tensors, "
-            f"left {random} at random)"
+            f"{value['source']} (copied {len(report.copied)} tensors, "
+            f"left {len(report.left_random)} at random)"
         )
     return value
 
