@@ -119,6 +119,7 @@ RESUMABLE_CHANGES = frozenset(
         "save_every",
         "init_from",
         "half_best",
+        "xz_best",
         "cache",
     }
 )
@@ -176,6 +177,7 @@ class TrainConfig:
     save_every: int | None = None  # steps between latest.pt saves; default val_every
     resume: bool = False  # continue the run in `out` from its latest.pt
     half_best: bool = False  # store best.pt in float16 (half the size, for shipping)
+    xz_best: bool = False  # also xz-compress best.pt (float16: ~88% of the size); loads as usual
 
     def __post_init__(self) -> None:
         if isinstance(self.scale, tuple):
@@ -581,7 +583,7 @@ class Trainer:
         self.init_report: dict | None = None
         self.bf16 = self._choose_bf16()
         # Which steps ran where and in which precision: a run may be resumed on other machines.
-        self.segments: list[dict] = []
+        self.past_segments: list[dict] = []  # from the checkpoint resumed, if any
         self._check_out_dir()
         self._seed_everything()
         self.model = self._build_model()
@@ -591,7 +593,7 @@ class Trainer:
             self._load_latest()  # the stored weights replace any --init-from
         elif config.init_from:
             self._init_from(config.init_from)
-        self.segments.append(self._segment(self.step_count))
+        self.first_step = self.step_count  # this process's segment starts here
         self.data = self._load_data()
         self.val_set = self._load_validation()
         self.ddp_model = self._wrap_ddp()
@@ -610,13 +612,23 @@ class Trainer:
         warnings.warn(message, Bf16UnavailableWarning, stacklevel=3)
         return False
 
-    def _segment(self, first_step: int) -> dict:
-        """The record of this process's stretch of the run (its last step is filled in later)."""
-        return {
-            "steps": [first_step, first_step],
+    def _segments(self) -> list[dict]:
+        """The run's record of which steps ran where: the stored segments, then this process's
+        steps, which extend the last stored one if they ran on the same machine in the same
+        precision (a run resumed on its own machine is one segment)."""
+        current = {
+            "steps": [self.first_step, self.step_count],
             "precision": "bfloat16 autocast" if self.bf16 else "float32",
             "machine": machine_info(self.ctx.device),
         }
+        segments = [dict(s, steps=list(s["steps"])) for s in self.past_segments]
+        last = segments[-1] if segments else None
+        same = last is not None and all(last[k] == current[k] for k in ("precision", "machine"))
+        if same and last["steps"][1] == self.first_step:
+            last["steps"][1] = self.step_count
+        else:
+            segments.append(current)
+        return segments
 
     def _log(self, message: str) -> None:
         if not self.quiet and self.ctx.is_main:
@@ -843,8 +855,6 @@ class Trainer:
 
     def _meta(self, row: dict | None = None) -> dict:
         c = self.config
-        if self.segments:
-            self.segments[-1]["steps"][1] = self.step_count
         return {
             "preset": c.preset,
             "scales": list(self.scales),
@@ -860,7 +870,7 @@ class Trainer:
             "torch": str(torch.__version__),  # a str subclass that weights_only loading refuses
             "world_size": self.ctx.world_size,
             "machine": machine_info(self.ctx.device),
-            "segments": self.segments,
+            "segments": self._segments(),
         }
 
     def _metrics(self, row: dict | None) -> dict:
@@ -882,7 +892,11 @@ class Trainer:
 
     def _save_best(self, row: dict) -> None:
         save_checkpoint(
-            self.out_dir / BEST, self.model, meta=self._meta(row), half=self.config.half_best
+            self.out_dir / BEST,
+            self.model,
+            meta=self._meta(row),
+            half=self.config.half_best,
+            compress=self.config.xz_best,
         )
 
     def _save_latest(self, elapsed: float) -> None:
@@ -917,7 +931,7 @@ class Trainer:
         meta = ckpt["meta"]
         self.best_psnr, self.best_step = meta.get("best_psnr"), meta.get("best_step")
         self.init_report = meta.get("init_from")
-        self.segments = meta.get("segments") or [_first_segment(meta, self.step_count)]
+        self.past_segments = meta.get("segments") or [_first_segment(meta, self.step_count)]
         self._log(f"resuming {self.out_dir} from step {self.step_count}")
 
     # -- the end
@@ -1173,6 +1187,12 @@ def add_train_arguments(parser: argparse.ArgumentParser) -> None:
         help="continue the run in --out from its latest.pt, with its stored settings",
     )
     add(g, "--half-best", action="store_true", help="store best.pt in float16 (half the size)")
+    add(
+        g,
+        "--xz-best",
+        action="store_true",
+        help="xz-compress best.pt (edsr-lite reads it as any checkpoint; xz -dc undoes it)",
+    )
     parser.add_argument("--quiet", action="store_true", help="no progress bar or messages")
 
 

@@ -30,7 +30,7 @@ from edsr_lite.train import (
     load_log,
     train,
 )
-from edsr_lite.weights import load_model, read_checkpoint, save_checkpoint
+from edsr_lite.weights import is_compressed, load_model, read_checkpoint, save_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
 # The module, not the function of the same name that edsr_lite exports.
@@ -285,12 +285,23 @@ def test_checkpoints_logs_and_metadata(train_dir, tmp_path):
     assert {v.dtype for v in best["state_dict"].values()} == {torch.float16}
     assert best["meta"]["step"] == result.best_step
     assert load_model(result.best).config["n_feats"] == 8
+    assert not is_compressed(result.best)
     assert [p.name for p in sorted(result.out_dir.iterdir())] == [
         "best.pt",
         "latest.pt",
         "log.csv",
         "run.json",
     ]
+
+
+def test_xz_best_stores_a_compressed_best_that_loads_like_any_checkpoint(train_dir, tmp_path):
+    config = tiny(
+        train_dir, tmp_path / "run", max_steps=2, val_every=2, half_best=True, xz_best=True
+    )
+    result = train(config, quiet=True)
+    assert is_compressed(result.best) and not is_compressed(result.latest)
+    model = load_model(result.best)
+    assert model.meta["step"] == result.best_step and model.config["n_feats"] == 8
 
 
 def test_max_minutes_stops_the_run_and_measures_the_final_weights(train_dir, tmp_path):
@@ -345,6 +356,10 @@ def test_a_run_resumed_elsewhere_records_each_segment(train_dir, tmp_path, monke
         ([4, 8], "float32"),
     ]
     assert all(s["machine"]["cpu_cores"] == os.cpu_count() for s in segments)
+    # Resumed again on the same machine, in the same precision: the last segment grows.
+    with pytest.warns(Bf16UnavailableWarning):
+        train(tiny(train_dir, run, max_steps=10, bf16=True, resume=True), quiet=True)
+    assert [s["steps"] for s in _segments(run)] == [[0, 4], [4, 10]]
 
 
 def test_plot_curves_draws_one_curve_per_run(train_dir, tmp_path):
@@ -426,6 +441,21 @@ def test_shipped_configs_are_valid(path):
     config.validate()
     data = config.data if isinstance(config.data, list) else [config.data]
     assert not set(data) & {"Set5", "Set14", "B100"}
+
+
+@pytest.mark.parametrize(
+    "a, b, differ",
+    [
+        ("edsr_baseline_x4", "edsr_baseline_x4_scratch", {"init_from"}),
+        ("edsr_wide_rs1_x2", "edsr_wide_rs0.1_x2", {"res_scale"}),
+        ("edsr_baseline_x2", "edsr_baseline_bn_x2", {"bn", "max_steps"}),
+    ],
+)
+def test_ablation_pairs_differ_only_in_what_they_compare(a, b, differ):
+    """The notebooks put these runs' curves side by side: same seed, data, recipe and budget."""
+    ca, cb = (TrainConfig.from_yaml(ROOT / "configs" / f"{n}.yaml") for n in (a, b))
+    fields = set(TrainConfig.__dataclass_fields__) - {"out"}
+    assert {f for f in fields if getattr(ca, f) != getattr(cb, f)} == differ
 
 
 # ---------------------------------------------------------------------------- DDP

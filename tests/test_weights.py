@@ -10,8 +10,10 @@ import torch
 from edsr_lite.models import build
 from edsr_lite.weights import (
     CheckpointError,
+    describe_checkpoint,
     infer_config,
     init_from,
+    is_compressed,
     load_model,
     load_pretrained,
     read_checkpoint,
@@ -44,6 +46,27 @@ def test_half_precision_checkpoint_loads_as_float32(tmp_path):
     assert all(p.dtype == torch.float32 for p in loaded.parameters())
     with torch.no_grad():
         torch.testing.assert_close(loaded(_x(), 4), model.eval()(_x(), 4), rtol=1e-2, atol=0.5)
+
+
+def test_xz_compressed_checkpoint_is_smaller_and_loads_the_same_weights(tmp_path):
+    torch.manual_seed(0)
+    model = build("mdsr_tiny")
+    plain = save_checkpoint(tmp_path / "plain.pt", model, half=True, meta={"step": 3})
+    packed = save_checkpoint(
+        tmp_path / "best.pt", model, half=True, meta={"step": 3}, compress=True
+    )
+    assert is_compressed(packed) and not is_compressed(plain)
+    assert packed.stat().st_size < 0.95 * plain.stat().st_size
+    a, b = read_checkpoint(plain), read_checkpoint(packed)
+    assert b["meta"] == {"step": 3} and b["config"] == a["config"]
+    assert all(torch.equal(a["state_dict"][k], v) for k, v in b["state_dict"].items())
+    assert "xz-compressed" in describe_checkpoint(packed)
+    assert "xz-compressed" not in describe_checkpoint(plain)
+    # A compressed file cut short is reported as such, not as a decompression traceback.
+    truncated = tmp_path / "cut.pt"
+    truncated.write_bytes(packed.read_bytes()[: packed.stat().st_size // 2])
+    with pytest.raises(CheckpointError, match=r"cut.pt is xz-compressed .*truncated"):
+        load_model(truncated)
 
 
 def test_save_is_atomic_and_keeps_the_old_file_when_saving_fails(tmp_path):
