@@ -27,6 +27,7 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -294,8 +295,10 @@ def shipped_budgets(
     checkpoint_dir: str | os.PathLike | None = None,
 ) -> list[dict]:
     """What each shipped model cost: one row per model (the single-scale ones, their sum, the
-    multi-scale one) with its parameters, training steps and hours (from its ``run.json``).
-    Models that have not shipped are left out; the sum row appears once all of them ship."""
+    multi-scale one) with its parameters, training steps and hours (from its ``run.json``), and
+    what it started from (a model named in its ``init_from``, whose own steps are not counted,
+    or "random"). Models that have not shipped are left out; the sum row appears once all of
+    them ship."""
     rows = []
     for name in [f"{single}_x{s}" for s in scales] + [multi]:
         model = _shipped_model(name, checkpoint_dir)
@@ -309,6 +312,7 @@ def shipped_budgets(
                 "parameters": count_parameters(model),
                 "steps": run.get("step"),
                 "training hours": run["seconds"] / 3600 if run.get("seconds") else None,
+                "started from": _started_from(run),
             }
         )
     singles = [r for r in rows if r["model"] != multi]
@@ -320,6 +324,17 @@ def shipped_budgets(
                 "parameters": sum(r["parameters"] for r in singles),
                 "steps": sum(r["steps"] or 0 for r in singles),
                 "training hours": sum(r["training hours"] or 0 for r in singles),
+                "started from": "",
             },
         )
     return rows
+
+
+def _started_from(run: dict) -> str:
+    """The run an ``init_from`` path names (``.../edsr_baseline_x2/best.pt`` ->
+    ``edsr_baseline_x2``), the file name of any other checkpoint, or "random"."""
+    source = (run.get("train_config") or {}).get("init_from")
+    if not source:
+        return "random"
+    path = Path(source)
+    return path.parent.name if path.name == "best.pt" else path.name

@@ -91,7 +91,7 @@ def test_single_vs_multi_trains_the_same_total_steps_and_scores_every_scale(trai
     )
 
 
-def _ship(root, name, model, steps, seconds, status="finished"):
+def _ship(root, name, model, steps, seconds, status="finished", init_from=None):
     """A finished training run folder holding ``model`` as its best.pt."""
     import json
 
@@ -101,6 +101,7 @@ def _ship(root, name, model, steps, seconds, status="finished"):
     save_checkpoint(folder / "best.pt", model, meta={"step": steps})
     (folder / "log.csv").write_text("step,psnr\n")
     run = {"status": status, "stopped_by": "max_steps", "step": steps, "seconds": seconds}
+    run["train_config"] = {"init_from": init_from}
     (folder / "run.json").write_text(json.dumps(run))
 
 
@@ -110,7 +111,7 @@ def test_shipped_scores_compare_each_scale_and_mark_what_has_not_shipped(tmp_pat
     torch.manual_seed(0)
     x2, x3, multi = build("edsr_tiny", 2), build("edsr_tiny", 3), build("mdsr_tiny")
     _ship(tmp_path, "edsr_tiny_x2", x2, 100, 360.0)
-    _ship(tmp_path, "edsr_tiny_x3", x3, 50, 180.0)
+    _ship(tmp_path, "edsr_tiny_x3", x3, 50, 180.0, init_from=str(tmp_path / "edsr_tiny_x2/best.pt"))
     _ship(tmp_path, "edsr_tiny_x4", build("edsr_tiny", 4), 50, 180.0, status="running")
     _ship(tmp_path, "mdsr_tiny", multi, 120, 720.0)
 
@@ -134,6 +135,8 @@ def test_shipped_scores_compare_each_scale_and_mark_what_has_not_shipped(tmp_pat
     assert (
         budgets["edsr_tiny_x2"]["steps"] == 100 and budgets["edsr_tiny_x2"]["training hours"] == 0.1
     )
+    assert budgets["edsr_tiny_x2"]["started from"] == "random"
+    assert budgets["edsr_tiny_x3"]["started from"] == "edsr_tiny_x2"
 
     two = ms.shipped_budgets((2, 3), "edsr_tiny", "mdsr_tiny", tmp_path)
     assert [r["model"] for r in two] == [
