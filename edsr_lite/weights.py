@@ -145,8 +145,9 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path}: no such checkpoint file")
     if path.stat().st_size == 0:
         raise CheckpointError(f"{path} is empty: copy or download the checkpoint again")
+    source = _open_uncompressed(path)
     try:
-        obj = torch.load(_open_uncompressed(path), map_location="cpu", weights_only=True)
+        obj = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a damaged file
         raise CheckpointError(
             f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: "
