@@ -27,7 +27,6 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import torch
 from torch import nn
@@ -36,6 +35,7 @@ from edsr_lite.dataset import SkippedImagesWarning, draw_scale
 from edsr_lite.experiments import train_briefly
 from edsr_lite.metrics import MDSR_TOLERANCE_DB, evaluate
 from edsr_lite.models import MDSR, build, count_parameters
+from edsr_lite.results import checkpoint_label
 from edsr_lite.train import TrainConfig, Trainer, TrainLog
 from edsr_lite.weights import (
     available_pretrained,
@@ -331,10 +331,7 @@ def shipped_budgets(
 
 
 def _started_from(run: dict) -> str:
-    """The run an ``init_from`` path names (``.../edsr_baseline_x2/best.pt`` ->
-    ``edsr_baseline_x2``), the file name of any other checkpoint, or "random"."""
+    """The checkpoint a run's ``init_from`` names, as the results table labels it
+    (``.../edsr_baseline_x2/best.pt`` -> ``edsr_baseline_x2``), or "random"."""
     source = (run.get("train_config") or {}).get("init_from")
-    if not source:
-        return "random"
-    path = Path(source)
-    return path.parent.name if path.name == "best.pt" else path.name
+    return checkpoint_label(source) if source else "random"

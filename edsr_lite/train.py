@@ -612,14 +612,14 @@ class Trainer:
         warnings.warn(message, Bf16UnavailableWarning, stacklevel=3)
         return False
 
-    def _segments(self) -> list[dict]:
+    def _segments(self, machine: dict) -> list[dict]:
         """The run's record of which steps ran where: the stored segments, then this process's
         steps, which extend the last stored one if they ran on the same machine in the same
         precision (a run resumed on its own machine is one segment)."""
         current = {
             "steps": [self.first_step, self.step_count],
             "precision": "bfloat16 autocast" if self.bf16 else "float32",
-            "machine": machine_info(self.ctx.device),
+            "machine": machine,
         }
         segments = [dict(s, steps=list(s["steps"])) for s in self.past_segments]
         last = segments[-1] if segments else None
@@ -855,6 +855,7 @@ class Trainer:
 
     def _meta(self, row: dict | None = None) -> dict:
         c = self.config
+        machine = machine_info(self.ctx.device)
         return {
             "preset": c.preset,
             "scales": list(self.scales),
@@ -869,8 +870,8 @@ class Trainer:
             "git": self._git,
             "torch": str(torch.__version__),  # a str subclass that weights_only loading refuses
             "world_size": self.ctx.world_size,
-            "machine": machine_info(self.ctx.device),
-            "segments": self._segments(),
+            "machine": machine,
+            "segments": self._segments(machine),
         }
 
     def _metrics(self, row: dict | None) -> dict:
