@@ -162,8 +162,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, CheckpointError, ImageReadError, FileNotFoundError, ValueError) as exc:
         print(f"edsr-lite {args.command}: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(f"edsr-lite {args.command}: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        why = f" ({exc})" if str(exc) else ""  # e.g. which step training saved before stopping
+        print(f"edsr-lite {args.command}: interrupted{why}", file=sys.stderr)
         return 130
 
 

@@ -612,6 +612,46 @@ def shipped_report(pair: Mapping[str, str], logs: Mapping[str, TrainLog]) -> str
     return "\n".join(lines)
 
 
+def stability_report(pair: Mapping[str, str], logs: Mapping[str, TrainLog], tail: int = 50) -> str:
+    """For each shipped run of ``pair``: the peak of the loss and of the gradient norm (with
+    their steps), their medians over the last ``tail`` steps, and the last validation PSNR
+    (named by the images it was measured on, e.g. ``Set5[:2]``)."""
+    if not logs:
+        return shipped_report(pair, logs)
+    lines = []
+    for label in pair:
+        log = logs.get(label)
+        if log is None:
+            lines.append(f"{label}: no log shipped")
+            continue
+        parts = [_peak_and_tail(log, key, name, tail) for key, name in _CURVES]
+        last = final_psnr(log)
+        if last is not None:
+            parts.append(f"{_validated_on(log)} {last[1]:.2f} dB at step {last[0]}")
+        lines.append(f"{label}: " + "; ".join(p for p in parts if p))
+    return "\n".join(lines)
+
+
+_CURVES = (("loss", "loss"), ("grad_norm", "gradient norm"))
+
+
+def _peak_and_tail(log: TrainLog, key: str, name: str, tail: int) -> str:
+    """``"loss peak 122 at step 3, median of the last 50 steps 7.9"`` (or "" without values)."""
+    steps, values = log.series(key)
+    finite = [(v, s) for s, v in zip(steps, values, strict=True) if math.isfinite(v)]
+    if not finite:
+        return ""
+    peak, at = max(finite)
+    recent = statistics.median(values[-tail:])
+    return f"{name} peak {peak:.3g} at step {at}, median of the last {tail} steps {recent:.3g}"
+
+
+def _validated_on(log: TrainLog) -> str:
+    """The validation set's name in run.json's metrics (``"Set5[:2]"`` for 2 images)."""
+    names = [k for k in (log.info.get("metrics") or {}) if k != "step"]
+    return names[0] if names else "validation"
+
+
 def final_psnr(log: TrainLog) -> tuple[int, float] | None:
     """``(step, psnr)`` of the last validation in a log, or None if it has none."""
     steps, values = log.series("psnr")

@@ -39,7 +39,9 @@ Files written in ``out`` (by rank 0 only under ``torchrun``):
 
 * ``latest.pt``: model, optimizer, scheduler, step, RNG states and the log so far: what
   ``resume=True`` continues from. ``best.pt``: the weights with the best validation PSNR.
-  Both are written atomically (a temporary file, then a rename).
+  Both are written atomically (a temporary file, then a rename). Ctrl-C (a notebook's
+  interrupt) or SIGTERM (``kill``, a session ending) lets the current step finish, saves
+  ``latest.pt`` and then stops, so that no step is lost; a second one stops at once.
 * ``log.csv``: one row per step (step, scale, loss, lr, seconds) and the validation PSNR at
   validation steps. ``run.json``: the configuration, data and init reports, final metrics.
 """
@@ -785,7 +787,7 @@ class Trainer:
         self._write_info("running")
         save_every = c.save_every or c.val_every
         stopped_by = "max_steps"
-        stop_on_sigterm = _SigtermAsInterrupt()
+        stop_request = _StopRequest()
         bar = tqdm(
             total=c.max_steps,
             initial=self.step_count,
@@ -811,15 +813,21 @@ class Trainer:
                 bar.set_postfix(_postfix(row, self.rows), refresh=False)
                 if callback is not None:
                     callback(self.step_count, row, self.model)
+                if self._asked_to_stop(stop_request) and not last:
+                    self._save_latest(self.elapsed + time.monotonic() - start_wall)
+                    raise KeyboardInterrupt(
+                        f"stopped at step {self.step_count}; {self.out_dir / LATEST} saved: "
+                        "resume continues from it"
+                    )
         except TrainingDiverged:
             self._write_info("diverged")
             raise
-        except KeyboardInterrupt:  # a notebook's "interrupt", Ctrl-C, SIGTERM: the last save stands
+        except KeyboardInterrupt:  # a second Ctrl-C/SIGTERM stops mid-step: the last save stands
             self._write_info("interrupted")
             raise
         finally:
             bar.close()
-            stop_on_sigterm.restore()
+            stop_request.restore()
         train_seconds = time.monotonic() - start_wall
         if stopped_by == "max_minutes" and self.rows and self.rows[-1].get("psnr") is None:
             self._validate(self.rows[-1])  # final weights get their PSNR
@@ -828,6 +836,11 @@ class Trainer:
         self._save_latest(self.elapsed)
         self._write_info("finished", stopped_by)
         return self._result(start_wall, start_step, train_seconds, stopped_by)
+
+    def _asked_to_stop(self, stop_request: _StopRequest) -> bool:
+        """Whether a Ctrl-C or SIGTERM came during the step; all processes agree."""
+        asked = float(stop_request.signum is not None)
+        return _all_reduce_sum([asked], self.ctx)[0] > 0
 
     def _out_of_time(self, start_wall: float) -> bool:
         """Whether ``max_minutes`` is spent; all processes agree (any one out of time stops all)."""
@@ -981,22 +994,36 @@ class Trainer:
         )
 
 
-class _SigtermAsInterrupt:
-    """While a run trains, SIGTERM (``kill``, a session or container ending) stops it as Ctrl-C
-    does, so that run.json says "interrupted" at the last save instead of nothing at all."""
+class _StopRequest:
+    """While a run trains, the first Ctrl-C (SIGINT, a notebook's interrupt) or SIGTERM
+    (``kill``, a session or container ending) only asks the loop to stop: it finishes the
+    step, saves ``latest.pt`` and raises KeyboardInterrupt, so no finished step is lost. A
+    second signal raises KeyboardInterrupt at once (then the last periodic save stands)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
     def __init__(self) -> None:
-        self.previous = None
+        self.signum: int | None = None
+        self.previous: dict[int, Any] = {}
         if threading.current_thread() is threading.main_thread():  # signals: main thread only
-            self.previous = signal.signal(signal.SIGTERM, self._interrupt)
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handle)
 
-    @staticmethod
-    def _interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.signum = signum
+        print(
+            f"signal {signum}: stopping after this step and saving latest.pt "
+            "(send it again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def restore(self) -> None:
-        if self.previous is not None:
-            signal.signal(signal.SIGTERM, self.previous)
+        for signum, handler in self.previous.items():
+            # None: a handler installed outside Python, which cannot be put back; the default is
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 class Bf16UnavailableWarning(UserWarning):

@@ -6,6 +6,7 @@ asserted here at that size (e.g. an EDSR block keeps 2 feature maps, a BN block 
 
 from __future__ import annotations
 
+import json
 import math
 
 import numpy as np
@@ -180,6 +181,26 @@ def test_shipped_logs_compared_at_the_same_budget(tmp_path):
     }
     whole = ex.shipped_logs(ex.BN_PAIR, root=tmp_path)
     assert ex.final_psnr(whole["EDSR block (no BN)"]) == (20, 32.0)
+
+
+def test_stability_report_gives_peaks_recent_medians_and_the_validation_set(tmp_path):
+    assert "not in this checkout yet" in ex.stability_report(ex.RES_SCALE_PAIR, {})
+    run = tmp_path / ex.RES_SCALE_PAIR["res_scale 1"]
+    run.mkdir()
+    losses = [20.0, 122.0, 50.0, 9.0, 8.0, 7.0]
+    rows = [f"{i + 1},2,{v},{10 * v},1e-4,{i}," for i, v in enumerate(losses)]
+    (run / "log.csv").write_text(
+        "step,scale,loss,grad_norm,lr,seconds,psnr\n0,,,,,0,12.5\n" + "\n".join(rows) + "31.25\n"
+    )
+    (run / "run.json").write_text(json.dumps({"metrics": {"Set5[:2]": {"x2": 31.25}, "step": 6}}))
+    report = ex.stability_report(ex.RES_SCALE_PAIR, ex.shipped_logs(ex.RES_SCALE_PAIR, tmp_path), 3)
+    unscaled, scaled = report.splitlines()
+    assert unscaled == (
+        "res_scale 1: loss peak 122 at step 2, median of the last 3 steps 8; "
+        "gradient norm peak 1.22e+03 at step 2, median of the last 3 steps 80; "
+        "Set5[:2] 31.25 dB at step 6"
+    )
+    assert scaled == "res_scale 0.1: no log shipped"
 
 
 # ------------------------------------------------------------------------------- residual scaling

@@ -9,6 +9,7 @@ import importlib
 import itertools
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -128,9 +129,12 @@ TERM_SCRIPT = """
 import json, os, signal, sys
 from edsr_lite.train import TrainConfig, train
 
+TIMES = int(sys.argv[2])
+
 def term(step, row, model):
     if step == 7:
-        os.kill(os.getpid(), signal.SIGTERM)  # what kill, or the end of a session, sends
+        for _ in range(TIMES):
+            os.kill(os.getpid(), signal.SIGTERM)  # what kill, or the end of a session, sends
 
 try:
     train(TrainConfig(**json.loads(sys.argv[1])), quiet=True, callback=term)
@@ -139,15 +143,37 @@ except KeyboardInterrupt:
 """
 
 
-def test_sigterm_stops_a_run_as_an_interrupt_and_it_resumes(train_dir, tmp_path):
-    config = tiny(train_dir, tmp_path / "run", max_steps=10, save_every=4, val_every=4)
+@pytest.mark.parametrize("times", [1, 2])
+def test_sigterm_saves_the_finished_step_and_the_run_resumes_unchanged(train_dir, tmp_path, times):
+    settings = dict(max_steps=10, save_every=4, val_every=4, decay_steps=4)
+    config = tiny(train_dir, tmp_path / "run", **settings)
     script = tmp_path / "term.py"
     script.write_text(TERM_SCRIPT)
-    done = subprocess.run([sys.executable, str(script), json.dumps(config.to_dict())])
+    done = subprocess.run([sys.executable, str(script), json.dumps(config.to_dict()), str(times)])
     assert done.returncode == 130
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["status"] == "interrupted" and info["step"] == 7
-    assert read_checkpoint(tmp_path / "run" / "latest.pt")["step"] == 4
+    # One SIGTERM: step 7 is finished and saved. A second one stops at once: the save of step 4.
+    assert read_checkpoint(tmp_path / "run" / "latest.pt")["step"] == (7 if times == 1 else 4)
+    config.resume = True
+    resumed = train(config, quiet=True)
+    whole = train(tiny(train_dir, tmp_path / "whole", **settings), quiet=True)
+    assert resumed.step == 10
+    np.testing.assert_allclose(losses(resumed.log), losses(whole.log), rtol=1e-6)
+
+
+def test_ctrl_c_in_a_notebook_stops_after_the_step_with_it_saved(train_dir, tmp_path):
+    before = signal.getsignal(signal.SIGINT)
+
+    def interrupt(step, row, model):
+        if step == 3:
+            os.kill(os.getpid(), signal.SIGINT)  # what Jupyter's "interrupt kernel" sends
+
+    config = tiny(train_dir, tmp_path / "run", max_steps=10, save_every=5, val_every=5)
+    with pytest.raises(KeyboardInterrupt, match="stopped at step 3"):
+        train(config, quiet=True, callback=interrupt)
+    assert read_checkpoint(tmp_path / "run" / "latest.pt")["step"] == 3
+    assert signal.getsignal(signal.SIGINT) is before  # Ctrl-C works as usual again
     config.resume = True
     assert train(config, quiet=True).step == 10
 
@@ -371,6 +397,12 @@ def test_plot_curves_draws_one_curve_per_run(train_dir, tmp_path):
     assert [len(line.get_xdata()) for line in ax.lines] == [4, 3]  # steps 0,2,4,6 / 0,3,6
     fig = plot_curves({"a": load_log(a)}, metric="loss", smooth=3, x="minutes")
     assert len(fig.axes[0].lines) == 2  # raw (faint) and running mean
+    fig = plot_curves({"a": a}, metric="grad_norm", smooth=1, logy=True)
+    ax = fig.axes[0]
+    assert ax.get_yscale() == "log" and ax.get_ylabel().startswith("gradient norm")
+    assert list(ax.lines[0].get_ydata()) == load_log(a).series("grad_norm")[1]
+    with pytest.raises(ValueError, match="metric must be"):
+        plot_curves({"a": a}, metric="lr")
 
 
 # ---------------------------------------------------------------------------- CLI and configs
@@ -456,6 +488,19 @@ def test_ablation_pairs_differ_only_in_what_they_compare(a, b, differ):
     ca, cb = (TrainConfig.from_yaml(ROOT / "configs" / f"{n}.yaml") for n in (a, b))
     fields = set(TrainConfig.__dataclass_fields__) - {"out"}
     assert {f for f in fields if getattr(ca, f) != getattr(cb, f)} == differ
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_runs_were_trained_by_their_configs(path):
+    """A run's log is only the result of its config if the config did not change after it."""
+    config = TrainConfig.from_yaml(path)
+    run_json = ROOT / config.out / "run.json"
+    if not run_json.is_file():
+        pytest.skip(f"{config.out} has no run in this checkout")
+    stored = TrainConfig.from_dict(json.loads(run_json.read_text())["train_config"])
+    run_local = {"out", "resume", "save_every", "device"}  # how it ran, not what it trained
+    fields = set(TrainConfig.__dataclass_fields__) - run_local
+    assert {f: getattr(stored, f) for f in fields} == {f: getattr(config, f) for f in fields}
 
 
 # ---------------------------------------------------------------------------- DDP
