@@ -13,19 +13,20 @@ run on the largest size that fits, each in a fresh process.
 
     python benchmarks/bench_infer.py            # the teaching and baseline presets
     python benchmarks/bench_infer.py --full     # also the 43 M-parameter EDSR (slow on a CPU)
+    python benchmarks/bench_infer.py --only memory
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import subprocess
 import sys
 import time
 
 import torch
 
+from edsr_lite.experiments import peak_rss_mb, reset_peak_rss
 from edsr_lite.infer import Upscaler, bytes_per_lr_pixel
 from edsr_lite.models import build
 
@@ -69,13 +70,14 @@ def peak_rss_child(size: int, tile: str) -> None:
     torch.manual_seed(0)
     model = build("edsr_baseline", 4)
     x = torch.rand(1, 3, size, size) * 255
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    reset_peak_rss()  # a child starts with its parent's peak otherwise (see peak_rss_mb)
+    before = peak_rss_mb()
     budget = 1024
     upscaler = Upscaler(model, tile=0 if tile == "none" else None, max_memory_mb=budget)
     t0 = time.perf_counter()
     upscaler.upscale_tensor(x)
     seconds = time.perf_counter() - t0
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # KiB on Linux
+    peak = peak_rss_mb()
     output_mb = 3 * (4 * size) ** 2 / 2**20  # the uint8 result itself
     print(
         json.dumps(
@@ -84,9 +86,9 @@ def peak_rss_child(size: int, tile: str) -> None:
                 "tiled": tile != "none",
                 "budget_mb": budget,
                 "seconds": seconds,
-                "peak_rss_mb": peak / 1024,
-                "start_rss_mb": before / 1024,
-                "growth_mb": (peak - before) / 1024,
+                "peak_rss_mb": peak,
+                "start_rss_mb": before,
+                "growth_mb": peak - before,
                 "output_mb": output_mb,
                 "estimate_untiled_mb": bytes_per_lr_pixel(model, 4) * size * size / 2**20,
             }
@@ -108,6 +110,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="include the wide 32x256 EDSR")
     parser.add_argument("--repeats", type=int, default=2)
+    parser.add_argument("--only", choices=("speed", "memory"), help="one of the two parts")
     parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -115,6 +118,13 @@ def main() -> None:
         return
 
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    if args.only != "memory":
+        speed_table(args)
+    if args.only != "speed":
+        memory_table()
+
+
+def speed_table(args: argparse.Namespace) -> None:
     presets = ["edsr_tiny", "edsr_baseline", "mdsr_baseline"] + (["edsr"] if args.full else [])
     header = f"{'preset':<14} {'x':>2} {'LR':>4} {'bare ms/MP':>11} {'chan-last':>10} "
     print(header + f"{'upscale()':>10} {'upscale/chan-last':>18}")
@@ -130,6 +140,8 @@ def main() -> None:
                 )
     print("\nratios are times relative to the bare NCHW model(x) call in the same run")
 
+
+def memory_table() -> None:
     print("\npeak memory, edsr_baseline x4 (each run in a fresh process):")
     for size, tile in ((2000, "auto"), (600, "none"), (600, "auto")):
         r = peak_rss(size, tile)

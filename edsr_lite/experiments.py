@@ -1090,7 +1090,7 @@ class UpscaleMemory:
 
     ``allocated_mb``: the most memory PyTorch had allocated at once during the upscale, over
     what it held before (the memory profiler, exact). ``peak_rss_mb``: how much the process's
-    peak resident memory grew (``ru_maxrss``, what the operating system counts: it adds the
+    peak resident memory grew (:func:`peak_rss_mb`, what the operating system counts: it adds the
     memory allocator's own keeping and oneDNN's scratch space, and varies from run to run).
     ``estimate_mb``: the tile budget's estimate (:func:`edsr_lite.infer.bytes_per_lr_pixel`
     x the largest tile's pixels). ``seconds``: wall time of the (unprofiled) upscale.
@@ -1157,11 +1157,34 @@ def measure_upscale_memory(
     )
 
 
-def _peak_rss_mb() -> float:
-    """The process's peak resident memory so far, MiB (ru_maxrss: KiB on Linux, bytes on
-    macOS)."""
+def peak_rss_mb() -> float:
+    """The process's peak resident memory, MiB: Linux's ``VmHWM`` (which
+    :func:`reset_peak_rss` restarts), elsewhere ``ru_maxrss``.
+
+    Not ``ru_maxrss`` on Linux: a child process starts with its parent's peak there (it is
+    carried across fork and exec), so a fresh process started from a big Jupyter kernel would
+    report the kernel's peak as its own.
+    """
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / MiB if sys.platform == "darwin" else peak / 1024
+    return peak / MiB if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB on Linux
+
+
+def reset_peak_rss() -> bool:
+    """Restart the peak of :func:`peak_rss_mb` at the memory in use now (Linux: ``5`` into
+    ``/proc/self/clear_refs``), so that set-up and warm-up do not count. False where it cannot."""
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
 
 
 def _current_rss_mb() -> float | None:
@@ -1182,14 +1205,16 @@ def _upscale_worker() -> None:
     image = np.load(inp)
     upscaler = Upscaler(model, tile=tile)
     upscaler(image[:32, :32], scale)  # warm up: oneDNN sets itself up on the first call
-    before_peak = _peak_rss_mb()
+    reset_peak_rss()
+    before_peak = peak_rss_mb()
     before = _current_rss_mb() or before_peak
     start = time.perf_counter()
     sr = upscaler(image, scale)
     seconds = time.perf_counter() - start
-    # The growth of the peak over the memory in use before. (If an earlier peak was higher
-    # than the upscale's, this over-counts by at most before_peak - before: reported too.)
-    peak = max(_peak_rss_mb(), before_peak) - before
+    # The growth of the peak over the memory in use before. (Where the peak cannot be reset
+    # and an earlier one was higher, this over-counts by at most before_peak - before: that
+    # is reported as slack_mb.)
+    peak = max(peak_rss_mb(), before_peak) - before
     np.save(out, sr)
     del sr
     # Then the same upscale again under the memory profiler (which needs much memory of its

@@ -340,6 +340,26 @@ def test_tiled_upscale_same_pixels_less_memory():
     assert table.splitlines()[-1].endswith("| 0 |")  # no output value differs
 
 
+def test_upscale_memory_is_the_child_process_own_not_its_parent_peak():
+    """A big notebook kernel must not make a small upscale look big (Linux carries the peak
+    RSS across fork and exec)."""
+    ballast = torch.ones(256 * 2**20)  # 1 GiB held by this (the parent) process
+    image = ex.mosaic("Set5", 1, 1)[:64, :64]
+    measured = ex.measure_upscale_memory(build("edsr_tiny", 2).eval(), image, tile=0)
+    assert ballast.sum() > 0
+    assert 0 < measured.peak_rss_mb < 200
+
+
+def test_peak_rss_restarts_where_the_os_allows():
+    ballast = torch.ones(128 * 2**20)  # 512 MiB
+    ballast.add_(1)
+    del ballast
+    high = ex.peak_rss_mb()
+    if not ex.reset_peak_rss():
+        pytest.skip("no /proc/self/clear_refs here")
+    assert ex.peak_rss_mb() < high - 400
+
+
 # ------------------------------------------------------------------------------- figures
 
 
