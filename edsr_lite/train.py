@@ -814,7 +814,8 @@ class Trainer:
                 if callback is not None:
                     callback(self.step_count, row, self.model)
                 if self._asked_to_stop(stop_request) and not last:
-                    self._save_latest(self.elapsed + time.monotonic() - start_wall)
+                    self.elapsed += time.monotonic() - start_wall  # run.json's seconds too
+                    self._save_latest(self.elapsed)
                     raise KeyboardInterrupt(
                         f"stopped at step {self.step_count}; {self.out_dir / LATEST} saved: "
                         "resume continues from it"
