@@ -839,17 +839,17 @@ class Trainer:
         return self._result(start_wall, start_step, train_seconds, stopped_by)
 
     def _asked_to_stop(self, stop_request: _StopRequest) -> bool:
-        """Whether a Ctrl-C or SIGTERM came during the step; all processes agree."""
-        asked = float(stop_request.signum is not None)
-        return _all_reduce_sum([asked], self.ctx)[0] > 0
+        """Whether a Ctrl-C or SIGTERM came during the step (to any process)."""
+        return self._any_process(stop_request.signum is not None)
 
     def _out_of_time(self, start_wall: float) -> bool:
-        """Whether ``max_minutes`` is spent; all processes agree (any one out of time stops all)."""
+        """Whether ``max_minutes`` is spent (for any process)."""
         limit = self.config.max_minutes
-        if limit is None:
-            return False
-        out = float(time.monotonic() - start_wall >= 60 * limit)
-        return _all_reduce_sum([out], self.ctx)[0] > 0
+        return limit is not None and self._any_process(time.monotonic() - start_wall >= 60 * limit)
+
+    def _any_process(self, flag: bool) -> bool:
+        """True on every process if ``flag`` is true on any one: all stop together."""
+        return _all_reduce_sum([float(flag)], self.ctx)[0] > 0
 
     def _validate(self, row: dict) -> None:
         if self.val_set is None or not self.ctx.is_main:
