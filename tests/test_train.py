@@ -479,16 +479,18 @@ def test_shipped_configs_are_valid(path):
 @pytest.mark.parametrize(
     "a, b, differ",
     [
-        ("edsr_baseline_x4", "edsr_baseline_x4_scratch", {"init_from"}),
+        ("edsr_baseline_x4", "edsr_baseline_x4_scratch", {"init_from", "max_steps"}),
         ("edsr_wide_rs1_x2", "edsr_wide_rs0.1_x2", {"res_scale"}),
         ("edsr_baseline_x2", "edsr_baseline_bn_x2", {"bn", "max_steps"}),
     ],
 )
 def test_ablation_pairs_differ_only_in_what_they_compare(a, b, differ):
-    """The notebooks put these runs' curves side by side: same seed, data, recipe and budget."""
+    """The notebooks put these runs' curves side by side: same seed, data and recipe; a control
+    that stops earlier is compared over its own steps (`shipped_logs(same_budget=True)`)."""
     ca, cb = (TrainConfig.from_yaml(ROOT / "configs" / f"{n}.yaml") for n in (a, b))
     fields = set(TrainConfig.__dataclass_fields__) - {"out"}
     assert {f for f in fields if getattr(ca, f) != getattr(cb, f)} == differ
+    assert cb.max_steps <= ca.max_steps  # the control is the shorter run: its steps are compared
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "configs").glob("*.yaml")), ids=lambda p: p.name)
