@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import re
 import time
 from pathlib import Path
 
@@ -55,10 +56,25 @@ def test_committed_notebook_is_stripped_and_valid(path):
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
 def test_notebook_follows_the_series_layout(path):
-    """A title, what you will learn, the paper's claim, a parameters cell reading fast mode
-    through the package helper, and no functions or classes defined in cells (except in an
-    exercise cell, whose function is the student's answer: it holds a solution region)."""
+    """A title, what you will learn, the paper's claim, numbered sections ending with the
+    comparison to the paper, then the summary; a parameters cell reading fast mode through the
+    package helper, and no functions or classes defined in cells (except in an exercise cell,
+    whose function is the student's answer: it holds a solution region)."""
     nb = nbformat.read(path, as_version=4)
+    sections = [
+        line[3:]
+        for c in nb.cells
+        if c.cell_type == "markdown"
+        for line in c.source.splitlines()
+        if line.startswith("## ")
+    ]
+    numbered = [s for s in sections if re.match(r"\d+\. ", s)]
+    assert [int(s.split(".")[0]) for s in numbered] == list(range(1, len(numbered) + 1)), (
+        f"{path.name}: sections numbered {[s.split('.')[0] for s in numbered]}"
+    )
+    if path.name != "00_tour.ipynb":  # the tour is not about a claim of the paper
+        assert numbered[-1].endswith("Measured here vs the paper"), numbered[-1]
+    assert sections[len(numbered)] == "Summary", "the summary follows the last section"
     first = nb.cells[0]
     assert first.cell_type == "markdown" and first.source.startswith("# "), "title first"
     intro = first.source.lower()
