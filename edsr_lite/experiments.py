@@ -612,6 +612,24 @@ def shipped_report(pair: Mapping[str, str], logs: Mapping[str, TrainLog]) -> str
     return "\n".join(lines)
 
 
+def shipped_claim(pair: Mapping[str, str], logs: Mapping[str, TrainLog]) -> str:
+    """One cell of a notebook's "measured here vs the paper" table: the last validation PSNR of
+    each run of ``pair`` (e.g. ``"EDSR block (no BN): 37.21 dB vs SRResNet block (BN): 36.90 dB
+    at step 3000"``), or ``"- (not shipped yet)"`` until every run of the pair has a log with a
+    validation. Pass logs cut to one budget (``shipped_logs(..., same_budget=True)``) to compare
+    at the same step."""
+    finals = {label: final_psnr(logs[label]) if label in logs else None for label in pair}
+    if any(final is None for final in finals.values()):
+        return "- (not shipped yet)"
+    steps = {step for step, _ in finals.values()}
+    if len(steps) == 1:
+        scores = " vs ".join(f"{label}: {psnr:.2f} dB" for label, (_, psnr) in finals.items())
+        return f"{scores} at step {steps.pop()}"
+    return " vs ".join(
+        f"{label}: {psnr:.2f} dB at step {step}" for label, (step, psnr) in finals.items()
+    )
+
+
 def stability_report(pair: Mapping[str, str], logs: Mapping[str, TrainLog], tail: int = 50) -> str:
     """For each shipped run of ``pair``: the peak of the loss and of the gradient norm (with
     their steps), their medians over the last ``tail`` steps, and the last validation PSNR

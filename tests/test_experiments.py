@@ -183,6 +183,30 @@ def test_shipped_logs_compared_at_the_same_budget(tmp_path):
     assert ex.final_psnr(whole["EDSR block (no BN)"]) == (20, 32.0)
 
 
+def test_shipped_claim_compares_the_pair_once_both_have_shipped(tmp_path):
+    assert ex.shipped_claim(ex.BN_PAIR, {}) == "- (not shipped yet)"
+    for name, last in (("edsr_baseline_x2", 20), ("edsr_baseline_bn_x2", 10)):
+        (tmp_path / name).mkdir()
+        rows = [
+            f"{step},2,1.0,1e-4,{step},{30 + step / 8 if 'bn' in name else 31 + step / 8}"
+            for step in range(0, last + 1, 5)
+        ]
+        (tmp_path / name / "log.csv").write_text(
+            "step,scale,loss,lr,seconds,psnr\n" + "\n".join(rows)
+        )
+        if name == "edsr_baseline_x2":  # only one run of the pair shipped so far
+            one = ex.shipped_logs(ex.BN_PAIR, root=tmp_path)
+            assert ex.shipped_claim(ex.BN_PAIR, one) == "- (not shipped yet)"
+    same = ex.shipped_logs(ex.BN_PAIR, root=tmp_path, same_budget=True)
+    assert ex.shipped_claim(ex.BN_PAIR, same) == (
+        "EDSR block (no BN): 32.25 dB vs SRResNet block (BN): 31.25 dB at step 10"
+    )
+    whole = ex.shipped_logs(ex.BN_PAIR, root=tmp_path)
+    assert ex.shipped_claim(ex.BN_PAIR, whole) == (
+        "EDSR block (no BN): 33.50 dB at step 20 vs SRResNet block (BN): 31.25 dB at step 10"
+    )
+
+
 def test_stability_report_gives_peaks_recent_medians_and_the_validation_set(tmp_path):
     assert "not in this checkout yet" in ex.stability_report(ex.RES_SCALE_PAIR, {})
     run = tmp_path / ex.RES_SCALE_PAIR["res_scale 1"]
