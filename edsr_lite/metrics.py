@@ -111,6 +111,35 @@ PAPER_EDSR_PLUS: dict[tuple[str, int], tuple[float, float]] = {
     ("B100", 4): (27.79, 0.7437),
 }
 
+#: SRCNN (Dong et al., TPAMI 2016) and VDSR (Kim et al., CVPR 2016): their published PSNR (dB) /
+#: SSIM as Table 6 of Lim et al. 2017 reprints them, keyed by ``(set, scale)``. VDSR trained on
+#: T91 + BSD200, the 291 images the shipped models train on: the classic result to compare a
+#: CPU-trained model with. Checked against the EDSR-PyTorch README's copy of Table 6 and the VDSR
+#: papers' own tables (as reprinted by several SR projects). Scored, like :data:`PAPER_BICUBIC`,
+#: under the older Y-plane protocol.
+PAPER_SRCNN: dict[tuple[str, int], tuple[float, float]] = {
+    ("Set5", 2): (36.66, 0.9542),
+    ("Set5", 3): (32.75, 0.9090),
+    ("Set5", 4): (30.48, 0.8628),
+    ("Set14", 2): (32.42, 0.9063),
+    ("Set14", 3): (29.28, 0.8209),
+    ("Set14", 4): (27.49, 0.7503),
+    ("B100", 2): (31.36, 0.8879),
+    ("B100", 3): (28.41, 0.7863),
+    ("B100", 4): (26.90, 0.7101),
+}
+PAPER_VDSR: dict[tuple[str, int], tuple[float, float]] = {
+    ("Set5", 2): (37.53, 0.9587),
+    ("Set5", 3): (33.66, 0.9213),
+    ("Set5", 4): (31.35, 0.8838),
+    ("Set14", 2): (33.03, 0.9124),
+    ("Set14", 3): (29.77, 0.8314),
+    ("Set14", 4): (28.01, 0.7674),
+    ("B100", 2): (31.90, 0.8960),
+    ("B100", 3): (28.82, 0.7976),
+    ("B100", 4): (27.29, 0.7251),
+}
+
 #: The official EDSR-baseline weights (EDSR-PyTorch release: 16 x 64, trained by the authors on
 #: DIV2K for 3e5 steps on a GPU) on the benchmarks, PSNR (dB) / SSIM on Y, shave = scale.
 #: The paper itself prints no Set5/Set14/B100 numbers for its baseline models (its Table 6 has
