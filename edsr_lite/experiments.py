@@ -63,6 +63,7 @@ from edsr_lite.infer import Upscaler, auto_tile, receptive_radius, tile_grid
 from edsr_lite.metrics import (  # noqa: F401  (PAPER_* re-exported for the notebooks)
     PAPER_EDSR,
     PAPER_EDSR_PLUS,
+    PAPER_VDSR,
     SRFunction,
     bicubic_sr,
     evaluate,
