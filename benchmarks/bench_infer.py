@@ -26,8 +26,8 @@ import time
 
 import torch
 
-from edsr_lite.experiments import peak_rss_mb, reset_peak_rss
 from edsr_lite.infer import Upscaler, bytes_per_lr_pixel
+from edsr_lite.memory import peak_rss_mb, reset_peak_rss
 from edsr_lite.models import build
 
 

@@ -57,12 +57,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edsr_lite.bn_removal import count_saved_maps
 from edsr_lite.data import modcrop
-from edsr_lite.experiments import count_saved_maps, depth_profile, predicted_growth
 from edsr_lite.imresize import imresize
 from edsr_lite.infer import self_ensemble
 from edsr_lite.metrics import psnr, rgb_to_y
 from edsr_lite.models import EDSR, MDSR, ResBlock, fold_res_scale
+from edsr_lite.res_scaling import depth_profile, predicted_growth
 from edsr_lite.train import ADAM_BETAS, forward_backward
 from edsr_lite.weights import init_from
 
@@ -559,7 +560,7 @@ def check_saved_activation_bytes(fn: Callable[[int, int, int, int, bool], int]) 
     that autograd saves (small per-channel tensors, such as BN's batch mean, do not count) and
     return their bytes (an int: maps x batch x n_feats x height x width x 4).
 
-    The reference *measures* the count with :func:`edsr_lite.experiments.count_saved_maps` (one
+    The reference *measures* the count with :func:`edsr_lite.bn_removal.count_saved_maps` (one
     block, a small input), so the answer is what PyTorch really keeps, not what a textbook
     says. Six cases, with and without BN, the paper's batch (16 x 64 x 48 x 48) among them.
     """
@@ -651,7 +652,7 @@ def check_activation_growth(fn: Callable[[nn.Module, torch.Tensor], float]) -> N
     std(output of the first ResBlock), measured in one forward pass with forward hooks
     (``register_forward_hook``), and remove the hooks before returning.
 
-    Reference: :func:`edsr_lite.experiments.depth_profile`'s ``activation_growth``. Three
+    Reference: :func:`edsr_lite.res_scaling.depth_profile`'s ``activation_growth``. Three
     models (6 blocks with res_scale 1 and 0.1, 3 blocks at x3), random inputs.
     """
     cases = [(6, 16, 1.0, 2, (2, 3, 10, 10)), (6, 16, 0.1, 2, (1, 3, 12, 9)), (3, 8, 1.0, 3, None)]
@@ -747,7 +748,7 @@ def check_predicted_growth(fn: Callable[[int, float], float]) -> None:
     half of that, the second conv a third again, and ``res_scale`` multiplies the branch: each
     block adds ``res_scale**2 / 18`` of its input's variance; variances multiply block after
     block, and the std is the square root. Reference:
-    :func:`edsr_lite.experiments.predicted_growth`. Six cases (1 to 80 blocks, scale 0.1 to 2).
+    :func:`edsr_lite.res_scaling.predicted_growth`. Six cases (1 to 80 blocks, scale 0.1 to 2).
     """
     cases = [(32, 1.0), (32, 0.1), (16, 0.5), (80, 1.0), (1, 2.0), (7, 0.3)]
     for b, s in cases:

@@ -1,4 +1,5 @@
-"""Figures of the measurements in :mod:`edsr_lite.experiments` (matplotlib, no pyplot state).
+"""Figures of the notebooks' measurements (matplotlib, no pyplot state): of
+:mod:`edsr_lite.bn_removal`, :mod:`edsr_lite.res_scaling` and :mod:`edsr_lite.memory`.
 
 Each function returns a ``matplotlib.figure.Figure``: a notebook shows it when it is a cell's
 value (and in the static HTML export), ``fig.savefig(path)`` writes it to a file. Training
@@ -12,14 +13,9 @@ from collections.abc import Sequence
 import numpy as np
 from matplotlib.figure import Figure
 
-from edsr_lite.experiments import (
-    MEMORY_CATEGORIES,
-    DepthProfile,
-    MiB,
-    RunTrace,
-    StepMemory,
-    UpscaleMemory,
-)
+from edsr_lite.bn_removal import StepMemory
+from edsr_lite.memory import MEMORY_CATEGORIES, MiB, UpscaleMemory
+from edsr_lite.res_scaling import DepthProfile, RunTrace
 
 _CATEGORY_COLORS = {
     "parameter": "darkgreen",

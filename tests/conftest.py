@@ -6,7 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from edsr_lite.bn_removal import measure_step_memory
 from edsr_lite.data import find_dataset
+from edsr_lite.experiments import real_batch
+from edsr_lite.models import build
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -55,3 +58,17 @@ def _execute(nb, tmp_path: Path, monkeypatch, allow_errors: bool, timeout: int):
     )
     client.execute()
     return nb
+
+
+@pytest.fixture(scope="module")
+def patches():
+    """Two real x2 T91 patches: LR 2 x 3 x 16 x 16, HR 2 x 3 x 32 x 32."""
+    return real_batch(2, 16, scale=2)
+
+
+@pytest.fixture(scope="module")
+def step_memories():
+    return [
+        measure_step_memory(build("edsr_tiny", 2, bn=bn), 2, 16, label=name)
+        for name, bn in (("BN", True), ("no BN", False))
+    ]

@@ -1,0 +1,223 @@
+"""Notebook 05, the benchmark: the evaluation protocol taken apart, the paper's table, EDSR+.
+
+The protocol, piece by piece (:func:`protocol_variants`, :func:`lr_difference`,
+:func:`pil_vs_matlab`, :func:`gray_image_scores`); our models beside published numbers
+(:func:`paper_comparison`; the tables are :data:`edsr_lite.metrics.PAPER_EDSR` and its
+neighbours); the self-ensemble (:func:`ensemble_rows`, :func:`paper_ensemble_gain`); and
+:func:`mosaic`, a large real image for tiled inference, whose memory
+:func:`edsr_lite.memory.measure_upscale_memory` measures.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from PIL import Image
+from torch import nn
+
+from edsr_lite.data import benchmark, find_dataset, list_images, read_image
+from edsr_lite.infer import Upscaler
+from edsr_lite.metrics import (
+    PAPER_EDSR,
+    PAPER_EDSR_PLUS,
+    SRFunction,
+    bicubic_sr,
+    evaluate,
+    evaluate_model_protocol,
+    evaluate_paper_bicubic,
+    psnr,
+)
+
+# --------------------------------------------------------------------------------------------
+# The protocol, piece by piece
+# --------------------------------------------------------------------------------------------
+
+
+def protocol_variants(
+    methods: Mapping[str, SRFunction], set_name: str = "Set5", scale: int = 2
+) -> list[dict]:
+    """Each method's mean score on a set, three ways: the protocol and two common mistakes.
+
+    ``methods``: ``{name: fn(lr, scale) -> sr}`` (e.g. ``{"bicubic": bicubic_sr}``, or
+    :func:`edsr_lite.metrics.model_to_fn` of a network). One row per method: ``y_shave`` (Y
+    channel, ``scale`` pixels shaved: the protocol), ``rgb_shave`` (RGB channels),
+    ``y_no_shave`` (Y, borders kept): mean PSNR (dB) over the images (MATLAB bicubic LR).
+    """
+    scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in methods}
+    for _, hr, lr in benchmark(set_name, scale):
+        for name, fn in methods.items():
+            sr = fn(lr, scale)
+            scores[name].append(
+                (psnr(sr, hr, scale), psnr(sr, hr, scale, y_channel=False), psnr(sr, hr, 0))
+            )
+    keys = ("y_shave", "rgb_shave", "y_no_shave")
+    return [
+        {"method": name, **dict(zip(keys, map(float, np.mean(s, axis=0)), strict=True))}
+        for name, s in scores.items()
+    ]
+
+
+def _mean_row(rows: Sequence[dict]) -> dict:
+    keys = [k for k in rows[0] if k != "image"]
+    return {"image": "mean", **{k: float(np.mean([r[k] for r in rows])) for k in keys}}
+
+
+def pil_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """PIL's bicubic resize of a uint8 image to ``size`` = (height, width)."""
+    pil = Image.fromarray(image).resize((size[1], size[0]), Image.Resampling.BICUBIC)
+    return np.asarray(pil)
+
+
+def lr_difference(set_name: str = "Set5", scale: int = 2) -> dict[str, float]:
+    """How PIL's bicubic downscaling differs from MATLAB's on a set's HR images.
+
+    ``values_differ``: the fraction of LR values (all pixels and channels of all images)
+    that differ; ``mean_abs_diff`` and ``max_abs_diff``: over all values, on the 0..255 scale.
+    """
+    diffs = []
+    for _, hr, lr in benchmark(set_name, scale):
+        diffs.append(np.abs(pil_resize(hr, lr.shape[:2]).astype(int) - lr.astype(int)).ravel())
+    d = np.concatenate(diffs)
+    return {
+        "values_differ": float((d > 0).mean()),
+        "mean_abs_diff": float(d.mean()),
+        "max_abs_diff": float(d.max()),
+    }
+
+
+def pil_vs_matlab(
+    methods: Mapping[str, SRFunction], set_name: str = "Set5", scale: int = 2
+) -> list[dict]:
+    """Each method's mean Y PSNR (shave = scale) on LR images made by MATLAB's bicubic (the
+    protocol) and by PIL's, and the difference (dB). A network trained on MATLAB's LR images
+    meets a slightly different degradation in PIL's; bicubic upscaling does not care much.
+    """
+    scores: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
+    for _, hr, lr in benchmark(set_name, scale):
+        lr_pil = pil_resize(hr, lr.shape[:2])
+        for name, fn in methods.items():
+            scores[name].append(
+                (psnr(fn(lr, scale), hr, scale), psnr(fn(lr_pil, scale), hr, scale))
+            )
+    rows = []
+    for name, s in scores.items():
+        matlab, pil = map(float, np.mean(s, axis=0))
+        rows.append(
+            {"method": name, "matlab_lr": matlab, "pil_lr": pil, "difference": pil - matlab}
+        )
+    return rows
+
+
+def gray_image_scores(set_name: str = "Set14", scale: int = 2) -> list[dict]:
+    """Bicubic PSNR per image under both protocols, and their difference.
+
+    Rows: ``image``, ``gray`` (stored as a grayscale file), ``model`` (protocol "model": read
+    as RGB, scored on MATLAB's Y = 16 + 219/255 * gray for a gray image), ``paper`` (protocol
+    "paper_bicubic": a gray image is scored on its gray values), ``difference``; then "mean".
+    For a gray image the difference is close to 20 log10(255/219) = 1.32 dB: errors on Y are
+    219/255 of the errors on gray.
+    """
+    model_scores = evaluate_model_protocol(bicubic_sr, set_name, scale)
+    paper_scores = evaluate_paper_bicubic(set_name, scale)
+    paths = {p.stem: p for p in list_images(find_dataset(set_name))}
+    rows = []
+    for m, p in zip(model_scores, paper_scores, strict=True):
+        rows.append(
+            {
+                "image": m.name,
+                "gray": float(read_image(paths[m.name], mode="keep").ndim == 2),
+                "model": m.psnr,
+                "paper": p.psnr,
+                "difference": m.psnr - p.psnr,
+            }
+        )
+    return rows + [_mean_row(rows)]
+
+
+# --------------------------------------------------------------------------------------------
+# The paper's table and the self-ensemble
+# --------------------------------------------------------------------------------------------
+
+
+def paper_comparison(
+    rows: Sequence[dict], reference: Mapping[tuple[str, int], tuple[float, float]]
+) -> str:
+    """:func:`edsr_lite.metrics.evaluate` rows beside published numbers, with the differences.
+
+    One line per (method, set, scale): measured PSNR / SSIM, the paper's, and the difference
+    in dB and SSIM. Pairs the reference lacks show "-".
+    """
+    lines = [
+        "| method (protocol) | set | scale | measured PSNR / SSIM | paper PSNR / SSIM | Δ dB "
+        "| Δ SSIM |",
+        "|---|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        ref = reference.get((r["set"], r["scale"]))
+        paper = f"{ref[0]:.2f} / {ref[1]:.4f}" if ref else "-"
+        d_psnr = f"{r['psnr'] - ref[0]:+.2f}" if ref else "-"
+        d_ssim = f"{r['ssim'] - ref[1]:+.4f}" if ref else "-"
+        lines.append(
+            f"| {r['method']} ({r['protocol']}) | {r['set']} | ×{r['scale']} "
+            f"| {r['psnr']:.2f} / {r['ssim']:.4f} "
+            f"| {paper} | {d_psnr} | {d_ssim} |"
+        )
+    return "\n".join(lines)
+
+
+def paper_ensemble_gain() -> dict[tuple[str, int], float]:
+    """The paper's self-ensemble gain in dB: EDSR+ minus EDSR, where both are known."""
+    return {k: round(v[0] - PAPER_EDSR[k][0], 2) for k, v in PAPER_EDSR_PLUS.items()}
+
+
+def ensemble_rows(
+    model: nn.Module, sets: Sequence[str] = ("Set5",), scales: Sequence[int] | None = None
+) -> list[dict]:
+    """Evaluate ``model`` without and with the geometric self-ensemble (protocol "model").
+
+    Returns :func:`edsr_lite.metrics.evaluate` rows, methods named ``<preset>`` and
+    ``<preset>+`` as in the paper, plus a ``gain`` row per (set, scale) (PSNR and SSIM
+    differences, method ``"gain (+ minus plain)"``).
+    """
+    scales = tuple(scales or model.scales)
+    plain, plus = Upscaler(model), Upscaler(model, ensemble=True)
+    rows = []
+    for up in (plain, plus):
+        for row in evaluate(up, sets, scales):
+            rows.append({**row, "method": up.name})
+    by_key = {(r["method"], r["set"], r["scale"]): r for r in rows}
+    for s in sets:
+        for k in scales:
+            a, b = by_key[(plain.name, s, k)], by_key[(plus.name, s, k)]
+            rows.append(
+                {
+                    **a,
+                    "method": "gain (+ minus plain)",
+                    "psnr": b["psnr"] - a["psnr"],
+                    "ssim": b["ssim"] - a["ssim"],
+                }
+            )
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# A large image for tiled inference
+# --------------------------------------------------------------------------------------------
+
+
+def mosaic(set_name: str = "B100", rows: int = 3, cols: int = 3, tile=(320, 480)) -> np.ndarray:
+    """A large real image: ``rows x cols`` landscape photos of a set, each cropped to ``tile``
+    = (height, width), side by side. B100 3 x 3: a 960 x 1440 x 3 uint8 image."""
+    photos = []
+    for path in list_images(find_dataset(set_name)):
+        image = read_image(path)
+        if image.shape[0] >= tile[0] and image.shape[1] >= tile[1]:
+            photos.append(image[: tile[0], : tile[1]])
+        if len(photos) == rows * cols:
+            break
+    if len(photos) < rows * cols:
+        raise ValueError(f"{set_name} has only {len(photos)} images of at least {tile}")
+    return np.concatenate(
+        [np.concatenate(photos[r * cols : (r + 1) * cols], axis=1) for r in range(rows)], axis=0
+    )

@@ -1,0 +1,413 @@
+"""Notebook 01, BN removal: what autograd keeps, the memory of a training step, what BN does.
+
+The paper: removing batch normalization from the residual blocks saves about 40% of the memory
+during training. Where the memory goes is measured twice:
+
+* :func:`saved_tensors` lists every tensor that autograd keeps for the backward pass
+  (``torch.autograd.graph.saved_tensors_hooks``): an EDSR block keeps 2 feature maps, the
+  SRResNet block 4 (BN-ReLU) or 5 (the original BN-PReLU, :class:`SRResNetBlock`).
+* :func:`measure_step_memory` profiles one whole training step (forward, backward, Adam) with
+  PyTorch's memory profiler (:func:`edsr_lite.memory.profile_memory`), which follows every
+  allocation and sorts it by role (parameter, activation, gradient, optimizer state, ...): its
+  peak is the step's peak allocation.
+
+:func:`bn_batch_dependence` and :func:`bn_range_demo` show what BN does to a super-resolution
+network: outputs that depend on the rest of the batch, and features whose range is normalized
+away. :data:`BN_PAIR` names the shipped full-budget pair (EDSR-baseline x2 with and without BN).
+
+Inputs are real image patches (T91, via :func:`edsr_lite.experiments.real_batch`). All sizes are
+in bytes unless a name says ``_mb`` (mebibytes, 2**20 bytes).
+"""
+
+from __future__ import annotations
+
+import copy
+import functools
+import math
+import statistics
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from edsr_lite.experiments import real_batch
+from edsr_lite.memory import MEMORY_CATEGORIES, MiB, profile_memory
+from edsr_lite.models import ResBlock, default_conv
+from edsr_lite.train import forward_backward, make_optimizer
+
+# --------------------------------------------------------------------------------------------
+# What autograd keeps, and the memory of a training step
+# --------------------------------------------------------------------------------------------
+
+
+class SRResNetBlock(nn.Module):
+    """The residual block of SRResNet as published: conv-BN-PReLU-conv-BN, plus the skip.
+
+    :class:`edsr_lite.models.ResBlock` with ``bn=True`` is the same block with ReLU (as in
+    EDSR's ablation); this one keeps SRResNet's PReLU, which, unlike an in-place ReLU, keeps
+    its input *and* makes a new output. Used here only to count saved tensors.
+    Shapes: N x F x H x W in and out.
+    """
+
+    def __init__(self, n_feats: int, kernel_size: int = 3):
+        super().__init__()
+        self.body = nn.Sequential(
+            default_conv(n_feats, n_feats, kernel_size),
+            nn.BatchNorm2d(n_feats),
+            nn.PReLU(n_feats),
+            default_conv(n_feats, n_feats, kernel_size),
+            nn.BatchNorm2d(n_feats),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def block_variants(n_feats: int = 64) -> dict[str, nn.Module]:
+    """The three residual blocks of the paper's Fig. 2, freshly initialized, in train mode.
+
+    ``"EDSR (no BN)"`` is ``ResBlock(bn=False)``, ``"SRResNet, BN-ReLU"`` is
+    ``ResBlock(bn=True)`` (the EDSR code's ablation), ``"SRResNet, BN-PReLU"`` the original.
+    """
+    torch.manual_seed(0)
+    return {
+        "EDSR (no BN)": ResBlock(n_feats, bn=False).train(),
+        "SRResNet, BN-ReLU": ResBlock(n_feats, bn=True).train(),
+        "SRResNet, BN-PReLU": SRResNetBlock(n_feats).train(),
+    }
+
+
+@dataclass(frozen=True)
+class SavedTensor:
+    """One tensor that autograd keeps from the forward pass for the backward pass.
+
+    ``layer``: the (innermost) module that was running, by its name in the model ("body.0");
+    ``kind``: that module's class; ``storage``: a number per distinct piece of memory (two
+    saved tensors with the same number share memory, e.g. an in-place ReLU's output and the
+    next conv's input); ``new``: the first time that memory is saved.
+    """
+
+    layer: str
+    kind: str
+    shape: tuple[int, ...]
+    nbytes: int
+    storage: int
+    new: bool
+
+
+def saved_tensors(
+    module: nn.Module, *inputs: torch.Tensor, loss_fn: Callable | None = None
+) -> list[SavedTensor]:
+    """Run ``module(*inputs)`` (and ``loss_fn(output)``) and list what autograd saves.
+
+    Parameters are left out (they are in memory anyway); everything else that the backward
+    pass will read is listed in the order it is saved. Nothing is run backward. The module
+    runs in whatever mode it is in (use ``.train()`` for BN's training behaviour).
+    """
+    params = {p.untyped_storage().data_ptr() for p in module.parameters()}
+    names = {m: name or type(module).__name__ for name, m in module.named_modules()}
+    running: list[nn.Module] = []
+    ids: dict[int, int] = {}
+    records: list[SavedTensor] = []
+
+    def pack(t: torch.Tensor) -> torch.Tensor:
+        storage = t.untyped_storage()
+        ptr = storage.data_ptr()
+        if ptr in params or storage.nbytes() == 0:
+            return t
+        new = ptr not in ids
+        ids.setdefault(ptr, len(ids))
+        layer = running[-1] if running else module
+        records.append(
+            SavedTensor(
+                names.get(layer, "?"),
+                type(layer).__name__,
+                tuple(t.shape),
+                storage.nbytes(),
+                ids[ptr],
+                new,
+            )
+        )
+        return t
+
+    def enter(m: nn.Module, args: object) -> None:
+        running.append(m)
+
+    def leave(m: nn.Module, args: object, out: object) -> None:
+        running.pop()  # a forward hook must return None, or it replaces the output
+
+    handles = []
+    for m in module.modules():
+        handles.append(m.register_forward_pre_hook(enter))
+        handles.append(m.register_forward_hook(leave))
+    try:
+        with torch.enable_grad(), torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            out = module(*inputs)
+            if loss_fn is not None:
+                loss_fn(out)
+    finally:
+        for h in handles:
+            h.remove()
+    return records
+
+
+def count_saved_maps(block: nn.Module, x: torch.Tensor) -> int:
+    """How many distinct feature maps (tensors the size of ``x``) a block keeps for backward.
+
+    EDSR block: 2 (its input, for conv1's weight gradient; the ReLU output, for conv2 and the
+    ReLU). BN-ReLU: 4 (plus conv1's and conv2's outputs, which BN needs). BN-PReLU: 5 (the
+    PReLU makes a new output instead of overwriting its input). Small per-channel tensors (BN's
+    batch mean and 1/std) are not maps and are not counted.
+    """
+    return sum(1 for s in saved_tensors(block, x) if s.new and math.prod(s.shape) == x.numel())
+
+
+def saved_maps_table(n_feats: int = 64, batch_size: int = 16, patch_size: int = 48) -> list[dict]:
+    """One row per block of :func:`block_variants`, at a training batch's size.
+
+    Keys: ``block``, ``maps`` (see :func:`count_saved_maps`), ``saved_mb`` (all the block's
+    new saved memory, MiB, small tensors included), ``layers`` (which layers saved a new map).
+    """
+    lr, _ = real_batch(batch_size, patch_size)
+    torch.manual_seed(0)
+    with torch.no_grad():  # a body feature map: F channels at the LR patch size
+        x = default_conv(3, n_feats, 3)(lr)
+    rows = []
+    for name, block in block_variants(n_feats).items():
+        saved = saved_tensors(block, x)
+        maps = [s for s in saved if s.new and math.prod(s.shape) == x.numel()]
+        rows.append(
+            {
+                "block": name,
+                "maps": len(maps),
+                "saved_mb": sum(s.nbytes for s in saved if s.new) / MiB,
+                "layers": ", ".join(f"{s.layer} ({s.kind})" for s in maps),
+            }
+        )
+    return rows
+
+
+def saved_activation_bytes(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor) -> int:
+    """Bytes of all the distinct tensors autograd keeps in a training forward pass (L1 loss).
+
+    Parameters excluded. This is the memory that BN removal saves: the paper's "~40%".
+    """
+    loss = functools.partial(_l1, target=hr)
+    records = saved_tensors(model.train(), lr, loss_fn=loss)
+    return sum(s.nbytes for s in records if s.new)
+
+
+def _l1(sr: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    return nn.functional.l1_loss(sr, target)
+
+
+@dataclass
+class StepMemory:
+    """The memory of one training step (forward, L1 loss, backward, Adam update).
+
+    ``times_ms``: T event times since the step began (the profiler slows the step down, so
+    these are profiled times); ``bytes_by_category``: T x C bytes alive at each time, one
+    column per :data:`MEMORY_CATEGORIES` entry. ``saved_bytes``: :func:`saved_activation_bytes`.
+    ``seconds_per_step``: unprofiled, if measured (:func:`time_train_steps`).
+    """
+
+    label: str
+    batch_size: int
+    patch_size: int
+    saved_bytes: int
+    times_ms: np.ndarray
+    bytes_by_category: np.ndarray
+    seconds_per_step: float | None = None
+
+    @property
+    def total(self) -> np.ndarray:
+        """Bytes alive at each time, all categories (T,)."""
+        return self.bytes_by_category.sum(axis=1)
+
+    @property
+    def peak_bytes(self) -> int:
+        """The step's peak allocation: everything alive at the worst moment."""
+        return int(self.total.max())
+
+    def at_peak(self) -> dict[str, int]:
+        """Bytes per category at the moment of the peak."""
+        row = self.bytes_by_category[int(self.total.argmax())]
+        return {c: int(b) for c, b in zip(MEMORY_CATEGORIES, row, strict=True)}
+
+
+def _step_fn(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor) -> Callable[[], float]:
+    """One training step of the package's recipe (Adam, L1), as a function of nothing."""
+    scale = hr.shape[-1] // lr.shape[-1]
+    optimizer = make_optimizer(model, 1e-4)
+
+    def step() -> float:
+        optimizer.zero_grad(set_to_none=True)
+        loss = forward_backward(model, lr, hr, scale, bf16=False)
+        optimizer.step()
+        return float(loss)
+
+    return step
+
+
+def measure_step_memory(
+    model: nn.Module, batch_size: int = 16, patch_size: int = 48, label: str = ""
+) -> StepMemory:
+    """Saved activations and the profiled memory timeline of one training step of ``model``.
+
+    A first, unprofiled step creates Adam's state (as in any step after the first); the second
+    step is profiled. Inputs: real T91 patches, LR ``patch_size`` pixels, scale of the model.
+    """
+    scale = model.scale
+    lr, hr = real_batch(batch_size, patch_size, scale)
+    model = model.to(memory_format=torch.channels_last).train()
+    saved = saved_activation_bytes(model, lr, hr)
+    step = _step_fn(model, lr, hr)
+    step()
+    times, sizes = profile_memory(step)
+    label = label or model.config.get("preset", type(model).__name__)
+    return StepMemory(label, batch_size, patch_size, saved, times, sizes)
+
+
+def time_train_steps(
+    models: Mapping[str, nn.Module],
+    batch_size: int = 16,
+    patch_size: int = 48,
+    steps: int = 5,
+    warmup: int = 2,
+) -> dict[str, float]:
+    """Median seconds per training step of each model, steps interleaved between the models.
+
+    Interleaving (A, B, A, B, ...) makes a busy machine slow them down alike, so the *ratio*
+    is trustworthy even when the absolute times are noisy. ``warmup`` steps per model (oneDNN
+    picks its kernels on the first calls) are not counted.
+    """
+    steps_by_name = {}
+    for name, model in models.items():
+        lr, hr = real_batch(batch_size, patch_size, model.scale)
+        steps_by_name[name] = _step_fn(model.to(memory_format=torch.channels_last).train(), lr, hr)
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for i in range(warmup + steps):
+        for name, step in steps_by_name.items():
+            start = time.perf_counter()
+            step()
+            if i >= warmup:
+                times[name].append(time.perf_counter() - start)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def memory_summary(memories: Sequence[StepMemory]) -> str:
+    """A small markdown table: saved activations, peak, and the saving of each vs the first.
+
+    The first entry is the reference (e.g. the BN model): "saved" says how much less the
+    others need, as the paper counts it.
+    """
+    ref = memories[0]
+    lines = [
+        "| model | saved activations (MiB) | step peak (MiB) | activations at peak (MiB) "
+        "| s/step |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for m in memories:
+        sec = f"{m.seconds_per_step:.2f}" if m.seconds_per_step else "-"
+        lines.append(
+            f"| {m.label} | {m.saved_bytes / MiB:.0f} | {m.peak_bytes / MiB:.0f} "
+            f"| {m.at_peak()['activation'] / MiB:.0f} | {sec} |"
+        )
+    for m in memories[1:]:
+        lines.append(
+            f"| **{m.label} vs {ref.label}** | **{1 - m.saved_bytes / ref.saved_bytes:.0%} less** "
+            f"| **{1 - m.peak_bytes / ref.peak_bytes:.0%} less** "
+            f"| {1 - m.at_peak()['activation'] / ref.at_peak()['activation']:.0%} less "
+            f"| {_ratio(m.seconds_per_step, ref.seconds_per_step)} |"
+        )
+    return "\n".join(lines)
+
+
+def _ratio(a: float | None, b: float | None) -> str:
+    return f"x{a / b:.2f}" if a and b else "-"
+
+
+# --------------------------------------------------------------------------------------------
+# What BN does
+# --------------------------------------------------------------------------------------------
+
+
+def bn_batch_dependence(model: nn.Module, images: Sequence[np.ndarray]) -> dict[str, float]:
+    """How a BN network's output for one image depends on the batch and on the mode.
+
+    ``images``: LR uint8 H x W x 3 arrays of the same size; the first is the one looked at.
+    Returns max absolute differences (0..255 scale) of its output between:
+
+    * ``train_alone_vs_in_batch``: train mode, alone vs together with the others (BN uses the
+      batch's statistics, so the other images change this one's output);
+    * ``eval_alone_vs_in_batch``: the same in eval mode (running statistics: no dependence);
+    * ``train_vs_eval``: train mode alone vs eval mode (the two normalizations differ).
+
+    The model is not changed (train-mode passes run on a copy, so the running statistics stay).
+    """
+    x = torch.stack([torch.from_numpy(np.ascontiguousarray(i)).permute(2, 0, 1) for i in images])
+    x = x.float()
+    work = copy.deepcopy(model)
+    with torch.no_grad():
+        work.train()
+        train_alone = work(x[:1])[0]
+        train_batch = work(x)[0]
+        work.eval()
+        eval_alone = work(x[:1])[0]
+        eval_batch = work(x)[0]
+    return {
+        "train_alone_vs_in_batch": float((train_alone - train_batch).abs().max()),
+        "eval_alone_vs_in_batch": float((eval_alone - eval_batch).abs().max()),
+        "train_vs_eval": float((train_alone - eval_alone).abs().max()),
+    }
+
+
+def bn_range_demo(
+    image: np.ndarray, contrasts: Sequence[float] = (0.25, 0.5, 1.0, 2.0), n_feats: int = 32
+) -> list[dict]:
+    """Feature range with and without BN, as the input's contrast changes.
+
+    ``image`` (uint8 H x W x 3) has its mean subtracted (as EDSR's ``sub_mean`` does) and is
+    multiplied by each contrast factor, then sent through one 3x3 conv (fixed random weights),
+    and through the same conv followed by a BatchNorm (train mode, fresh). Returns rows with
+    ``contrast``, ``input_std``,
+    ``conv_std`` and ``conv_bn_std``: the spread of each feature map over the image (std over
+    its pixels, averaged over the maps). Without BN the features follow the input's range; with
+    BN every map has std 1 whatever the input: the range is gone, and the network must carry
+    it around the normalization, although an image-to-image network needs it exactly.
+    """
+    torch.manual_seed(0)
+    conv = default_conv(3, n_feats, 3)
+    bn = nn.BatchNorm2d(n_feats).train()
+    x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1)[None].float()
+    rows = []
+    with torch.no_grad():
+        for c in contrasts:
+            xc = c * (x - x.mean())
+            features = conv(xc)
+            rows.append(
+                {
+                    "contrast": float(c),
+                    "input_std": float(xc.std()),
+                    "conv_std": _map_std(features),
+                    "conv_bn_std": _map_std(bn(features)),
+                }
+            )
+    return rows
+
+
+def _map_std(features: torch.Tensor) -> float:
+    """Std of each feature map over its pixels (N x C x H x W), averaged over the C maps."""
+    return float(features.std(dim=(0, 2, 3)).mean())
+
+
+# --------------------------------------------------------------------------------------------
+# The shipped full-budget pair
+# --------------------------------------------------------------------------------------------
+
+
+#: Names under which the checkpoint runs ship their logs (data/checkpoints/<name>/log.csv).
+BN_PAIR = {"EDSR block (no BN)": "edsr_baseline_x2", "SRResNet block (BN)": "edsr_baseline_bn_x2"}

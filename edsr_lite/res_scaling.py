@@ -1,0 +1,299 @@
+"""Notebook 02, residual scaling: growth with depth, an unstable run, folding the scale.
+
+:func:`depth_profile` measures activations and gradients block by block in a wide residual stack
+(:func:`predicted_growth` is what theory says at initialization); :func:`instability_run` trains
+one briefly and records loss and gradient norm per step; :func:`fold_check` checks that folding
+``res_scale`` into the last convolution changes nothing. :data:`RES_SCALE_PAIR` names the shipped
+logs of the paper's wide model with and without scaling, which :func:`stability_report` sums up.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+import statistics
+import tempfile
+import time
+import warnings
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from edsr_lite.dataset import SkippedImagesWarning
+from edsr_lite.experiments import final_psnr, shipped_report
+from edsr_lite.models import ResBlock, build, fold_res_scale
+from edsr_lite.train import TrainConfig, Trainer, TrainingDiverged, TrainLog
+
+# --------------------------------------------------------------------------------------------
+# Growth with depth
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class DepthProfile:
+    """Activation and gradient sizes block by block, for one L1 training loss.
+
+    Arrays of length B (one value per residual block, input side first):
+
+    * ``activation_std``: std of block i's output (the running sum ``x_i``);
+    * ``branch_std``: std of what block i adds (``res_scale * body(x)``);
+    * ``grad_rms``: RMS of dLoss/dx_i, the gradient that flows back into block i's output;
+    * ``weight_grad_norm``: norm of the gradient of block i's last conv weight.
+    """
+
+    label: str
+    res_scale: float
+    activation_std: np.ndarray
+    branch_std: np.ndarray
+    grad_rms: np.ndarray
+    weight_grad_norm: np.ndarray
+
+    @property
+    def activation_growth(self) -> float:
+        """Std of the last block's output over the first's."""
+        return float(self.activation_std[-1] / self.activation_std[0])
+
+    @property
+    def gradient_growth(self) -> float:
+        """Gradient RMS at the first block over the last (growth towards the input)."""
+        return float(self.grad_rms[0] / self.grad_rms[-1])
+
+
+def wide_stack(
+    n_resblocks: int = 32, n_feats: int = 256, res_scale: float = 1.0, scale: int = 2, seed: int = 0
+) -> nn.Module:
+    """An EDSR of the given depth and width (the paper's EDSR: 32 x 256), seeded init."""
+    torch.manual_seed(seed)
+    return build("edsr", scale, n_resblocks=n_resblocks, n_feats=n_feats, res_scale=res_scale)
+
+
+def depth_profile(
+    model: nn.Module, lr: torch.Tensor, hr: torch.Tensor, label: str = ""
+) -> DepthProfile:
+    """Measure :class:`DepthProfile` for one forward and backward pass of the L1 loss.
+
+    ``lr``: N x 3 x p x p, ``hr``: N x 3 x sp x sp, 0..255. The model's gradients are
+    overwritten (``zero_grad`` first); its weights are not changed.
+    """
+    blocks = [b for b in model.body if isinstance(b, ResBlock)]
+    outputs: list[torch.Tensor] = []
+    branches: list[float] = []
+
+    def keep_output(block: nn.Module, args: object, out: torch.Tensor) -> None:
+        outputs.append(out)
+
+    def branch_std(body: nn.Module, args: object, out: torch.Tensor) -> None:
+        branches.append(float((out.detach() * res_scale[body]).std()))
+
+    res_scale = {b.body: b.res_scale for b in blocks}
+    handles = [b.register_forward_hook(keep_output) for b in blocks]
+    handles += [b.body.register_forward_hook(branch_std) for b in blocks]
+    model.zero_grad(set_to_none=True)
+    was_training = model.training
+    model.train()
+    try:
+        with torch.enable_grad():
+            sr = model(lr)
+            for out in outputs:
+                out.retain_grad()
+            nn.functional.l1_loss(sr, hr).backward()
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    return DepthProfile(
+        label or f"res_scale {blocks[0].res_scale:g}",
+        float(blocks[0].res_scale),
+        np.array([float(o.detach().std()) for o in outputs]),
+        np.array(branches),
+        np.array([float(o.grad.pow(2).mean().sqrt()) for o in outputs]),
+        np.array([float(b.body[-1].weight.grad.norm()) for b in blocks]),
+    )
+
+
+def predicted_growth(n_blocks: int, res_scale: float) -> float:
+    """Std growth over ``n_blocks`` residual blocks at PyTorch's default initialization.
+
+    A conv initialized as PyTorch does (uniform, variance 1/(3 fan_in)) keeps a third of its
+    input's mean square; the ReLU keeps half of that; the second conv a third again: each
+    branch adds ``res_scale**2 / 18`` of the input's variance, so after B blocks the std has
+    grown by ``(1 + res_scale**2 / 18) ** (B / 2)``: 2.4x for 32 blocks, 1.009x with 0.1.
+    """
+    return (1 + res_scale**2 / 18) ** (n_blocks / 2)
+
+
+# --------------------------------------------------------------------------------------------
+# A short unstable run, and the shipped longer pair
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass
+class RunTrace:
+    """A short training run, step by step: ``loss`` (L1, 0..255 scale) and ``grad_norm``
+    (norm of all gradients together) per step; ``diverged_at``: the step whose loss was NaN
+    or infinite (the run stops there), else None."""
+
+    label: str
+    res_scale: float
+    lr: float
+    loss: list[float]
+    grad_norm: list[float]
+    seconds: float
+    diverged_at: int | None = None
+    model: nn.Module | None = field(default=None, repr=False)
+
+    def summary(self, tail: int = 10) -> dict[str, float]:
+        """``start`` loss, ``peak`` loss, ``final`` (median of the last ``tail`` losses),
+        ``max_grad_norm``, and ``seconds_per_step``."""
+        finite = [x for x in self.loss if math.isfinite(x)]
+        return {
+            "start": self.loss[0],
+            "peak": max(finite) if finite else math.inf,
+            "final": statistics.median(self.loss[-tail:]),
+            "max_grad_norm": max(self.grad_norm) if self.grad_norm else math.nan,
+            "seconds_per_step": self.seconds / max(1, len(self.loss)),
+        }
+
+
+def instability_run(
+    res_scale: float,
+    *,
+    n_resblocks: int = 16,
+    n_feats: int = 128,
+    lr: float = 2e-3,
+    steps: int = 30,
+    patch_size: int = 12,
+    batch_size: int = 4,
+    seed: int = 0,
+    data: str = "T91",
+) -> RunTrace:
+    """Train a wide EDSR for ``steps`` Adam steps and record loss and gradient norm per step.
+
+    The package's trainer does the steps (T91 patches, L1, Adam, constant learning rate);
+    nothing is validated or saved. Both runs of a comparison draw the same patches (same
+    ``seed``) from the same initial weights up to ``res_scale``.
+    """
+    out = tempfile.mkdtemp(prefix="edsr-lite-rs-")
+    config = TrainConfig(
+        preset="edsr",
+        scale=2,
+        n_resblocks=n_resblocks,
+        n_feats=n_feats,
+        res_scale=res_scale,
+        data=data,
+        patch_size=patch_size,
+        batch_size=batch_size,
+        lr=lr,
+        decay_steps=10**9,
+        max_steps=steps,
+        val_data=None,
+        seed=seed,
+        device="cpu",
+        out=out,
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", SkippedImagesWarning)
+            trainer = Trainer(config, quiet=True)
+        trace = RunTrace(f"res_scale {res_scale:g}", res_scale, lr, [], [], 0.0)
+        start = time.perf_counter()
+        for step in range(1, steps + 1):
+            try:
+                row = trainer.step()
+            except TrainingDiverged:
+                trace.loss.append(math.nan)
+                trace.diverged_at = step
+                break
+            trace.loss.append(row["loss"])
+            trace.grad_norm.append(row["grad_norm"])
+        trace.seconds = time.perf_counter() - start
+        trace.model = trainer.model.eval()
+        return trace
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def runs_table(traces: Sequence[RunTrace]) -> str:
+    """Markdown table of :meth:`RunTrace.summary` for each run."""
+    lines = [
+        "| run | lr | loss at step 1 | peak loss | final loss (median, last 10) "
+        "| max gradient norm | diverged (NaN) at |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for t in traces:
+        s = t.summary()
+        lines.append(
+            f"| {t.label} | {t.lr:g} | {s['start']:.1f} | {s['peak']:.3g} | {s['final']:.3g} "
+            f"| {s['max_grad_norm']:.3g} | {t.diverged_at or '-'} |"
+        )
+    return "\n".join(lines)
+
+
+RES_SCALE_PAIR = {"res_scale 1": "edsr_wide_rs1_x2", "res_scale 0.1": "edsr_wide_rs0.1_x2"}
+
+
+def stability_report(pair: Mapping[str, str], logs: Mapping[str, TrainLog], tail: int = 50) -> str:
+    """For each shipped run of ``pair``: the peak of the loss and of the gradient norm (with
+    their steps), their medians over the last ``tail`` steps, and the last validation PSNR
+    (named by the images it was measured on, e.g. ``Set5[:2]``)."""
+    if not logs:
+        return shipped_report(pair, logs)
+    lines = []
+    for label in pair:
+        log = logs.get(label)
+        if log is None:
+            lines.append(f"{label}: no log shipped")
+            continue
+        parts = [_peak_and_tail(log, key, name, tail) for key, name in _CURVES]
+        last = final_psnr(log)
+        if last is not None:
+            parts.append(f"{_validated_on(log)} {last[1]:.2f} dB at step {last[0]}")
+        lines.append(f"{label}: " + "; ".join(p for p in parts if p))
+    return "\n".join(lines)
+
+
+_CURVES = (("loss", "loss"), ("grad_norm", "gradient norm"))
+
+
+def _peak_and_tail(log: TrainLog, key: str, name: str, tail: int) -> str:
+    """``"loss peak 122 at step 3, median of the last 50 steps 7.9"`` (or "" without values)."""
+    steps, values = log.series(key)
+    finite = [(v, s) for s, v in zip(steps, values, strict=True) if math.isfinite(v)]
+    if not finite:
+        return ""
+    peak, at = max(finite)
+    recent = statistics.median(values[-tail:])
+    return f"{name} peak {peak:.3g} at step {at}, median of the last {tail} steps {recent:.3g}"
+
+
+def _validated_on(log: TrainLog) -> str:
+    """The validation set's name in run.json's metrics (``"Set5[:2]"`` for 2 images)."""
+    names = [k for k in (log.info.get("metrics") or {}) if k != "step"]
+    return names[0] if names else "validation"
+
+
+# --------------------------------------------------------------------------------------------
+# Folding the scale into the convolution
+# --------------------------------------------------------------------------------------------
+
+
+def fold_check(model: nn.Module, x: torch.Tensor) -> dict[str, float | int]:
+    """Compare ``model`` with ``fold_res_scale(model)`` on ``x`` (eval mode, no gradients).
+
+    Returns ``max_abs_diff`` (0..255 scale: float rounding only, ~1e-4 or less) and
+    ``pixels_changed``: how many output values differ once rounded to uint8 as a saved image
+    is (0, or a handful that sit exactly on a rounding boundary).
+    """
+    folded = fold_res_scale(model).eval()
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.no_grad():
+            a, b = model(x), folded(x)
+    finally:
+        model.train(was_training)
+    rounded = int((a.round().clamp(0, 255) != b.round().clamp(0, 255)).sum())
+    return {"max_abs_diff": float((a - b).abs().max()), "pixels_changed": rounded}

@@ -1,0 +1,46 @@
+"""edsr_lite.memory: a tiled upscale's memory in a fresh process, and the process's peak memory."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from edsr_lite import benchmark, memory
+from edsr_lite.models import build
+
+
+def test_tiled_upscale_same_pixels_less_memory():
+    torch.manual_seed(0)
+    model = build("edsr_tiny", 2).eval()
+    image = benchmark.mosaic("B100", 1, 1)
+    whole = memory.measure_upscale_memory(model, image, tile=0)
+    tiled = memory.measure_upscale_memory(model, image, tile=None, max_memory_mb=32)
+    assert whole.n_tiles == 1 and tiled.n_tiles > 1 and tiled.tile > 0
+    assert np.array_equal(whole.output, tiled.output)
+    assert whole.output.shape == (640, 960, 3)
+    assert tiled.allocated_mb < 0.5 * whole.allocated_mb
+    assert tiled.allocated_mb <= tiled.estimate_mb  # the budget's estimate is conservative
+    assert whole.peak_rss_mb > 0 and tiled.seconds > 0
+    table = memory.upscale_memory_table([whole, tiled])
+    assert table.splitlines()[-1].endswith("| 0 |")  # no output value differs
+
+
+def test_upscale_memory_is_the_child_process_own_not_its_parent_peak():
+    """A big notebook kernel must not make a small upscale look big (Linux carries the peak
+    RSS across fork and exec)."""
+    ballast = torch.ones(256 * 2**20)  # 1 GiB held by this (the parent) process
+    image = benchmark.mosaic("Set5", 1, 1)[:64, :64]
+    measured = memory.measure_upscale_memory(build("edsr_tiny", 2).eval(), image, tile=0)
+    assert ballast.sum() > 0
+    assert 0 < measured.peak_rss_mb < 200
+
+
+def test_peak_rss_restarts_where_the_os_allows():
+    ballast = torch.ones(128 * 2**20)  # 512 MiB
+    ballast.add_(1)
+    del ballast
+    high = memory.peak_rss_mb()
+    if not memory.reset_peak_rss():
+        pytest.skip("no /proc/self/clear_refs here")
+    assert memory.peak_rss_mb() < high - 400
