@@ -237,56 +237,54 @@ def describe_for_results(name: str, path: Path) -> dict:
     }
 
 
-def _references() -> list[dict]:
-    def values(table: dict[tuple[str, int], tuple[float, float]]) -> dict[str, list[float]]:
-        return {f"{s} x{k}": [p, q] for (s, k), (p, q) in table.items()}
+def _values(table: dict[tuple[str, int], tuple[float, float]]) -> dict[str, list[float]]:
+    """A published table as RESULTS.json keeps it: ``{"Set5 x2": [psnr, ssim], ...}``."""
+    return {f"{s} x{k}": [p, q] for (s, k), (p, q) in table.items()}
 
+
+def _references() -> list[dict]:
     return [
         {
             "key": "paper_bicubic",
             "label": "Bicubic (paper)",
             "source": "Lim et al. 2017, Table 6 (from VDSR; protocol paper_bicubic)",
-            "values": values(PAPER_BICUBIC),
+            "values": _values(PAPER_BICUBIC),
         },
         {
             "key": "edsr_baseline_official",
             "label": "EDSR-baseline (official weights)",
             "source": "the authors' released EDSR-baseline x2/x3/x4 files, measured by torchSR",
-            "values": values(REFERENCE_EDSR_BASELINE),
+            "values": _values(REFERENCE_EDSR_BASELINE),
         },
         {
             "key": "paper_edsr",
             "label": "EDSR (paper)",
             "source": "Lim et al. 2017, Table 6: the full-size EDSR (43 M parameters)",
-            "values": values(PAPER_EDSR),
+            "values": _values(PAPER_EDSR),
         },
         {
             "key": "paper_edsr_plus",
             "label": "EDSR+ (paper)",
             "source": "Lim et al. 2017, Table 6: EDSR with self-ensemble",
-            "values": values(PAPER_EDSR_PLUS),
+            "values": _values(PAPER_EDSR_PLUS),
         },
     ]
 
 
 def _classic_cnns() -> list[dict]:
     """The published SRCNN and VDSR numbers the shipped EDSR-baselines are held against."""
-
-    def values(table: dict[tuple[str, int], tuple[float, float]]) -> dict[str, list[float]]:
-        return {f"{s} x{k}": [p, q] for (s, k), (p, q) in table.items()}
-
     return [
         {
             "key": "paper_srcnn",
             "label": "SRCNN (paper)",
             "source": "Dong et al. 2016, as in Lim et al. 2017, Table 6",
-            "values": values(PAPER_SRCNN),
+            "values": _values(PAPER_SRCNN),
         },
         {
             "key": "paper_vdsr",
             "label": "VDSR (paper)",
             "source": "Kim et al. 2016 (trained on T91 + BSD200), as in Lim et al. 2017, Table 6",
-            "values": values(PAPER_VDSR),
+            "values": _values(PAPER_VDSR),
         },
     ]
 
