@@ -41,7 +41,7 @@ bench: venv
 
 ## checkpoints: train (or continue) every shipped run of configs/, in order: hours per model on a CPU
 CHECKPOINT_RUNS ?= edsr_baseline_x2 edsr_baseline_x3 edsr_baseline_x4 edsr_baseline_x4_scratch \
-	mdsr_baseline edsr_baseline_bn_x2 edsr_wide_rs1_x2 edsr_wide_rs0.1_x2
+	edsr_baseline_bn_x2 mdsr_baseline edsr_wide_rs1_x2 edsr_wide_rs0.1_x2
 checkpoints: venv
 	for run in $(CHECKPOINT_RUNS); do \
 		OMP_WAIT_POLICY=PASSIVE $(BIN)/edsr-lite train --config configs/$$run.yaml --resume || exit 1; \
