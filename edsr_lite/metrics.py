@@ -161,6 +161,10 @@ REFERENCE_EDSR_BASELINE: dict[tuple[str, int], tuple[float, float]] = {
     ("B100", 4): (27.56, 0.7354),
 }
 
+#: This project's quality bar for the shipped EDSR-baselines: Set5 PSNR (dB, protocol "model")
+#: at each scale, a little above SRCNN's published scores (:data:`PAPER_SRCNN`); the aim is VDSR's.
+QUALITY_BAR_SET5: dict[int, float] = {2: 37.0, 3: 33.2, 4: 30.9}
+
 #: This project's bar for multi-scale against single-scale: on Set5, MDSR-baseline at most this
 #: many dB below the EDSR-baseline of each scale (the paper: "comparable" performance).
 MDSR_TOLERANCE_DB = 0.15

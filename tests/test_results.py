@@ -19,6 +19,7 @@ import edsr_lite
 from edsr_lite import results
 from edsr_lite.cli import main as cli
 from edsr_lite.data import find_dataset
+from edsr_lite.metrics import PAPER_SRCNN, QUALITY_BAR_SET5
 from edsr_lite.results import BEGIN, END, main
 from edsr_lite.train import TrainConfig, train
 from edsr_lite.weights import read_checkpoint, save_checkpoint
@@ -28,7 +29,6 @@ SHIPPED = results.find_main_models()  # the main models in data/checkpoints (fin
 NO_MAIN_MODEL = (
     "no main model ships in data/checkpoints yet (edsr_baseline_x2/x3/x4, mdsr_baseline)"
 )
-QUALITY_BAR_SET5 = {2: 37.0, 3: 33.2, 4: 30.9}  # dB, the bar for the shipped EDSR-baselines
 
 
 # ------------------------------------------------------------------------------- fixtures
@@ -393,6 +393,8 @@ def test_classic_section_holds_ours_against_srcnn_and_vdsr(made):
     )
     bicubic = _row(data, "bicubic")["psnr"]
     assert f"(bicubic: up to {abs(bicubic - 33.66):.2f} dB)" in text
+    assert "above SRCNN's Set5 scores (37.0 / 33.2 / 30.9 dB at ×2 / ×3 / ×4)" in text
+    assert all(QUALITY_BAR_SET5[k] > PAPER_SRCNN["Set5", k][0] for k in (2, 3, 4))
     assert text.index("Against SRCNN and VDSR") > text.index("| Set | Scale | Bicubic |")
     del data["classic_cnns"]
     assert "Against SRCNN and VDSR" not in results.render(data)
