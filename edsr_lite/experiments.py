@@ -8,8 +8,9 @@ allocation memory in :mod:`edsr_lite.memory`. This one holds what they have in c
 * :func:`real_batch` and :func:`lr_crops`: real image patches, never random noise (the
   statistics of activations depend on the content);
 * :func:`train_briefly`: a short training run in a temporary folder, for a live cell;
-* :func:`shipped_logs`, :func:`shipped_report`, :func:`shipped_claim`, :func:`final_psnr`: the
-  logs of the full-budget runs that ship in ``data/checkpoints``, once they do;
+* :func:`shipped_logs`, :func:`shipped_report`, :func:`shipped_claim`, :func:`precision_note`,
+  :func:`final_psnr`: the logs of the full-budget runs that ship in ``data/checkpoints``, once
+  they do;
 * :func:`rows_table`, :func:`claims_table`, :func:`evaluate_checkpoints`: what the cells display.
 
 All sizes are in bytes unless a name says ``_mb`` (mebibytes, 2**20 bytes).
@@ -31,7 +32,7 @@ from edsr_lite.data import benchmark
 from edsr_lite.dataset import SkippedImagesWarning, TrainingSet, load_training_set, to_tensor
 from edsr_lite.metrics import evaluate
 from edsr_lite.paths import CHECKPOINT_DIR
-from edsr_lite.train import TrainConfig, TrainLog, TrainResult, load_log, train
+from edsr_lite.train import TrainConfig, TrainLog, TrainResult, load_log, run_segments, train
 
 # ============================================================================================
 # Real inputs
@@ -155,6 +156,39 @@ def shipped_claim(pair: Mapping[str, str], logs: Mapping[str, TrainLog]) -> str:
     return " vs ".join(
         f"{label}: {psnr:.2f} dB at step {step}" for label, (step, psnr) in finals.items()
     )
+
+
+# Measured with bench_train_step's runs of edsr_tiny (400 steps; README, "Training").
+BF16_COST = "-0.03 to -0.06 dB of Set5 PSNR against float32 (edsr_tiny, 400 steps)"
+
+
+def precision_note(logs: Mapping[str, TrainLog]) -> str:
+    """In which arithmetic each log's steps ran, from its run.json's ``segments``: one line per
+    run, e.g. ``"EDSR block (no BN): bfloat16 autocast (steps 0-3000)"``, only the steps the log
+    holds (cut it with ``shipped_logs(..., same_budget=True)`` first). When the runs differ, a
+    last line says what bfloat16 is known to cost, so that a gap that small is not read as the
+    effect being compared."""
+    lines, kinds = [], set()
+    for label, log in logs.items():
+        last = max((r["step"] for r in log.rows), default=0)
+        spans: list[list] = []  # [precision, first, last]: a move to another machine in the
+        for segment in run_segments(log.info):  # same precision does not start a new span
+            first, end = segment["steps"]
+            if first >= max(last, 1):  # steps this log does not hold
+                continue
+            if spans and spans[-1][0] == segment["precision"]:
+                spans[-1][2] = min(end, last)
+            else:
+                spans.append([segment["precision"], first, min(end, last)])
+            kinds.add(segment["precision"])
+        parts = [f"{precision} (steps {first}-{end})" for precision, first, end in spans]
+        lines.append(f"{label}: " + (", ".join(parts) or "precision not recorded"))
+    if len(kinds) > 1:
+        lines.append(
+            "The runs compared were not trained in the same precision: bfloat16 autocast costs "
+            f"{BF16_COST}, so a gap of that size is not the effect compared."
+        )
+    return "\n".join(lines)
 
 
 def final_psnr(log: TrainLog) -> tuple[int, float] | None:

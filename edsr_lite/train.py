@@ -1031,6 +1031,16 @@ class Bf16UnavailableWarning(UserWarning):
     """bf16 was asked for on hardware without fast bfloat16: the run trains in float32."""
 
 
+def run_segments(info: Mapping) -> list[dict]:
+    """Which steps of a run ran where, and in which precision: ``[{"steps": [first, last],
+    "precision": "float32" | "bfloat16 autocast", "machine": {...}}, ...]`` from a run.json (or
+    a checkpoint's meta). A run written before runs kept this record gets one segment, from its
+    config; ``[]`` for an empty record (a log.csv without its run.json)."""
+    if not info:
+        return []
+    return info.get("segments") or [_first_segment(info, int(info.get("step", 0)))]
+
+
 def _first_segment(meta: Mapping, step: int) -> dict:
     """The segment record of a checkpoint written before runs kept one: steps 0..step on the
     machine it names, in the precision its config asked for (then always granted)."""

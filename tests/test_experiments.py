@@ -116,6 +116,56 @@ def test_shipped_claim_compares_the_pair_once_both_have_shipped(tmp_path):
     )
 
 
+def test_precision_note_says_which_arithmetic_ran_the_steps_compared(tmp_path):
+    import json
+
+    machine = {"cpu": "A"}
+    runs = {
+        # written before runs kept segments: the config's bf16 says which precision ran
+        "edsr_baseline_x2": (20, {"step": 20, "train_config": {"bf16": True}}),
+        # resumed on another machine with the same precision, then in bfloat16
+        "edsr_baseline_bn_x2": (20, {"step": 20, "segments": [
+            {"steps": [0, 5], "precision": "float32", "machine": machine},
+            {"steps": [5, 10], "precision": "float32", "machine": {"cpu": "B"}},
+            {"steps": [10, 20], "precision": "bfloat16 autocast", "machine": machine},
+        ]}),
+    }  # fmt: skip
+    for name, (last, info) in runs.items():
+        (tmp_path / name).mkdir()
+        rows = [f"{step},2,1.0,1e-4,{step},30" for step in range(0, last + 1, 5)]
+        (tmp_path / name / "log.csv").write_text(
+            "step,scale,loss,lr,seconds,psnr\n" + "\n".join(rows)
+        )
+        (tmp_path / name / "run.json").write_text(json.dumps(info))
+    logs = ex.shipped_logs(bn_removal.BN_PAIR, root=tmp_path)
+    assert ex.precision_note(logs).splitlines() == [
+        "EDSR block (no BN): bfloat16 autocast (steps 0-20)",
+        "SRResNet block (BN): float32 (steps 0-10), bfloat16 autocast (steps 10-20)",
+        "The runs compared were not trained in the same precision: bfloat16 autocast costs "
+        f"{ex.BF16_COST}, so a gap of that size is not the effect compared.",
+    ]
+    cut = {label: TrainLog(log.rows[:3], log.info) for label, log in logs.items()}  # steps 0-10
+    assert ex.precision_note(cut).splitlines()[1] == "SRResNet block (BN): float32 (steps 0-10)"
+    alike = {"x2": logs["EDSR block (no BN)"], "again": logs["EDSR block (no BN)"]}
+    assert len(ex.precision_note(alike).splitlines()) == 2  # same precision: no caveat
+    (tmp_path / "edsr_baseline_x2" / "run.json").unlink()
+    bare = ex.shipped_logs({"x2": "edsr_baseline_x2"}, root=tmp_path)
+    assert ex.precision_note(bare) == "x2: precision not recorded"
+    assert ex.precision_note({}) == ""
+
+
+def test_the_shipped_x2_run_records_its_precision():
+    """Notebook 01 compares the x2 run's first 3000 steps with a BN run trained elsewhere."""
+    from edsr_lite.train import run_segments
+
+    log = ex.shipped_logs({"x2": "edsr_baseline_x2"}).get("x2")
+    if log is None:
+        pytest.skip("the x2 run is not in this checkout")
+    segments = run_segments(log.info)
+    assert segments[0]["steps"][0] == 0 and segments[-1]["steps"][1] == log.info["step"]
+    assert {s["precision"] for s in segments} <= {"float32", "bfloat16 autocast"}
+
+
 # --------------------------------------------------------------------------------- tables
 
 
