@@ -8,8 +8,8 @@ not depend on them), the milliseconds per LR megapixel of
 * ``Upscaler`` (what ``upscale()`` and the CLI use: channels_last, one tile when it fits),
 
 and the ratios to the baseline measured in the same run. Then the peak memory (RSS) of
-upscaling a 2000x2000 LR image x4 with edsr_baseline, tiled under its budget, and an untiled
-run on the largest size that fits, each in a fresh process.
+upscaling a 2000x2000 LR image x4 with edsr_baseline, tiled under a 1 GB budget, and a 600x600
+one untiled and tiled, each in a fresh process (as notebook 05 measures it).
 
     python benchmarks/bench_infer.py            # the teaching and baseline presets
     python benchmarks/bench_infer.py --full     # also the 43 M-parameter EDSR (slow on a CPU)
@@ -19,15 +19,13 @@ run on the largest size that fits, each in a fresh process.
 from __future__ import annotations
 
 import argparse
-import json
-import subprocess
-import sys
 import time
 
+import numpy as np
 import torch
 
 from edsr_lite.infer import Upscaler, bytes_per_lr_pixel
-from edsr_lite.memory import peak_rss_mb, reset_peak_rss
+from edsr_lite.memory import MiB, measure_upscale_memory
 from edsr_lite.models import build
 
 
@@ -65,58 +63,12 @@ def speed_row(preset: str, scale: int, size: int, repeats: int) -> dict:
     }
 
 
-def peak_rss_child(size: int, tile: str) -> None:
-    """Run in a child process: upscale a size x size LR image x4; print JSON with the peak RSS."""
-    torch.manual_seed(0)
-    model = build("edsr_baseline", 4)
-    x = torch.rand(1, 3, size, size) * 255
-    reset_peak_rss()  # a child starts with its parent's peak otherwise (see peak_rss_mb)
-    before = peak_rss_mb()
-    budget = 1024
-    upscaler = Upscaler(model, tile=0 if tile == "none" else None, max_memory_mb=budget)
-    t0 = time.perf_counter()
-    upscaler.upscale_tensor(x)
-    seconds = time.perf_counter() - t0
-    peak = peak_rss_mb()
-    output_mb = 3 * (4 * size) ** 2 / 2**20  # the uint8 result itself
-    print(
-        json.dumps(
-            {
-                "size": size,
-                "tiled": tile != "none",
-                "budget_mb": budget,
-                "seconds": seconds,
-                "peak_rss_mb": peak,
-                "start_rss_mb": before,
-                "growth_mb": peak - before,
-                "output_mb": output_mb,
-                "estimate_untiled_mb": bytes_per_lr_pixel(model, 4) * size * size / 2**20,
-            }
-        )
-    )
-
-
-def peak_rss(size: int, tile: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--child", str(size), tile],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return json.loads(out.stdout.strip().splitlines()[-1])
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--full", action="store_true", help="include the wide 32x256 EDSR")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--only", choices=("speed", "memory"), help="one of the two parts")
-    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        peak_rss_child(int(args.child[0]), args.child[1])
-        return
-
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     if args.only != "memory":
         speed_table(args)
@@ -141,15 +93,22 @@ def speed_table(args: argparse.Namespace) -> None:
     print("\nratios are times relative to the bare NCHW model(x) call in the same run")
 
 
-def memory_table() -> None:
-    print("\npeak memory, edsr_baseline x4 (each run in a fresh process):")
-    for size, tile in ((2000, "auto"), (600, "none"), (600, "auto")):
-        r = peak_rss(size, tile)
-        kind = f"tiled, budget {r['budget_mb']} MB" if r["tiled"] else "untiled"
+def memory_table(budget_mb: float = 1024) -> None:
+    """Peak memory of edsr_baseline x4 upscales, each in a fresh process
+    (:func:`edsr_lite.memory.measure_upscale_memory`, without the profiler's second pass)."""
+    print(f"\npeak memory, edsr_baseline x4, tile budget {budget_mb:.0f} MB (fresh processes):")
+    torch.manual_seed(0)
+    model = build("edsr_baseline", 4).eval()
+    rng = np.random.default_rng(0)
+    for size, tile in ((2000, None), (600, 0), (600, None)):
+        image = rng.integers(0, 256, (size, size, 3), dtype=np.uint8)
+        r = measure_upscale_memory(model, image, tile, budget_mb, profile=False)
+        untiled_mb = bytes_per_lr_pixel(model, 4) * size * size / MiB
         print(
-            f"  {size}x{size} LR {kind:<22} peak RSS {r['peak_rss_mb']:7.0f} MB "
-            f"(growth {r['growth_mb']:6.0f} MB, of which output image {r['output_mb']:.0f} MB; "
-            f"untiled estimate {r['estimate_untiled_mb']:.0f} MB) in {r['seconds']:.1f} s",
+            f"  {size}x{size} LR, {r.label:<15} {r.n_tiles:>3} tiles: peak RSS growth "
+            f"{r.peak_rss_mb:6.0f} MB (output image {r.output.nbytes / MiB:.0f} MB; estimate "
+            f"{r.estimate_mb:.0f} MB for the largest tile, {untiled_mb:.0f} MB untiled) "
+            f"in {r.seconds:.1f} s",
             flush=True,
         )
 

@@ -152,9 +152,10 @@ class UpscaleMemory:
     """One upscale run in a fresh process: its settings, tiles, time and peak memory (MiB).
 
     ``allocated_mb``: the most memory PyTorch had allocated at once during the upscale, over
-    what it held before (the memory profiler, exact). ``peak_rss_mb``: how much the process's
-    peak resident memory grew (:func:`peak_rss_mb`, what the operating system counts: it adds the
-    memory allocator's own keeping and oneDNN's scratch space, and varies from run to run).
+    what it held before (the memory profiler, exact; None when measured with ``profile=False``).
+    ``peak_rss_mb``: how much the process's peak resident memory grew (:func:`peak_rss_mb`, what
+    the operating system counts: it adds the memory allocator's own keeping and oneDNN's scratch
+    space, and varies from run to run).
     ``estimate_mb``: the tile budget's estimate (:func:`edsr_lite.infer.bytes_per_lr_pixel`
     x the largest tile's pixels). ``seconds``: wall time of the (unprofiled) upscale.
     """
@@ -163,7 +164,7 @@ class UpscaleMemory:
     tile: int  # core tile side in LR pixels; 0: the whole image at once
     n_tiles: int
     seconds: float
-    allocated_mb: float
+    allocated_mb: float | None
     peak_rss_mb: float
     estimate_mb: float
     output: np.ndarray = field(repr=False)
@@ -175,13 +176,16 @@ def measure_upscale_memory(
     tile: int | None = 0,
     max_memory_mb: float = 2048,
     label: str = "",
+    profile: bool = True,
 ) -> UpscaleMemory:
     """Upscale ``image`` with ``model`` in a fresh Python process and measure its memory.
 
     ``tile=0``: one forward pass over the whole image; ``tile=None``: the automatic tile size
     for ``max_memory_mb`` (what :func:`edsr_lite.upscale` does); an integer: that core size.
     The overlap is the model's receptive radius, so every setting gives the same pixels. A
-    fresh process is needed because a process's peak memory only ever goes up.
+    fresh process is needed because a process's peak memory only ever goes up. ``profile``:
+    also run the upscale a second time under PyTorch's memory profiler (``allocated_mb``; about
+    doubles the time on a large image); the time and the peak RSS come from the first run.
     """
     from edsr_lite.infer import bytes_per_lr_pixel
     from edsr_lite.weights import save_checkpoint
@@ -198,7 +202,7 @@ def measure_upscale_memory(
         ckpt, inp, out = Path(tmp, "m.pt"), Path(tmp, "in.npy"), Path(tmp, "out.npy")
         save_checkpoint(ckpt, model)
         np.save(inp, image)
-        args = json.dumps([str(ckpt), str(inp), str(out), int(tile), int(scale)])
+        args = json.dumps([str(ckpt), str(inp), str(out), int(tile), int(scale), profile])
         code = "from edsr_lite.memory import _upscale_worker; _upscale_worker()"
         result = subprocess.run(
             [sys.executable, "-c", code, args], capture_output=True, text=True, check=False
@@ -224,7 +228,7 @@ def _upscale_worker() -> None:
     """Body of the measuring process of :func:`measure_upscale_memory` (argv[1]: JSON args)."""
     from edsr_lite.weights import load_model
 
-    ckpt, inp, out, tile, scale = json.loads(sys.argv[1])
+    ckpt, inp, out, tile, scale, profile = json.loads(sys.argv[1])
     model = load_model(ckpt)
     image = np.load(inp)
     upscaler = Upscaler(model, tile=tile)
@@ -241,13 +245,16 @@ def _upscale_worker() -> None:
     peak = max(peak_rss_mb(), before_peak) - before
     np.save(out, sr)
     del sr
-    # Then the same upscale again under the memory profiler (which needs much memory of its
-    # own, so it runs after the RSS measurement): PyTorch's own allocations, exactly.
-    _, allocated = profile_memory(lambda: upscaler(image, scale))
-    total = allocated.sum(axis=1)
+    allocated_mb = None
+    if profile:
+        # The same upscale again under the memory profiler (which needs much memory of its
+        # own, so it runs after the RSS measurement): PyTorch's own allocations, exactly.
+        _, allocated = profile_memory(lambda: upscaler(image, scale))
+        total = allocated.sum(axis=1)
+        allocated_mb = float(total.max() - total[0]) / MiB
     report = {
         "seconds": seconds,
-        "allocated_mb": float(total.max() - total[0]) / MiB,
+        "allocated_mb": allocated_mb,
         "peak_rss_mb": peak,
         "slack_mb": before_peak - before,
     }
@@ -266,6 +273,7 @@ def upscale_memory_table(runs: Sequence[UpscaleMemory]) -> str:
         differ = int((r.output != ref).sum()) if r.output.shape == ref.shape else -1
         lines.append(
             f"| {r.label} | {r.tile or '-'} | {r.n_tiles} | {r.seconds:.1f} "
-            f"| {r.allocated_mb:.0f} | {r.estimate_mb:.0f} | {r.peak_rss_mb:.0f} | {differ} |"
+            f"| {'-' if r.allocated_mb is None else f'{r.allocated_mb:.0f}'} "
+            f"| {r.estimate_mb:.0f} | {r.peak_rss_mb:.0f} | {differ} |"
         )
     return "\n".join(lines)

@@ -36,6 +36,17 @@ def test_upscale_memory_is_the_child_process_own_not_its_parent_peak():
     assert 0 < measured.peak_rss_mb < 200
 
 
+def test_upscale_memory_without_the_profiler_pass():
+    """What benchmarks/bench_infer.py uses on large images: time and peak RSS only."""
+    image = benchmark.mosaic("Set5", 1, 1)[:64, :64]
+    model = build("edsr_tiny", 2).eval()
+    measured = memory.measure_upscale_memory(model, image, tile=0, profile=False)
+    assert measured.allocated_mb is None and measured.peak_rss_mb > 0
+    assert measured.output.shape == (128, 128, 3)
+    assert "| 1 | " in memory.upscale_memory_table([measured])  # one tile, allocation "-"
+    assert memory.upscale_memory_table([measured]).splitlines()[-1].count("| - |") == 2
+
+
 def test_peak_rss_restarts_where_the_os_allows():
     ballast = torch.ones(128 * 2**20)  # 512 MiB
     ballast.add_(1)
