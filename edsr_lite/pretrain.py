@@ -7,6 +7,8 @@ For ``notebooks/04_pretrained_init.ipynb``:
 * :func:`pretrained_vs_scratch`: a live run on a CPU: train an x2 model briefly, then the same
   x4 budget twice, once from scratch and once from that x2 model, validated along the way.
 * :func:`steps_to_reach`: the first validation step at which a run reached a PSNR.
+* :func:`head_start`: what the pretrained run gained over the scratch run with the same budget
+  (the live pair's and the shipped pair's rows of the notebook's table with the paper).
 """
 
 from __future__ import annotations
@@ -133,3 +135,24 @@ def steps_to_reach(log: TrainLog, target: float) -> int | None:
         if value >= target:
             return int(step)
     return None
+
+
+def head_start(pretrained: TrainLog | None, scratch: TrainLog | None) -> str:
+    """The pretrained run's lead over the scratch run, both given the same steps, as one cell
+    of a claims table: e.g. ``"+0.45 dB on Set5 at step 200; the scratch run's final 30.12 dB
+    reached at step 50 of 200"``. ``"- (not shipped yet)"`` while either log is missing or has
+    no validation (the shipped control arrives after the x4 run it is compared with)."""
+    if pretrained is None or scratch is None:
+        return "- (not shipped yet)"
+    ends = [log.series("psnr") for log in (pretrained, scratch)]
+    if not all(steps for steps, _ in ends):
+        return "- (not shipped yet)"
+    (p_steps, p_psnr), (s_steps, s_psnr) = ends
+    same_step = p_steps[-1] == s_steps[-1]
+    at = f"at step {s_steps[-1]}" if same_step else f"at steps {p_steps[-1]} vs {s_steps[-1]}"
+    reached = steps_to_reach(pretrained, s_psnr[-1])
+    when = reached if reached is not None else "- (not within the budget)"
+    return (
+        f"{p_psnr[-1] - s_psnr[-1]:+.2f} dB on Set5 {at}; the scratch run's final "
+        f"{s_psnr[-1]:.2f} dB reached at step {when} of {p_steps[-1]}"
+    )

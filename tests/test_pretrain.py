@@ -46,3 +46,20 @@ def test_steps_to_reach():
     assert pretrain.steps_to_reach(log, 25.0) == 10
     assert pretrain.steps_to_reach(log, 27.0) == 20
     assert pretrain.steps_to_reach(log, 30.0) is None
+
+
+def test_head_start_compares_the_pair_at_the_same_budget():
+    def log(*psnr):
+        return TrainLog([{"step": 10 * i, "psnr": p} for i, p in enumerate(psnr)])
+
+    assert pretrain.head_start(log(12.0, 29.5, 30.5), log(12.0, 28.0, 29.2)) == (
+        "+1.30 dB on Set5 at step 20; the scratch run's final 29.20 dB reached at step 10 of 20"
+    )
+    assert pretrain.head_start(log(12.0, 28.0), log(12.0, 28.5)).endswith(
+        "reached at step - (not within the budget) of 10"
+    )
+    assert "at steps 20 vs 10" in pretrain.head_start(log(12.0, 29.0, 30.5), log(12.0, 28.0))
+    assert pretrain.head_start(log(12.0, 29.0), None) == "- (not shipped yet)"
+    assert pretrain.head_start(log(12.0), TrainLog([{"step": 0, "psnr": None}])) == (
+        "- (not shipped yet)"
+    )
