@@ -946,7 +946,7 @@ class Trainer:
         meta = ckpt["meta"]
         self.best_psnr, self.best_step = meta.get("best_psnr"), meta.get("best_step")
         self.init_report = meta.get("init_from")
-        self.past_segments = meta.get("segments") or [_first_segment(meta, self.step_count)]
+        self.past_segments = run_segments(meta, self.step_count)
         self._log(f"resuming {self.out_dir} from step {self.step_count}")
 
     # -- the end
@@ -1031,14 +1031,17 @@ class Bf16UnavailableWarning(UserWarning):
     """bf16 was asked for on hardware without fast bfloat16: the run trains in float32."""
 
 
-def run_segments(info: Mapping) -> list[dict]:
+def run_segments(info: Mapping, step: int | None = None) -> list[dict]:
     """Which steps of a run ran where, and in which precision: ``[{"steps": [first, last],
     "precision": "float32" | "bfloat16 autocast", "machine": {...}}, ...]`` from a run.json (or
-    a checkpoint's meta). A run written before runs kept this record gets one segment, from its
-    config; ``[]`` for an empty record (a log.csv without its run.json)."""
+    a checkpoint's meta). A run written before runs kept this record gets one segment, steps
+    0..``step`` (default: the record's own ``step``), from its config; ``[]`` for an empty
+    record (a log.csv without its run.json)."""
     if not info:
         return []
-    return info.get("segments") or [_first_segment(info, int(info.get("step", 0)))]
+    if step is None:
+        step = int(info.get("step", 0))
+    return info.get("segments") or [_first_segment(info, step)]
 
 
 def _first_segment(meta: Mapping, step: int) -> dict:

@@ -6,6 +6,8 @@ fast-mode switch; every figure has labelled axes. Small models keep each test to
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -117,8 +119,6 @@ def test_shipped_claim_compares_the_pair_once_both_have_shipped(tmp_path):
 
 
 def test_precision_note_says_which_arithmetic_ran_the_steps_compared(tmp_path):
-    import json
-
     machine = {"cpu": "A"}
     runs = {
         # written before runs kept segments: the config's bf16 says which precision ran
