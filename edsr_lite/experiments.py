@@ -191,6 +191,28 @@ def precision_note(logs: Mapping[str, TrainLog]) -> str:
     return "\n".join(lines)
 
 
+def validation_rows(logs: Mapping[str, TrainLog], skip_first: bool = True) -> list[dict]:
+    """The validations of two runs side by side, for :func:`rows_table`: one row per step that
+    both logs validated at, ``{"step", <label 1>: dB, <label 2>: dB, "gap (dB)": 1st - 2nd}``.
+
+    A final PSNR alone hides how the runs got there (one may lead early and be caught up);
+    this is the same comparison at every common step. ``skip_first`` leaves out step 0, the
+    untrained networks. No rows unless there are exactly two logs.
+    """
+    if len(logs) != 2:
+        return []
+    (first, log_a), (second, log_b) = logs.items()
+    a = dict(zip(*log_a.series("psnr"), strict=True))
+    b = dict(zip(*log_b.series("psnr"), strict=True))
+    steps = sorted(set(a) & set(b))
+    if skip_first:
+        steps = [step for step in steps if step > 0]
+    return [
+        {"step": int(step), first: a[step], second: b[step], "gap (dB)": a[step] - b[step]}
+        for step in steps
+    ]
+
+
 def final_psnr(log: TrainLog) -> tuple[int, float] | None:
     """``(step, psnr)`` of the last validation in a log, or None if it has none."""
     steps, values = log.series("psnr")
@@ -210,7 +232,9 @@ def _cell(value: object, digits: int) -> str:
 
 def rows_table(rows: Sequence[dict], digits: int = 2) -> str:
     """Any list of flat dicts as a markdown table (floats to ``digits`` decimals, None as "-":
-    a value not measured, e.g. of a model that has not shipped)."""
+    a value not measured, e.g. of a model that has not shipped); no rows, an empty string."""
+    if not rows:
+        return ""
     keys = list(rows[0])
     lines = ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
     for row in rows:

@@ -118,6 +118,28 @@ def test_shipped_claim_compares_the_pair_once_both_have_shipped(tmp_path):
     )
 
 
+def test_validation_rows_put_the_pair_side_by_side_at_common_steps(tmp_path):
+    # the BN run validates at 0, 10, 20; its partner also at 5 and 15, and goes on to 30
+    for name, every, last, offset in (
+        ("edsr_baseline_x2", 5, 30, 1.0),
+        ("edsr_baseline_bn_x2", 10, 20, 0.0),
+    ):
+        (tmp_path / name).mkdir()
+        rows = [f"{s},2,1.0,1e-4,{s},{30 + offset + s / 10}" for s in range(0, last + 1, every)]
+        (tmp_path / name / "log.csv").write_text(
+            "step,scale,loss,lr,seconds,psnr\n" + "\n".join(rows)
+        )
+    logs = ex.shipped_logs(bn_removal.BN_PAIR, root=tmp_path, same_budget=True)
+    rows = ex.validation_rows(logs)
+    assert [r["step"] for r in rows] == [10, 20]  # step 0 left out, 5 and 15 not in both
+    assert rows[0]["EDSR block (no BN)"] == 32.0 and rows[0]["SRResNet block (BN)"] == 31.0
+    assert all(r["gap (dB)"] == pytest.approx(1.0) for r in rows)
+    assert [r["step"] for r in ex.validation_rows(logs, skip_first=False)] == [0, 10, 20]
+    assert "| 20 | 33.00 | 32.00 | 1.00 |" in ex.rows_table(rows)
+    one = {"EDSR block (no BN)": logs["EDSR block (no BN)"]}
+    assert ex.validation_rows(one) == [] and ex.rows_table([]) == ""
+
+
 def test_precision_note_says_which_arithmetic_ran_the_steps_compared(tmp_path):
     machine = {"cpu": "A"}
     runs = {
