@@ -139,19 +139,25 @@ def plot_upscale_memory(runs: Sequence[UpscaleMemory]) -> Figure:
 
 
 def zoom_y(fig: Figure, skip: int = 1, margin: float = 0.05) -> Figure:
-    """Fit each panel's y axis to its curves without their first ``skip`` points.
+    """Leave out the first ``skip`` points of each curve and fit the axes to the rest.
 
     A validation curve starts at the untrained network's PSNR (about 12 dB), which squeezes
-    the differences between trained models into a sliver; this shows them. Returns ``fig``.
+    the differences between trained models into a sliver; this shows them. The points are
+    removed from the lines, not just clipped, so no segment runs off the panel. Returns ``fig``.
     """
     for ax in fig.axes:
-        values = [np.asarray(line.get_ydata(), dtype=float)[skip:] for line in ax.get_lines()]
-        values = [v[np.isfinite(v)] for v in values if v.size > skip]
+        lines = [line for line in ax.get_lines() if len(line.get_ydata()) > skip]
+        for line in lines:
+            line.set_data(line.get_xdata()[skip:], line.get_ydata()[skip:])
+        values = [np.asarray(line.get_ydata(), dtype=float) for line in lines]
+        values = [v[np.isfinite(v)] for v in values]
         if not any(v.size for v in values):
             continue
         low = min(v.min() for v in values if v.size)
         high = max(v.max() for v in values if v.size)
         pad = margin * (high - low or 1.0)
+        ax.relim()
+        ax.autoscale_view(scaley=False)
         ax.set_ylim(low - pad, high + pad)
     return fig
 

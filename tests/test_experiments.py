@@ -246,3 +246,6 @@ def test_zoom_y_leaves_out_the_first_point():
     figures.zoom_y(fig)
     low, high = ax.get_ylim()
     assert 29 < low < 30 and 34 < high < 35
+    assert list(ax.get_lines()[0].get_xdata()) == [50, 100]  # removed, not clipped
+    left, right = ax.get_xlim()  # so no segment runs off the panel from step 0
+    assert 0 < left < 50 and 100 < right < 105
