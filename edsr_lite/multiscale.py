@@ -16,6 +16,8 @@ for ``notebooks/03_multiscale.ipynb``:
   same total number of steps, scored per scale on a benchmark set.
 * :func:`shipped_scores` and :func:`shipped_budgets`: the shipped MDSR-baseline against the
   shipped EDSR-baselines, scored now, and what each cost to train.
+* :func:`recorded_scores`: the same pair on every benchmark set, with and without
+  self-ensemble, as ``make results`` recorded them in ``data/RESULTS.json``.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -35,7 +38,7 @@ from edsr_lite.dataset import SkippedImagesWarning, draw_scale
 from edsr_lite.experiments import train_briefly
 from edsr_lite.metrics import MDSR_TOLERANCE_DB, evaluate
 from edsr_lite.models import MDSR, build, count_parameters
-from edsr_lite.results import checkpoint_label
+from edsr_lite.results import RESULTS_JSON, checkpoint_label, load_results, row_value
 from edsr_lite.train import TrainConfig, Trainer, TrainLog
 from edsr_lite.weights import (
     available_pretrained,
@@ -281,6 +284,46 @@ def shipped_scores(
                 f"within {MDSR_TOLERANCE_DB} dB": meets,
             }
         )
+    return rows
+
+
+def recorded_scores(
+    set_names: Sequence[str] = ("Set5", "Set14", "B100"),
+    scales: Sequence[int] = (2, 3, 4),
+    single: str = "edsr_baseline",
+    multi: str = "mdsr_baseline",
+    results_json: str | os.PathLike | None = None,
+) -> list[dict]:
+    """The shipped single-scale models (``{single}_x2``, ...) against the multi-scale one, as
+    ``make results`` scored them (``data/RESULTS.json`` unless ``results_json``): Y PSNR (dB),
+    shave = scale, model protocol. One row per set and scale: bicubic, each model without and
+    with the x8 self-ensemble (``+``), and MDSR's gap to the single-scale model without it.
+    A score the file does not hold is None (the model had not shipped when it was written).
+    Reading the file costs nothing, where scoring Set14 and B100 anew takes minutes.
+    """
+    data = load_results(Path(results_json) if results_json else RESULTS_JSON)
+
+    def psnr(method: str, set_name: str, scale: int) -> float | None:
+        value = row_value(data, method, set_name, scale)
+        return None if value is None else value[0]
+
+    rows = []
+    for set_name in set_names:
+        for s in scales:
+            edsr = psnr(f"{single}_x{s}", set_name, s)
+            mdsr = psnr(multi, set_name, s)
+            rows.append(
+                {
+                    "set": set_name,
+                    "scale": f"x{s}",
+                    "bicubic dB": psnr("bicubic", set_name, s),
+                    f"{single} dB": edsr,
+                    f"{single}+ dB": psnr(f"{single}_x{s}+", set_name, s),
+                    f"{multi} dB": mdsr,
+                    f"{multi}+ dB": psnr(f"{multi}+", set_name, s),
+                    "multi - single (dB)": None if edsr is None or mdsr is None else mdsr - edsr,
+                }
+            )
     return rows
 
 

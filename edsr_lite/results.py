@@ -494,7 +494,10 @@ def _cell(value: Sequence[float] | None) -> str:
     return "–" if value is None else f"{value[0]:.2f} / {value[1]:.4f}"
 
 
-def _row_value(data: dict, method: str, set_name: str, scale: int) -> list[float] | None:
+def row_value(data: dict, method: str, set_name: str, scale: int) -> list[float] | None:
+    """``[psnr (dB), ssim]`` of ``method`` (``"bicubic"``, a checkpoint name, or one with ``+``
+    for its self-ensemble) on ``set_name`` at ``scale`` in a results file's data, or None if
+    it was not scored."""
     for row in data["rows"]:
         if (row["method"], row["set"], row["scale"]) == (method, set_name, scale):
             return [row["psnr"], row["ssim"]]
@@ -504,7 +507,7 @@ def _row_value(data: dict, method: str, set_name: str, scale: int) -> list[float
 def _columns(data: dict) -> list[tuple[str, Callable[[str, int], list[float] | None]]]:
     """``(header, value(set, scale))`` for every column of the main table."""
     columns: list[tuple[str, Callable]] = [
-        ("Bicubic", lambda s, k: _row_value(data, "bicubic", s, k))
+        ("Bicubic", lambda s, k: row_value(data, "bicubic", s, k))
     ]
     for group in data["groups"]:
         names = group["checkpoints"]
@@ -514,7 +517,7 @@ def _columns(data: dict) -> list[tuple[str, Callable[[str, int], list[float] | N
 
             def value(s, k, names=names, plus=plus):
                 name = names.get(f"x{k}")
-                return _row_value(data, f"{name}{plus}", s, k) if name else None
+                return row_value(data, f"{name}{plus}", s, k) if name else None
 
             columns.append((f"{group['label']}{plus} (ours)", value))
     for ref in data["references"]:
@@ -554,8 +557,8 @@ def _multiscale_section(data: dict) -> list[str]:
         return lines
     pairs = []
     for k in data["scales"]:
-        e = _row_value(data, edsr_group["checkpoints"].get(f"x{k}", ""), "Set5", k)
-        m = _row_value(data, mdsr_group["checkpoints"].get(f"x{k}", ""), "Set5", k)
+        e = row_value(data, edsr_group["checkpoints"].get(f"x{k}", ""), "Set5", k)
+        m = row_value(data, mdsr_group["checkpoints"].get(f"x{k}", ""), "Set5", k)
         if e is not None and m is not None:
             pairs.append((k, e[0], m[0]))
     if not pairs:
@@ -594,7 +597,7 @@ def _classic_section(data: dict) -> list[str]:
     for s in data["sets"]:
         for k in data["scales"]:
             name = group["checkpoints"].get(f"x{k}")
-            ours = _row_value(data, name, s, k) if name else None
+            ours = row_value(data, name, s, k) if name else None
             srcnn = classic["paper_srcnn"].get(f"{s} x{k}")
             vdsr = classic["paper_vdsr"].get(f"{s} x{k}")
             lines.append(
@@ -610,7 +613,7 @@ def _protocol_difference(data: dict) -> str:
     gaps = []
     for s in data["sets"]:
         for k in data["scales"]:
-            ours = _row_value(data, "bicubic", s, k)
+            ours = row_value(data, "bicubic", s, k)
             if ours is not None and f"{s} x{k}" in published:
                 gaps.append(abs(ours[0] - published[f"{s} x{k}"][0]))
     return f" (bicubic: up to {max(gaps):.2f} dB)" if gaps else ""
@@ -633,7 +636,7 @@ def _gap_section(data: dict) -> list[str]:
     """How far our x2 model is from the official EDSR-baseline on Set5, and the training budgets."""
     group = _group(data, "edsr_baseline")
     name = group["checkpoints"].get("x2") if group else None
-    ours = _row_value(data, name, "Set5", 2) if name else None
+    ours = row_value(data, name, "Set5", 2) if name else None
     ref = next(r for r in data["references"] if r["key"] == "edsr_baseline_official")
     official = ref["values"].get("Set5 x2")
     if ours is None or official is None:

@@ -1,5 +1,7 @@
 """What MDSR shares across scales, measured on the model; MDSR against one EDSR per scale."""
 
+import json
+
 import pytest
 import torch
 
@@ -147,3 +149,32 @@ def test_shipped_scores_compare_each_scale_and_mark_what_has_not_shipped(tmp_pat
     ]
     assert two[2]["parameters"] == count_parameters(x2) + count_parameters(x3)
     assert two[2]["steps"] == 150 and two[2]["training hours"] == pytest.approx(0.15)
+
+
+def test_recorded_scores_read_the_results_file_per_set_and_scale(tmp_path):
+    from edsr_lite.results import FORMAT, ResultsError
+
+    def row(method, set_name, scale, psnr):
+        return {"method": method, "set": set_name, "scale": scale, "psnr": psnr, "ssim": 0.9}
+
+    rows = [
+        row("bicubic", "Set14", 2, 30.3),
+        row("edsr_tiny_x2", "Set14", 2, 33.0),
+        row("edsr_tiny_x2+", "Set14", 2, 33.1),
+        row("mdsr_tiny", "Set14", 2, 32.9),
+        row("mdsr_tiny", "Set14", 3, 29.8),  # the x3 EDSR is not in the file
+    ]
+    path = tmp_path / "RESULTS.json"
+    path.write_text(json.dumps({"format": FORMAT, "rows": rows}))
+
+    got = ms.recorded_scores(["Set14"], (2, 3), "edsr_tiny", "mdsr_tiny", path)
+    assert [(r["set"], r["scale"]) for r in got] == [("Set14", "x2"), ("Set14", "x3")]
+    x2, x3 = got
+    assert (x2["bicubic dB"], x2["edsr_tiny dB"], x2["edsr_tiny+ dB"]) == (30.3, 33.0, 33.1)
+    assert x2["mdsr_tiny dB"] == 32.9 and x2["mdsr_tiny+ dB"] is None
+    assert x2["multi - single (dB)"] == pytest.approx(-0.1)
+    assert x3["mdsr_tiny dB"] == 29.8 and x3["edsr_tiny dB"] is None
+    assert x3["multi - single (dB)"] is None
+
+    with pytest.raises(ResultsError, match="make results"):
+        ms.recorded_scores(results_json=tmp_path / "missing.json")
