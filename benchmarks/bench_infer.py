@@ -24,8 +24,8 @@ import time
 import numpy as np
 import torch
 
+from edsr_lite.course.memory import MiB, measure_upscale_memory
 from edsr_lite.infer import Upscaler, bytes_per_lr_pixel
-from edsr_lite.memory import MiB, measure_upscale_memory
 from edsr_lite.models import build
 
 
@@ -95,7 +95,7 @@ def speed_table(args: argparse.Namespace) -> None:
 
 def memory_table(budget_mb: float = 1024) -> None:
     """Peak memory of edsr_baseline x4 upscales, each in a fresh process
-    (:func:`edsr_lite.memory.measure_upscale_memory`, without the profiler's second pass)."""
+    (:func:`edsr_lite.course.memory.measure_upscale_memory`, without the profiler's second pass)."""
     print(f"\npeak memory, edsr_baseline x4, tile budget {budget_mb:.0f} MB (fresh processes):")
     torch.manual_seed(0)
     model = build("edsr_baseline", 4).eval()

@@ -9,10 +9,12 @@ The names a notebook needs are importable from here::
     model = el.build("edsr_baseline", scale=2)
 """
 
-from .imresize import imresize
-from .infer import upscale
-from .metrics import evaluate, psnr, ssim
-from .models import (
+from edsr_lite.checkpoints import CheckpointError, save_checkpoint
+from edsr_lite.evaluation import evaluate
+from edsr_lite.imresize import imresize
+from edsr_lite.infer import upscale
+from edsr_lite.metrics import psnr, ssim
+from edsr_lite.models import (
     EDSR,
     MDSR,
     PRESETS,
@@ -23,14 +25,8 @@ from .models import (
     count_parameters,
     fold_res_scale,
 )
-from .train import TrainConfig, train
-from .weights import (
-    CheckpointError,
-    init_from,
-    load_model,
-    load_pretrained,
-    save_checkpoint,
-)
+from edsr_lite.train import TrainConfig, train
+from edsr_lite.weights import init_from, load_model, load_pretrained
 
 __version__ = "0.1.0"
 

@@ -13,9 +13,7 @@ Three pieces that compose, each a function of a *forward function* ``fn(x) -> y`
 
 from __future__ import annotations
 
-import argparse
 import math
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -23,9 +21,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from .data import ImageReadError, as_rgb_array, read_image, write_png
-from .imresize import imresize
-from .models import EDSR, MDSR
+from edsr_lite.images import as_rgb_array, read_image
+from edsr_lite.imresize import imresize
+from edsr_lite.models import EDSR, MDSR
+from edsr_lite.progress import progress_bar
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
@@ -168,7 +167,9 @@ def tiled_forward(
     """
     n, c, h, w = x.shape
     out = torch.empty(n, c, h * scale, w * scale, dtype=out_dtype, device=x.device)
-    for rows, cols, core_r, core_c in _progress(tile_grid(h, w, tile, overlap), progress, "tiles"):
+    for rows, cols, core_r, core_c in progress_bar(
+        tile_grid(h, w, tile, overlap), "tiles", enabled=progress
+    ):
         y = fn(x[:, :, rows, cols].contiguous(memory_format=torch.channels_last))
         # The core's place inside this tile's output, and inside the whole output (HR pixels).
         y = y[:, :, _hr(core_r, rows.start, scale), _hr(core_c, cols.start, scale)]
@@ -219,7 +220,7 @@ class Upscaler:
     """A model ready to upscale uint8 images: ``Upscaler(model)(lr, scale) -> sr``.
 
     Holds the choices (self-ensemble, tile size, memory budget, device) so the same object can
-    be passed to :func:`edsr_lite.metrics.evaluate` as an ``fn(lr, scale)``.
+    be passed to :func:`edsr_lite.evaluation.evaluate` as an ``fn(lr, scale)``.
     """
 
     def __init__(
@@ -313,118 +314,3 @@ def upscale(
         return imresize(lr, resolve_scale(model, scale))
     upscaler = Upscaler(model, ensemble, tile, overlap, max_memory_mb, device, progress)
     return upscaler(lr, scale)
-
-
-def _progress(items, enabled: bool, desc: str):
-    if not enabled:
-        return items
-    from tqdm.auto import tqdm
-
-    return tqdm(items, desc=desc, leave=False)
-
-
-# --------------------------------------------------------------------------- the CLI command
-
-
-def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
-    """The flags of ``edsr-lite upscale``."""
-    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files to upscale")
-    p.add_argument(
-        "-s",
-        "--scale",
-        type=int,
-        default=None,
-        help="upscaling factor (2, 3 or 4); default: the model's own",
-    )
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("-o", "--output", help="output file (only with a single input)")
-    out.add_argument("--out-dir", help="folder for the outputs (default: next to each input)")
-    p.add_argument(
-        "--model",
-        default=None,
-        help="'bicubic', a shipped checkpoint name (see 'edsr-lite info'), or a "
-        "checkpoint file; default: the best shipped model for the scale",
-    )
-    p.add_argument(
-        "--ensemble",
-        action="store_true",
-        help="self-ensemble x8 (the paper's '+'): a little sharper, 8x slower",
-    )
-    p.add_argument(
-        "--tile",
-        type=int,
-        default=None,
-        help="tile size in input pixels (default: from --max-memory-mb; 0: no tiling)",
-    )
-    p.add_argument(
-        "--max-memory-mb",
-        type=float,
-        default=DEFAULT_MAX_MEMORY_MB,
-        help=f"memory budget for automatic tiling (default {DEFAULT_MAX_MEMORY_MB})",
-    )
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="default: cpu")
-    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
-
-
-def output_path(input_path: Path, scale: int, output: str | None, out_dir: str | None) -> Path:
-    """``<name>_x<scale>.png`` next to the input or in ``out_dir``; or ``output`` as given."""
-    if output:
-        return Path(output)
-    folder = Path(out_dir) if out_dir else input_path.parent
-    return folder / f"{input_path.stem}_x{scale}.png"
-
-
-def _load_cli_model(name: str | None, scale: int | None) -> tuple[nn.Module | str, int]:
-    from .weights import default_pretrained, load_model
-
-    if name == "bicubic":
-        return "bicubic", resolve_scale("bicubic", scale)
-    if name is None:
-        name = default_pretrained(scale)
-    model = load_model(name, scale=scale)
-    return model, resolve_scale(model, scale)
-
-
-def run_upscale_command(args: argparse.Namespace) -> int:
-    """``edsr-lite upscale``: every input, one by one; bad files are reported, not fatal."""
-    if args.output and len(args.inputs) > 1:
-        raise ValueError("-o/--output takes a single input; use --out-dir for several")
-    model, scale = _load_cli_model(args.model, args.scale)
-    upscaler = (
-        None
-        if isinstance(model, str)
-        else Upscaler(
-            model,
-            args.ensemble,
-            args.tile,
-            None,
-            args.max_memory_mb,
-            args.device,
-            progress=not args.quiet,
-        )
-    )
-    failed = 0
-    for name in _progress(args.inputs, not args.quiet and len(args.inputs) > 1, "images"):
-        source = Path(name)
-        target = output_path(source, scale, args.output, args.out_dir)
-        if target.exists() and not args.overwrite:
-            print(
-                f"skipped {source}: {target} exists (use --overwrite to replace it)",
-                file=sys.stderr,
-            )
-            failed += 1
-            continue
-        try:
-            lr = read_image(source)
-            sr = imresize(lr, scale) if upscaler is None else upscaler(lr, scale)
-            write_png(target, sr)
-        except (ImageReadError, OSError) as exc:
-            print(f"failed {source}: {exc}", file=sys.stderr)
-            failed += 1
-            continue
-        if not args.quiet:
-            print(f"{source} -> {target} ({sr.shape[1]}x{sr.shape[0]})")
-    if failed:
-        print(f"{failed} of {len(args.inputs)} inputs not written", file=sys.stderr)
-    return 1 if failed else 0

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edsr_lite.bn_removal import measure_step_memory
-from edsr_lite.data import find_dataset
-from edsr_lite.experiments import real_batch
+from edsr_lite.course.bn_removal import measure_step_memory
+from edsr_lite.course.runs import real_batch
+from edsr_lite.datasets import find_dataset
 from edsr_lite.models import build
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -8,16 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from edsr_lite import benchmark
-from edsr_lite.metrics import (
-    PAPER_BICUBIC,
-    PAPER_EDSR,
-    PAPER_EDSR_PLUS,
-    bicubic_sr,
-    evaluate,
-    model_to_fn,
-)
+from edsr_lite.course import benchmark
+from edsr_lite.evaluation import bicubic_sr, evaluate, model_to_fn
 from edsr_lite.models import build
+from edsr_lite.paper import PAPER_BICUBIC, PAPER_EDSR, PAPER_EDSR_PLUS
 
 
 def test_paper_tables():

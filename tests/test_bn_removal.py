@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 import torch
 
-from edsr_lite import bn_removal, memory
-from edsr_lite import experiments as ex
+from edsr_lite.course import bn_removal, memory
+from edsr_lite.course import runs as ex
 from edsr_lite.models import ResBlock, build
 
 

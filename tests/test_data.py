@@ -22,19 +22,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edsr_lite import data
-from edsr_lite.data import (
-    ImageReadError,
-    as_rgb_array,
-    benchmark,
-    div2k_paths,
-    download_div2k,
-    find_dataset,
-    list_images,
-    modcrop,
-    read_image,
-    write_png,
-)
+from edsr_lite import datasets
+from edsr_lite.datasets import benchmark, div2k_paths, download_div2k, find_dataset, list_images
+from edsr_lite.images import ImageReadError, as_rgb_array, modcrop, read_image, write_png
 
 REPO = Path(__file__).resolve().parents[1]
 SET5 = REPO / "data" / "Set5"
@@ -402,7 +392,6 @@ def test_find_dataset_env_var(tmp_path, monkeypatch):
 
 
 def test_find_dataset_errors(tmp_path, monkeypatch):
-    monkeypatch.setattr(data, "REPO_ROOT", tmp_path / "repo")  # no ../shared/data there
     monkeypatch.setenv("EDSR_LITE_DATA", str(tmp_path / "elsewhere"))
     with pytest.raises(FileNotFoundError) as info:
         find_dataset("NoSuchSet")
@@ -455,10 +444,10 @@ def test_div2k_paths_found_through_env(tmp_path, monkeypatch):
 
 
 def test_div2k_official_checksums_look_right():
-    for spec in data.DIV2K_SPLITS.values():
+    for spec in datasets.DIV2K_SPLITS.values():
         assert len(spec.zip_sha256) == 64 and int(spec.zip_sha256, 16) >= 0
-    assert len(data.DIV2K_SPLITS["train"].file_names()) == 800
-    assert data.DIV2K_SPLITS["valid"].file_names()[0] == "0801.png"
+    assert len(datasets.DIV2K_SPLITS["train"].file_names()) == 800
+    assert datasets.DIV2K_SPLITS["valid"].file_names()[0] == "0801.png"
 
 
 # --------------------------------------------------------------------------------------------
@@ -554,7 +543,7 @@ def test_download_resumes_after_interruption(tmp_path, server):
     root = tmp_path / "div2k"
     half = len(payload) // 2
     handler.cut_after = half
-    with pytest.raises(data.DownloadError, match="interrupted.*again to resume"):
+    with pytest.raises(datasets.DownloadError, match="interrupted.*again to resume"):
         _download(root, base_url, payload)
     part = root / "DIV2K_valid_HR.zip.part"
     assert part.stat().st_size == half
@@ -589,7 +578,7 @@ def test_download_restarts_when_server_ignores_range(tmp_path, server):
 def test_download_wrong_checksum(tmp_path, server):
     base_url, _, payload = server
     root = tmp_path / "div2k"
-    with pytest.raises(data.DownloadError, match="sha256"):
+    with pytest.raises(datasets.DownloadError, match="sha256"):
         download_div2k(
             root, "valid", progress=False, base_url=base_url, expected_sha256="0" * 64, timeout=10
         )
@@ -603,14 +592,14 @@ def test_download_zip_with_missing_images(tmp_path, server):
         archive.writestr("DIV2K_valid_HR/0801.png", BABY.read_bytes())
     handler.payload = buffer.getvalue()
     root = tmp_path / "div2k"
-    with pytest.raises(data.DownloadError, match="99 of 100 images missing"):
+    with pytest.raises(datasets.DownloadError, match="99 of 100 images missing"):
         _download(root, base_url, handler.payload)
     assert sorted(p.name for p in root.iterdir()) == ["DIV2K_valid_HR.zip"]  # no staging left
 
 
 def test_download_http_error(tmp_path, server):
     base_url, _, payload = server
-    with pytest.raises(data.DownloadError, match="404"):
+    with pytest.raises(datasets.DownloadError, match="404"):
         _download(tmp_path, base_url + "missing/", payload)
 
 

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from edsr_lite.data import find_dataset, list_images, modcrop, read_image
-from edsr_lite.dataset import (
+from edsr_lite.datasets import find_dataset, list_images
+from edsr_lite.images import modcrop, read_image
+from edsr_lite.imresize import imresize
+from edsr_lite.patches import (
     SkippedImagesWarning,
     augment,
     draw_scale,
@@ -17,7 +19,6 @@ from edsr_lite.dataset import (
     step_rng,
     to_tensor,
 )
-from edsr_lite.imresize import imresize
 
 T91 = find_dataset("T91")
 

@@ -1,6 +1,6 @@
 """The classroom exercises: their checks, the notebooks' exercise cells, the student versions.
 
-* Each ``edsr_lite.exercises.check_*`` accepts a right answer and rejects typical wrong ones
+* Each ``edsr_lite.course.exercises.check_*`` accepts a right answer and rejects typical wrong ones
   (written here on purpose) with a message that names the mistake.
 * The notebooks' exercise sections run on their own and pass; their student versions
   (``tools/make_student.py``) fail exactly at the exercises, with NotImplementedError.
@@ -27,8 +27,8 @@ import torch.nn.functional as F
 from torch import nn
 
 import edsr_lite as el
-from edsr_lite import exercises
-from edsr_lite.exercises import ExerciseError
+from edsr_lite.course import exercises
+from edsr_lite.course.exercises import ExerciseError
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"

@@ -13,11 +13,12 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from edsr_lite import benchmark, bn_removal, figures, memory, res_scaling
-from edsr_lite import experiments as ex
-from edsr_lite.metrics import PAPER_BICUBIC, evaluate
+from edsr_lite.course import benchmark, bn_removal, figures, memory, residual_scaling
+from edsr_lite.course import runs as ex
+from edsr_lite.course.settings import ENV_VAR, choose, describe_mode, fast_mode
+from edsr_lite.evaluation import evaluate
 from edsr_lite.models import build
-from edsr_lite.settings import ENV_VAR, choose, describe_mode, fast_mode
+from edsr_lite.paper import PAPER_BICUBIC
 from edsr_lite.train import TrainConfig, TrainLog
 
 # ------------------------------------------------------------------------------- settings
@@ -224,9 +225,10 @@ def _labelled(fig: Figure) -> bool:
 def test_figures_have_labelled_axes(step_memories, patches):
     lr, hr = patches
     profiles = [
-        res_scaling.depth_profile(res_scaling.wide_stack(3, 8, rs), lr, hr) for rs in (1, 0.1)
+        residual_scaling.depth_profile(residual_scaling.wide_stack(3, 8, rs), lr, hr)
+        for rs in (1, 0.1)
     ]
-    trace = res_scaling.RunTrace("r", 1.0, 1e-3, [3.0, 2.0], [1.0, 0.5], 1.0)
+    trace = residual_scaling.RunTrace("r", 1.0, 1e-3, [3.0, 2.0], [1.0, 0.5], 1.0)
     run = memory.UpscaleMemory("whole image", 0, 1, 1.0, 10.0, 12.0, 20.0, np.zeros((2, 2, 3)))
     figs = [
         figures.plot_memory_timelines(step_memories),

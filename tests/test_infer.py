@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from edsr_lite.data import read_image
+from edsr_lite.images import read_image
 from edsr_lite.infer import (
     Upscaler,
     auto_tile,
@@ -17,8 +17,8 @@ from edsr_lite.infer import (
     to_tensor,
     upscale,
 )
+from edsr_lite.locations import DATA_DIR
 from edsr_lite.models import MDSR, build
-from edsr_lite.paths import DATA_DIR
 
 
 def _model(preset="edsr_tiny", scale=2, seed=0, **kw):

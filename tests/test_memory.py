@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from edsr_lite import benchmark, memory
+from edsr_lite.course import benchmark, memory
 from edsr_lite.models import build
 
 

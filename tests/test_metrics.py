@@ -9,8 +9,10 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from edsr_lite import metrics
-from edsr_lite.metrics import PAPER_BICUBIC, evaluate, format_table, psnr, rgb_to_y, ssim
+from edsr_lite import evaluation
+from edsr_lite.evaluation import evaluate, format_table
+from edsr_lite.metrics import psnr, rgb_to_y, ssim
+from edsr_lite.paper import PAPER_BICUBIC
 
 
 def _pair(shape=(48, 40, 3), noise=12, seed=0):
@@ -176,7 +178,7 @@ def test_ssim_of_constant_images_has_closed_form():
 
 
 def test_ssim_window_is_matlab_fspecial():
-    g = metrics._gaussian_window_1d()
+    g = evaluation._gaussian_window_1d()
     window = np.outer(g, g)
     x, y = np.meshgrid(np.arange(-5, 6), np.arange(-5, 6))
     fspecial = np.exp(-(x**2 + y**2) / (2 * 1.5**2))
@@ -217,7 +219,7 @@ def test_evaluate_with_a_callable_returns_one_row_per_set_and_scale():
         assert r["n_images"] == 5
         assert 20 < r["psnr"] < 35 and 0.5 < r["ssim"] < 1
     # The row is the mean of the per-image scores of the protocol function.
-    scores = metrics.evaluate_model_protocol(_nearest, "Set5", 4)
+    scores = evaluation.evaluate_model_protocol(_nearest, "Set5", 4)
     assert rows[1]["psnr"] == pytest.approx(np.mean([s.psnr for s in scores]), abs=1e-12)
     assert [s.name for s in scores] == ["baby", "bird", "butterfly", "head", "woman"]
 

@@ -5,7 +5,7 @@ import json
 import pytest
 import torch
 
-from edsr_lite import multiscale as ms
+from edsr_lite.course import multiscale as ms
 from edsr_lite.models import build, count_parameters
 
 
@@ -97,7 +97,7 @@ def _ship(root, name, model, steps, seconds, status="finished", init_from=None):
     """A finished training run folder holding ``model`` as its best.pt."""
     import json
 
-    from edsr_lite.weights import save_checkpoint
+    from edsr_lite.checkpoints import save_checkpoint
 
     folder = root / name
     save_checkpoint(folder / "best.pt", model, meta={"step": steps})
@@ -108,7 +108,7 @@ def _ship(root, name, model, steps, seconds, status="finished", init_from=None):
 
 
 def test_shipped_scores_compare_each_scale_and_mark_what_has_not_shipped(tmp_path):
-    from edsr_lite.metrics import evaluate
+    from edsr_lite.evaluation import evaluate
 
     torch.manual_seed(0)
     x2, x3, multi = build("edsr_tiny", 2), build("edsr_tiny", 3), build("mdsr_tiny")
@@ -152,7 +152,7 @@ def test_shipped_scores_compare_each_scale_and_mark_what_has_not_shipped(tmp_pat
 
 
 def test_recorded_scores_read_the_results_file_per_set_and_scale(tmp_path):
-    from edsr_lite.results import FORMAT, ResultsError
+    from tools.make_results import FORMAT, ResultsError
 
     def row(method, set_name, scale, psnr):
         return {"method": method, "set": set_name, "scale": scale, "psnr": psnr, "ssim": 0.9}

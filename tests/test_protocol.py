@@ -14,14 +14,14 @@ from functools import cache
 import numpy as np
 import pytest
 
-from edsr_lite.metrics import (
-    PAPER_BICUBIC,
+from edsr_lite.evaluation import (
     bicubic_sr,
     evaluate,
     evaluate_model_protocol,
     evaluate_paper_bicubic,
     format_table,
 )
+from edsr_lite.paper import PAPER_BICUBIC
 
 PSNR_TOL = 0.01  # dB
 SSIM_TOL = 0.001

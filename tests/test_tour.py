@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
-from edsr_lite import tour
-from edsr_lite.data import benchmark
-from edsr_lite.metrics import bicubic_sr, psnr, ssim
+from edsr_lite.course import tour
+from edsr_lite.datasets import benchmark
+from edsr_lite.evaluation import bicubic_sr
+from edsr_lite.metrics import psnr, ssim
 from edsr_lite.models import PRESETS, build
 
 
@@ -67,7 +68,7 @@ def test_error_maps_are_the_shaved_absolute_y_error():
 
 
 def test_error_map_figure_has_one_panel_per_method():
-    from edsr_lite.figures import plot_error_maps
+    from edsr_lite.course.figures import plot_error_maps
 
     maps = {"bicubic": np.full((8, 8), 3.0), "EDSR": np.zeros((8, 8))}
     fig = plot_error_maps(maps)
@@ -78,7 +79,7 @@ def test_error_map_figure_has_one_panel_per_method():
 def test_shipped_models_read_each_run_and_skip_unfinished_ones(tmp_path):
     import json
 
-    from edsr_lite.weights import save_checkpoint
+    from edsr_lite.checkpoints import save_checkpoint
 
     model = build("edsr_tiny", scale=2, n_resblocks=1, n_feats=8)
     for name, status in (("done_x2", "finished"), ("busy_x2", "running")):

@@ -18,11 +18,12 @@ import numpy as np
 import pytest
 import torch
 
+from edsr_lite.checkpoints import is_compressed, read_checkpoint, save_checkpoint
 from edsr_lite.cli import main
-from edsr_lite.data import find_dataset
-from edsr_lite.dataset import SkippedImagesWarning
+from edsr_lite.course.figures import plot_curves
+from edsr_lite.datasets import find_dataset
 from edsr_lite.models import build
-from edsr_lite.plots import plot_curves
+from edsr_lite.patches import SkippedImagesWarning
 from edsr_lite.train import (
     Bf16UnavailableWarning,
     TrainConfig,
@@ -31,7 +32,7 @@ from edsr_lite.train import (
     load_log,
     train,
 )
-from edsr_lite.weights import is_compressed, load_model, read_checkpoint, save_checkpoint
+from edsr_lite.weights import load_model
 
 ROOT = Path(__file__).resolve().parents[1]
 # The module, not the function of the same name that edsr_lite exports.

@@ -7,18 +7,15 @@ from collections import OrderedDict
 import pytest
 import torch
 
-from edsr_lite.models import build
-from edsr_lite.weights import (
+from edsr_lite.checkpoints import (
     CheckpointError,
-    describe_checkpoint,
     infer_config,
-    init_from,
     is_compressed,
-    load_model,
-    load_pretrained,
     read_checkpoint,
     save_checkpoint,
 )
+from edsr_lite.models import build
+from edsr_lite.weights import describe_checkpoint, init_from, load_model, load_pretrained
 
 
 def _x(h=6, w=5):
@@ -151,7 +148,7 @@ def test_wrong_scale_checkpoint_gives_an_error_that_says_what_to_do(tmp_path):
     path = save_checkpoint(tmp_path / "x2.pt", build("edsr_tiny", 2))
     with pytest.raises(CheckpointError, match=r"x2 model, not x4.*init_from"):
         load_model(path, scale=4)
-    from edsr_lite.weights import load_state_dict_strict
+    from edsr_lite.checkpoints import load_state_dict_strict
 
     with pytest.raises(CheckpointError, match=r"(?s)tail\.0\.0\.weight.*another scale") as err:
         load_state_dict_strict(build("edsr_tiny", 3), read_checkpoint(path)["state_dict"])
@@ -159,7 +156,7 @@ def test_wrong_scale_checkpoint_gives_an_error_that_says_what_to_do(tmp_path):
 
 
 def test_wrong_size_checkpoint_names_the_keys(tmp_path):
-    from edsr_lite.weights import load_state_dict_strict
+    from edsr_lite.checkpoints import load_state_dict_strict
 
     sd = build("edsr_tiny", 2).state_dict()
     with pytest.raises(

@@ -19,11 +19,7 @@ import traitlets
 from matplotlib.figure import Figure
 from PIL import Image
 
-from edsr_lite.data import modcrop, read_image
-from edsr_lite.imresize import imresize
-from edsr_lite.metrics import psnr, rgb_to_y
-from edsr_lite.paths import DATA_DIR
-from edsr_lite.widgets import (
+from edsr_lite.course.widgets import (
     PANEL_PX,
     ZoomCompare,
     aligned_crops,
@@ -38,6 +34,10 @@ from edsr_lite.widgets import (
     panel_labels,
     scale_factors,
 )
+from edsr_lite.images import modcrop, read_image
+from edsr_lite.imresize import imresize
+from edsr_lite.locations import DATA_DIR
+from edsr_lite.metrics import psnr, rgb_to_y
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "tests" / "fixtures" / "widget_demo.ipynb"

@@ -20,8 +20,8 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
-from edsr_lite.dataset import SkippedImagesWarning
-from edsr_lite.multiscale import part_of
+from edsr_lite.course.multiscale import part_of
+from edsr_lite.patches import SkippedImagesWarning
 from edsr_lite.train import TrainConfig, TrainLog, TrainResult, load_log, train
 from edsr_lite.weights import InitReport, init_from
 
@@ -51,7 +51,7 @@ def init_table(model: nn.Module, source: nn.Module | str) -> tuple[list[dict], I
 
 
 def _part(name: str, model: nn.Module) -> str:
-    """Like :func:`edsr_lite.multiscale.part_of`, with the upsampler's stages told apart
+    """Like :func:`edsr_lite.course.multiscale.part_of`, with the upsampler's stages told apart
     (``tail.0.0`` and ``tail.0.2`` are the x4 upsampler's two convolutions)."""
     part = part_of(name, model)
     pieces = name.split(".")
@@ -73,7 +73,7 @@ class PretrainComparison:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each run
 
     def logs(self) -> dict[str, TrainLog]:
-        """``{label: log}`` of the two x4 runs, for :func:`edsr_lite.plots.plot_curves`."""
+        """``{label: log}`` of the two x4 runs, for :func:`edsr_lite.course.figures.plot_curves`."""
         return {"from scratch": self.scratch, "from the x2 model": self.pretrained}
 
 

@@ -20,7 +20,7 @@ Everything a notebook needs is :class:`TrainConfig` and :func:`train`::
     result = train(TrainConfig(preset="edsr_tiny", scale=2, max_minutes=2, out="runs/tiny"))
     result.best_psnr, result.log_path
 
-and :func:`load_log` / :func:`edsr_lite.plots.plot_curves` for the curves. The ``edsr-lite
+and :func:`load_log` / :func:`edsr_lite.course.figures.plot_curves` for the curves. The ``edsr-lite
 train`` command maps its flags (or a YAML file) onto the same :class:`TrainConfig`.
 
 Speed on a CPU (``benchmarks/bench_train_step.py``): the channels_last memory format is the
@@ -76,8 +76,14 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from edsr_lite.data import find_dataset
-from edsr_lite.dataset import (
+from edsr_lite.checkpoints import load_state_dict_strict, read_checkpoint, save_checkpoint
+from edsr_lite.datasets import find_dataset
+from edsr_lite.evaluation import model_to_fn
+from edsr_lite.files import atomic_write_text
+from edsr_lite.locations import REPO_ROOT
+from edsr_lite.metrics import psnr
+from edsr_lite.models import PRESETS, build, count_parameters
+from edsr_lite.patches import (
     PATCH_SIZE,
     TrainingSet,
     draw_scale,
@@ -86,16 +92,7 @@ from edsr_lite.dataset import (
     step_rng,
     to_tensor,
 )
-from edsr_lite.metrics import model_to_fn, psnr
-from edsr_lite.models import PRESETS, build, count_parameters
-from edsr_lite.paths import REPO_ROOT
-from edsr_lite.weights import (
-    finished_run_info,
-    init_from,
-    load_state_dict_strict,
-    read_checkpoint,
-    save_checkpoint,
-)
+from edsr_lite.weights import finished_run_info, init_from
 
 ADAM_BETAS = (0.9, 0.999)
 ADAM_EPS = 1e-8
@@ -360,7 +357,7 @@ class RunFiles:
             writer = csv.DictWriter(text, self.columns, extrasaction="ignore")
             writer.writeheader()
             writer.writerows(rows)
-            _atomic_write_text(self.out_dir / LOG_CSV, text.getvalue())
+            atomic_write_text(self.out_dir / LOG_CSV, text.getvalue())
 
     def append(self, row: dict) -> None:
         if self.enabled:
@@ -369,13 +366,7 @@ class RunFiles:
 
     def write_info(self, info: dict) -> None:
         if self.enabled:
-            _atomic_write_text(self.out_dir / RUN_JSON, json.dumps(info, indent=2) + "\n")
-
-
-def _atomic_write_text(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+            atomic_write_text(self.out_dir / RUN_JSON, json.dumps(info, indent=2) + "\n")
 
 
 # --------------------------------------------------------------------------------------------

@@ -34,11 +34,12 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from edsr_lite.dataset import SkippedImagesWarning, draw_scale
-from edsr_lite.experiments import train_briefly
-from edsr_lite.metrics import MDSR_TOLERANCE_DB, evaluate
+from edsr_lite.course.recorded import RESULTS_JSON, load_results, row_value
+from edsr_lite.course.runs import train_briefly
+from edsr_lite.evaluation import checkpoint_label, evaluate
 from edsr_lite.models import MDSR, build, count_parameters
-from edsr_lite.results import RESULTS_JSON, checkpoint_label, load_results, row_value
+from edsr_lite.paper import MDSR_TOLERANCE_DB
+from edsr_lite.patches import SkippedImagesWarning, draw_scale
 from edsr_lite.train import TrainConfig, Trainer, TrainLog
 from edsr_lite.weights import (
     available_pretrained,
@@ -263,7 +264,7 @@ def shipped_scores(
     one (``multi``), scored now on ``set_name`` under the model protocol (Y PSNR, shave =
     scale). One row per scale: PSNR (dB) of bicubic, of the single-scale model, of the
     multi-scale model at that scale, their difference, and whether it meets the bar of
-    :data:`edsr_lite.metrics.MDSR_TOLERANCE_DB` ("yes" / "no"). A model that has not shipped
+    :data:`edsr_lite.paper.MDSR_TOLERANCE_DB` ("yes" / "no"). A model that has not shipped
     scores None.
     """
     multi_model = _shipped_model(multi, checkpoint_dir)

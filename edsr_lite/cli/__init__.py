@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from . import __version__
+from edsr_lite import __version__
 
 
 class UserError(Exception):
@@ -18,7 +18,7 @@ class UserError(Exception):
 
 
 def _add_upscale(sub: argparse._SubParsersAction) -> None:
-    from .infer import add_upscale_arguments
+    from edsr_lite.cli.upscale import add_upscale_arguments
 
     p = sub.add_parser(
         "upscale",
@@ -80,7 +80,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    from .train import add_train_arguments
+    from edsr_lite.train import add_train_arguments
 
     p = sub.add_parser(
         "train",
@@ -108,8 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _run_eval(args: argparse.Namespace) -> int:
     import json
 
-    from .metrics import evaluate, format_table
-    from .results import evaluate_checkpoint
+    from edsr_lite.evaluation import evaluate, evaluate_checkpoint, format_table
 
     rows = []
     for model in args.models:
@@ -131,7 +130,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from .weights import describe_checkpoint
+    from edsr_lite.weights import describe_checkpoint
 
     print(describe_checkpoint(args.checkpoint))
     return 0
@@ -139,22 +138,22 @@ def _run_info(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     if args.command == "upscale":
-        from .infer import run_upscale_command
+        from edsr_lite.cli.upscale import run_upscale_command
 
         return run_upscale_command(args)
     if args.command == "eval":
         return _run_eval(args)
     if args.command == "info":
         return _run_info(args)
-    from .train import run_train_command
+    from edsr_lite.train import run_train_command
 
     return run_train_command(args)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``edsr-lite`` console script; returns the exit status."""
-    from .data import ImageReadError
-    from .weights import CheckpointError
+    from edsr_lite.checkpoints import CheckpointError
+    from edsr_lite.images import ImageReadError
 
     args = build_parser().parse_args(argv)
     try:

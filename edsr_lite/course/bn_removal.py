@@ -7,7 +7,7 @@ during training. Where the memory goes is measured twice:
   (``torch.autograd.graph.saved_tensors_hooks``): an EDSR block keeps 2 feature maps, the
   SRResNet block 4 (BN-ReLU) or 5 (the original BN-PReLU, :class:`SRResNetBlock`).
 * :func:`measure_step_memory` profiles one whole training step (forward, backward, Adam) with
-  PyTorch's memory profiler (:func:`edsr_lite.memory.profile_memory`), which follows every
+  PyTorch's memory profiler (:func:`edsr_lite.course.memory.profile_memory`), which follows every
   allocation and sorts it by role (parameter, activation, gradient, optimizer state, ...): its
   peak is the step's peak allocation.
 
@@ -15,7 +15,7 @@ during training. Where the memory goes is measured twice:
 network: outputs that depend on the rest of the batch, and features whose range is normalized
 away. :data:`BN_PAIR` names the shipped full-budget pair (EDSR-baseline x2 with and without BN).
 
-Inputs are real image patches (T91, via :func:`edsr_lite.experiments.real_batch`). All sizes are
+Inputs are real image patches (T91, via :func:`edsr_lite.course.runs.real_batch`). All sizes are
 in bytes unless a name says ``_mb`` (mebibytes, 2**20 bytes).
 """
 
@@ -33,8 +33,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from edsr_lite.experiments import real_batch
-from edsr_lite.memory import MEMORY_CATEGORIES, MiB, profile_memory
+from edsr_lite.course.memory import MEMORY_CATEGORIES, MiB, profile_memory
+from edsr_lite.course.runs import real_batch
 from edsr_lite.models import ResBlock, default_conv
 from edsr_lite.train import forward_backward, make_optimizer
 

@@ -3,9 +3,9 @@
 The paper's recipe (Sec. 4.1), step by step:
 
 1. Read every HR image of the training folder (T91, BSD200, DIV2K, or your own) as uint8 RGB.
-2. For each scale ``s``: crop the HR image to a multiple of ``s`` (:func:`~edsr_lite.data.modcrop`)
+2. For each scale ``s``: crop the HR image to a multiple of ``s`` (:func:`~edsr_lite.images.modcrop`)
    and make its LR version *once* with MATLAB's bicubic ``imresize(HR, 1/s)``
-   (:func:`~edsr_lite.data.downscale`). The pairs are cached (in memory, or as ``.npy`` files
+   (:func:`~edsr_lite.datasets.downscale`). The pairs are cached (in memory, or as ``.npy`` files
    on disk for large sets) so that making a minibatch is only cropping and flipping, never
    resizing: loading data then costs well under 1% of a training step.
 3. Each minibatch takes ``batch_size`` random patches, each from a random image:
@@ -36,16 +36,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from edsr_lite.data import (
-    IMAGE_EXTENSIONS,
-    ImageReadError,
-    benchmark,
-    downscale,
-    find_dataset,
-    list_images,
-    modcrop,
-    read_image,
-)
+from edsr_lite.datasets import benchmark, downscale, find_dataset, list_images
+from edsr_lite.files import atomic_write
+from edsr_lite.images import IMAGE_EXTENSIONS, ImageReadError, modcrop, read_image
 
 CacheMode = Literal["auto", "memory", "disk"]
 
@@ -392,11 +385,7 @@ def _load_pairs_from_disk(
 
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "wb") as f:
-        np.save(f, array)
-    os.replace(tmp, path)
+    atomic_write(path, lambda f: np.save(f, array))
 
 
 # --------------------------------------------------------------------------------------------
@@ -409,7 +398,7 @@ def load_validation_set(
 ) -> dict[int, list[tuple[str, np.ndarray, np.ndarray]]]:
     """``{s: [(image name, HR, LR), ...]}``: a benchmark set prepared once for validation.
 
-    Same protocol as the paper's evaluation (:func:`edsr_lite.data.benchmark`): HR mod-cropped,
+    Same protocol as the paper's evaluation (:func:`edsr_lite.datasets.benchmark`): HR mod-cropped,
     LR by MATLAB bicubic, uint8. ``max_images`` keeps the first N images (sorted by name), for
     faster validation during training.
     """

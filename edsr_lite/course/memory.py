@@ -187,8 +187,8 @@ def measure_upscale_memory(
     also run the upscale a second time under PyTorch's memory profiler (``allocated_mb``; about
     doubles the time on a large image); the time and the peak RSS come from the first run.
     """
+    from edsr_lite.checkpoints import save_checkpoint
     from edsr_lite.infer import bytes_per_lr_pixel
-    from edsr_lite.weights import save_checkpoint
 
     scale = model.scales[0]
     overlap = receptive_radius(model, scale)

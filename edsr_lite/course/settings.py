@@ -9,7 +9,7 @@ Fast mode is the environment variable ``EDSR_LITE_FAST``, read here and nowhere 
 
 A notebook's parameters cell reads it through :func:`choose`::
 
-    from edsr_lite.settings import choose, fast_mode
+    from edsr_lite.course.settings import choose, fast_mode
     STEPS = choose(fast=30, full=300)
 
 so every number a cell uses is visible at the top of the notebook, with both of its values.

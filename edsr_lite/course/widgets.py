@@ -12,7 +12,7 @@ tables of PSNR are not enough: you want to look. Two tools:
 
 ::
 
-    from edsr_lite.widgets import ZoomCompare
+    from edsr_lite.course.widgets import ZoomCompare
     hr = modcrop(read_image("data/Set5/butterfly.png"), 4)
     lr = imresize(hr, 1 / 4)
     ZoomCompare({"LR": lr, "bicubic": imresize(lr, 4), "HR": hr}, reference="HR")
@@ -58,7 +58,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
-from edsr_lite.data import as_rgb_array
+from edsr_lite.images import as_rgb_array
 from edsr_lite.metrics import psnr
 
 __all__ = [
@@ -124,7 +124,7 @@ def scale_factors(images: Mapping[str, np.ndarray]) -> dict[str, int]:
             raise ValueError(
                 f"image {name!r} is {w}x{h}, which is not the largest image ({full_w}x{full_h}) "
                 "shrunk by a whole factor. Crop the HR image to a multiple of the scale "
-                "(edsr_lite.data.modcrop(hr, scale)) before making the LR image from it."
+                "(edsr_lite.images.modcrop(hr, scale)) before making the LR image from it."
             )
         factors[name] = f
     return factors

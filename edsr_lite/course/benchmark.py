@@ -2,10 +2,10 @@
 
 The protocol, piece by piece (:func:`protocol_variants`, :func:`lr_difference`,
 :func:`pil_vs_matlab`, :func:`gray_image_scores`); our models beside published numbers
-(:func:`paper_comparison`; the tables are :data:`edsr_lite.metrics.PAPER_EDSR` and its
+(:func:`paper_comparison`; the tables are :data:`edsr_lite.paper.PAPER_EDSR` and its
 neighbours); the self-ensemble (:func:`ensemble_rows`, :func:`paper_ensemble_gain`); and
 :func:`mosaic`, a large real image for tiled inference, whose memory
-:func:`edsr_lite.memory.measure_upscale_memory` measures.
+:func:`edsr_lite.course.memory.measure_upscale_memory` measures.
 """
 
 from __future__ import annotations
@@ -16,18 +16,18 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
-from edsr_lite.data import benchmark, find_dataset, list_images, read_image
-from edsr_lite.infer import Upscaler
-from edsr_lite.metrics import (
-    PAPER_EDSR,
-    PAPER_EDSR_PLUS,
+from edsr_lite.datasets import benchmark, find_dataset, list_images
+from edsr_lite.evaluation import (
     SRFunction,
     bicubic_sr,
     evaluate,
     evaluate_model_protocol,
     evaluate_paper_bicubic,
-    psnr,
 )
+from edsr_lite.images import read_image
+from edsr_lite.infer import Upscaler
+from edsr_lite.metrics import psnr
+from edsr_lite.paper import PAPER_EDSR, PAPER_EDSR_PLUS
 
 # --------------------------------------------------------------------------------------------
 # The protocol, piece by piece
@@ -40,7 +40,7 @@ def protocol_variants(
     """Each method's mean score on a set, three ways: the protocol and two common mistakes.
 
     ``methods``: ``{name: fn(lr, scale) -> sr}`` (e.g. ``{"bicubic": bicubic_sr}``, or
-    :func:`edsr_lite.metrics.model_to_fn` of a network). One row per method: ``y_shave`` (Y
+    :func:`edsr_lite.evaluation.model_to_fn` of a network). One row per method: ``y_shave`` (Y
     channel, ``scale`` pixels shaved: the protocol), ``rgb_shave`` (RGB channels),
     ``y_no_shave`` (Y, borders kept): mean PSNR (dB) over the images (MATLAB bicubic LR).
     """
@@ -143,7 +143,7 @@ def gray_image_scores(set_name: str = "Set14", scale: int = 2) -> list[dict]:
 def paper_comparison(
     rows: Sequence[dict], reference: Mapping[tuple[str, int], tuple[float, float]]
 ) -> str:
-    """:func:`edsr_lite.metrics.evaluate` rows beside published numbers, with the differences.
+    """:func:`edsr_lite.evaluation.evaluate` rows beside published numbers, with the differences.
 
     One line per (method, set, scale): measured PSNR / SSIM, the paper's, and the difference
     in dB and SSIM. Pairs the reference lacks show "-".
@@ -176,7 +176,7 @@ def ensemble_rows(
 ) -> list[dict]:
     """Evaluate ``model`` without and with the geometric self-ensemble (protocol "model").
 
-    Returns :func:`edsr_lite.metrics.evaluate` rows, methods named ``<preset>`` and
+    Returns :func:`edsr_lite.evaluation.evaluate` rows, methods named ``<preset>`` and
     ``<preset>+`` as in the paper, plus a ``gain`` row per (set, scale) (PSNR and SSIM
     differences, method ``"gain (+ minus plain)"``).
     """

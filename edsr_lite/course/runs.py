@@ -28,10 +28,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edsr_lite.data import benchmark
-from edsr_lite.dataset import SkippedImagesWarning, TrainingSet, load_training_set, to_tensor
-from edsr_lite.metrics import evaluate
-from edsr_lite.paths import CHECKPOINT_DIR
+from edsr_lite.datasets import benchmark
+from edsr_lite.evaluation import evaluate
+from edsr_lite.locations import CHECKPOINT_DIR
+from edsr_lite.patches import SkippedImagesWarning, TrainingSet, load_training_set, to_tensor
 from edsr_lite.train import TrainConfig, TrainLog, TrainResult, load_log, run_segments, train
 
 # ============================================================================================
@@ -219,39 +219,8 @@ def final_psnr(log: TrainLog) -> tuple[int, float] | None:
     return (int(steps[-1]), float(values[-1])) if steps else None
 
 
-# ============================================================================================
-# Tables
-# ============================================================================================
-
-
-def _cell(value: object, digits: int) -> str:
-    if value is None:
-        return "-"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
-
-
-def rows_table(rows: Sequence[dict], digits: int = 2) -> str:
-    """Any list of flat dicts as a markdown table (floats to ``digits`` decimals, None as "-":
-    a value not measured, e.g. of a model that has not shipped); no rows, an empty string."""
-    if not rows:
-        return ""
-    keys = list(rows[0])
-    lines = ["| " + " | ".join(keys) + " |", "|" + "|".join("---" for _ in keys) + "|"]
-    for row in rows:
-        cells = [_cell(v, digits) for v in row.values()]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def claims_table(rows: Sequence[tuple[str, str, str]]) -> str:
-    """Markdown table of (claim, the paper's number, the number measured here)."""
-    lines = ["| | paper | measured here |", "|---|---|---|"]
-    lines += [f"| {claim} | {paper} | {ours} |" for claim, paper, ours in rows]
-    return "\n".join(lines)
-
-
 def evaluate_checkpoints(names: Sequence[str], sets: Sequence[str]) -> list[dict]:
-    """:func:`edsr_lite.metrics.evaluate` rows (protocol "model", each model's own scales) for
+    """:func:`edsr_lite.evaluation.evaluate` rows (protocol "model", each model's own scales) for
     shipped checkpoints, by name (:func:`edsr_lite.weights.available_pretrained`); the method
     column holds the checkpoint's name."""
     from edsr_lite.weights import load_pretrained

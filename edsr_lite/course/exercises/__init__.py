@@ -4,7 +4,7 @@ Each notebook ends with a few exercises: a cell where the student writes a small
 class) between ``### BEGIN SOLUTION`` and ``### END SOLUTION`` (nbgrader's markers), then a
 cell that calls one ``check_...`` function of this module on it::
 
-    from edsr_lite import exercises
+    from edsr_lite.course import exercises
     exercises.check_resblock(EDSRBlock)
 
 A check runs the student's code and the package's reference (``models.ResBlock``,
@@ -57,13 +57,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edsr_lite.bn_removal import count_saved_maps
-from edsr_lite.data import modcrop
+from edsr_lite.course.bn_removal import count_saved_maps
+from edsr_lite.course.residual_scaling import depth_profile, predicted_growth
+from edsr_lite.images import modcrop
 from edsr_lite.imresize import imresize
 from edsr_lite.infer import self_ensemble
 from edsr_lite.metrics import psnr, rgb_to_y
 from edsr_lite.models import EDSR, MDSR, ResBlock, fold_res_scale
-from edsr_lite.res_scaling import depth_profile, predicted_growth
 from edsr_lite.train import ADAM_BETAS, forward_backward
 from edsr_lite.weights import init_from
 
@@ -209,10 +209,10 @@ def check_bicubic_baseline(fn: Callable[[np.ndarray, int], tuple[np.ndarray, np.
     """Check ``fn(hr, scale) -> (lr, sr)``: the benchmark's LR image and its bicubic upscaling.
 
     ``hr``: H x W x 3 uint8 image, H and W not necessarily multiples of ``scale``. Crop it to
-    multiples of ``scale`` (:func:`edsr_lite.data.modcrop`), shrink it with MATLAB's bicubic
+    multiples of ``scale`` (:func:`edsr_lite.images.modcrop`), shrink it with MATLAB's bicubic
     (:func:`edsr_lite.imresize`, ``1 / scale``) into ``lr``, and enlarge ``lr`` back by
     ``scale`` with the same function into ``sr``. Both uint8; ``sr`` has the cropped HR's shape.
-    Reference: :func:`edsr_lite.tour.sr_versions`. Three images, x2 to x4, two of them with
+    Reference: :func:`edsr_lite.course.tour.sr_versions`. Three images, x2 to x4, two of them with
     sides that are not multiples of the scale.
     """
     rng = np.random.default_rng(0)
@@ -298,7 +298,7 @@ def check_error_map(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> 
     ``sr``, ``hr``: H x W x 3 uint8 images. Return the absolute difference of their Y channels
     (:func:`edsr_lite.metrics.rgb_to_y`, float), without ``scale`` pixels on each border: an
     (H - 2 scale) x (W - 2 scale) float array of grey levels >= 0, whose mean square is the
-    MSE that PSNR uses. Reference: :func:`edsr_lite.tour.error_maps`. Three image pairs, x2 to
+    MSE that PSNR uses. Reference: :func:`edsr_lite.course.tour.error_maps`. Three image pairs, x2 to
     x4, whose errors go both ways (SR brighter and darker than HR).
     """
     rng = np.random.default_rng(1)
@@ -560,7 +560,7 @@ def check_saved_activation_bytes(fn: Callable[[int, int, int, int, bool], int]) 
     that autograd saves (small per-channel tensors, such as BN's batch mean, do not count) and
     return their bytes (an int: maps x batch x n_feats x height x width x 4).
 
-    The reference *measures* the count with :func:`edsr_lite.bn_removal.count_saved_maps` (one
+    The reference *measures* the count with :func:`edsr_lite.course.bn_removal.count_saved_maps` (one
     block, a small input), so the answer is what PyTorch really keeps, not what a textbook
     says. Six cases, with and without BN, the paper's batch (16 x 64 x 48 x 48) among them.
     """
@@ -652,7 +652,7 @@ def check_activation_growth(fn: Callable[[nn.Module, torch.Tensor], float]) -> N
     std(output of the first ResBlock), measured in one forward pass with forward hooks
     (``register_forward_hook``), and remove the hooks before returning.
 
-    Reference: :func:`edsr_lite.res_scaling.depth_profile`'s ``activation_growth``. Three
+    Reference: :func:`edsr_lite.course.residual_scaling.depth_profile`'s ``activation_growth``. Three
     models (6 blocks with res_scale 1 and 0.1, 3 blocks at x3), random inputs.
     """
     cases = [(6, 16, 1.0, 2, (2, 3, 10, 10)), (6, 16, 0.1, 2, (1, 3, 12, 9)), (3, 8, 1.0, 3, None)]
@@ -748,7 +748,7 @@ def check_predicted_growth(fn: Callable[[int, float], float]) -> None:
     half of that, the second conv a third again, and ``res_scale`` multiplies the branch: each
     block adds ``res_scale**2 / 18`` of its input's variance; variances multiply block after
     block, and the std is the square root. Reference:
-    :func:`edsr_lite.res_scaling.predicted_growth`. Six cases (1 to 80 blocks, scale 0.1 to 2).
+    :func:`edsr_lite.course.residual_scaling.predicted_growth`. Six cases (1 to 80 blocks, scale 0.1 to 2).
     """
     cases = [(32, 1.0), (32, 0.1), (16, 0.5), (80, 1.0), (1, 2.0), (7, 0.3)]
     for b, s in cases:
@@ -1531,7 +1531,7 @@ def check_modcrop(fn: Callable[[np.ndarray, int], np.ndarray]) -> None:
     multiples of ``scale``, keeping the top-left corner (MATLAB's ``modcrop``).
 
     ``image``: H x W x 3 or H x W uint8 array; return the array without its last
-    ``H % scale`` rows and ``W % scale`` columns. Reference: :func:`edsr_lite.data.modcrop`.
+    ``H % scale`` rows and ``W % scale`` columns. Reference: :func:`edsr_lite.images.modcrop`.
     Six cases, gray and RGB, some already multiples of the scale.
     """
     rng = np.random.default_rng(8)

@@ -21,17 +21,15 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from edsr_lite.data import as_rgb_array, modcrop
+from edsr_lite.checkpoints import read_checkpoint
+from edsr_lite.evaluation import evaluate
+from edsr_lite.images import as_rgb_array, modcrop
 from edsr_lite.imresize import imresize
 from edsr_lite.infer import upscale
-from edsr_lite.metrics import REFERENCE_EDSR_BASELINE, evaluate, psnr, rgb_to_y, ssim
+from edsr_lite.metrics import psnr, rgb_to_y, ssim
 from edsr_lite.models import preset_summary
-from edsr_lite.weights import (
-    available_pretrained,
-    finished_run_info,
-    read_checkpoint,
-    resolve_checkpoint,
-)
+from edsr_lite.paper import REFERENCE_EDSR_BASELINE
+from edsr_lite.weights import available_pretrained, finished_run_info, resolve_checkpoint
 
 
 def sr_versions(hr: np.ndarray, scale: int, models: dict[str, nn.Module]) -> dict[str, np.ndarray]:
@@ -96,8 +94,8 @@ def error_maps(versions: dict[str, np.ndarray], scale: int) -> dict[str, np.ndar
 def benchmark_table(model: nn.Module, name: str, sets: tuple[str, ...], scale: int) -> list[dict]:
     """One row per benchmark set: its image count, then mean PSNR (dB) and SSIM of bicubic, of
     ``model`` (its columns titled ``name``) and of the official EDSR-baseline weights (measured
-    by torchSR, :data:`edsr_lite.metrics.REFERENCE_EDSR_BASELINE`; None where unknown), all
-    under the paper's protocol (:func:`edsr_lite.metrics.evaluate`)."""
+    by torchSR, :data:`edsr_lite.paper.REFERENCE_EDSR_BASELINE`; None where unknown), all
+    under the paper's protocol (:func:`edsr_lite.evaluation.evaluate`)."""
     bicubic = {r["set"]: r for r in evaluate("bicubic", sets, (scale,))}
     ours = {r["set"]: r for r in evaluate(model, sets, (scale,))}
     rows = []

@@ -22,9 +22,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from edsr_lite.dataset import SkippedImagesWarning
-from edsr_lite.experiments import final_psnr, shipped_report
+from edsr_lite.course.runs import final_psnr, shipped_report
 from edsr_lite.models import ResBlock, build, fold_res_scale
+from edsr_lite.patches import SkippedImagesWarning
 from edsr_lite.train import TrainConfig, Trainer, TrainingDiverged, TrainLog
 
 # --------------------------------------------------------------------------------------------

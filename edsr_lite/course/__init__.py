@@ -1,0 +1,1 @@
+"""The course: one module per notebook."""

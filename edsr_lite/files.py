@@ -1,0 +1,64 @@
+"""Writing files safely: every file the package writes goes through :func:`atomic_write`.
+
+A write goes to a temporary file beside the target (``.<name>.<random>.tmp``), is flushed to
+disk, and is then renamed over the target in one step (``os.replace``). A reader sees the old
+file or the new one, never half of one, and a crash or Ctrl-C in the middle leaves the old file
+as it was (the temporary file is removed). The new file gets the usual permissions of a new
+file (``0o666`` less the umask), or keeps those of the file it replaces.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import BinaryIO
+
+__all__ = ["atomic_write", "atomic_write_text", "sha256_file"]
+
+
+def _new_file_mode(path: Path) -> int:
+    """The permission bits the written file should get."""
+    if path.exists():
+        return path.stat().st_mode & 0o777
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Create or replace ``path`` with what ``write(f)`` writes to a binary file object.
+
+    The parent folder is created if needed. Returns the path written.
+    """
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    mode = _new_file_mode(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes files private (0600)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """:func:`atomic_write` of ``text`` as UTF-8 with ``\\n`` line ends."""
+    return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+
+
+def sha256_file(path: str | os.PathLike) -> str:
+    """The sha256 of a file's bytes as 64 lower-case hex digits (read in 1 MiB blocks)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,289 @@
+"""edsr_lite.images (split from edsr_lite.data; docstring to write)."""
+
+from __future__ import annotations
+
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from edsr_lite.files import atomic_write
+
+Mode = Literal["rgb", "keep"]
+
+#: File name endings :func:`list_images` treats as images (compared case-insensitively).
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+
+# Pillow decodes 16-bit colour PNGs with these raw modes, keeping only the high byte.
+# The ";16L" variant of the same unpacker keeps the second byte of each sample instead,
+# which in a PNG (big-endian) is the low byte.
+_PNG_16BIT_LOW_BYTE = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}
+
+
+class ImageReadError(ValueError):
+    """An image could not be read, or an array is not a valid image.
+
+    The message names the file (or describes the array), says what is wrong and what to do.
+    """
+
+
+# --------------------------------------------------------------------------------------------
+# Reading images
+# --------------------------------------------------------------------------------------------
+
+
+def read_image(path: str | os.PathLike[str], mode: Mode = "rgb") -> np.ndarray:
+    """Read an image file into a ``uint8`` array (values 0..255).
+
+    Any format Pillow reads works (PNG, JPEG, BMP, TIFF, WebP, ...); for a file with several
+    frames (GIF, APNG, multi-page TIFF) the first frame is read. On the way in:
+
+    * the EXIF orientation is applied (:func:`PIL.ImageOps.exif_transpose`), so a phone
+      photo comes out the way it is displayed;
+    * an alpha channel (LA, RGBA, palette transparency) is **dropped**: the colour values are
+      kept unchanged, not blended onto a background;
+    * palette, bilevel, CMYK, YCbCr, ... images are converted to RGB;
+    * 16-bit samples (16-bit grayscale or colour PNG, TIFF mode ``I;16``/``I``) are scaled
+      to 8 bits with rounding, ``round(v * 255 / 65535)``, so 65535 becomes 255. (Pillow
+      itself keeps only the high byte of 16-bit colour PNGs; we decode those exactly.)
+      Values of 32-bit integer (``I``) images are clipped to 0..65535 first.
+
+    Args:
+        path: the image file.
+        mode: ``"rgb"`` (default) always returns H x W x 3. ``"keep"`` returns H x W for a
+            single-channel (grayscale) image, e.g. Set14 ``bridge``, so that it can be
+            scored as grayscale, and H x W x 3 otherwise.
+
+    Returns:
+        ``uint8`` array, H x W x 3 (or H x W, see ``mode``), values 0..255.
+
+    Raises:
+        ImageReadError: the path is missing, a folder, empty, not an image, or truncated.
+    """
+    _check_mode(mode)
+    path = _existing_file(path)
+    with _decode_errors(path), Image.open(path) as image:
+        if _is_16bit_color_png(image):
+            return _read_16bit_color_png(path)
+        image = ImageOps.exif_transpose(image)  # decodes the pixels, returns a new image
+    return _pil_to_array(image, mode, what=str(path))
+
+
+@contextmanager
+def _decode_errors(path: Path) -> Iterator[None]:
+    """Turn the exceptions Pillow raises on a bad file into an :class:`ImageReadError`."""
+    try:
+        yield
+    except UnidentifiedImageError:
+        kind = path.suffix.lstrip(".").upper() or "image"
+        raise ImageReadError(
+            f"{path}: not an image Pillow can read (is it really a {kind} file?). "
+            "Open it in an image viewer or export it again as PNG."
+        ) from None
+    except PermissionError:
+        raise ImageReadError(f"{path}: permission denied; check who may read the file.") from None
+    except Image.DecompressionBombError as err:
+        raise ImageReadError(f"{path}: refused, too large ({err}). Downscale it first.") from None
+    except (OSError, EOFError, SyntaxError, ValueError, struct.error, zlib.error) as err:
+        raise ImageReadError(
+            f"{path}: the file is truncated or corrupt ({err}). Download or export it again."
+        ) from None
+
+
+def as_rgb_array(
+    image: np.ndarray | Image.Image | str | os.PathLike[str], mode: Mode = "rgb"
+) -> np.ndarray:
+    """Turn a path, a PIL image or a numpy array into a validated ``uint8`` image array.
+
+    This is what inference accepts. A path goes through :func:`read_image`; a PIL image is
+    converted the same way (EXIF orientation applied, alpha dropped, 16-bit scaled); an
+    array must already be ``uint8``, shaped H x W, H x W x 1, H x W x 3 or H x W x 4 (alpha
+    dropped). A returned array may share memory with the array passed in.
+
+    Returns:
+        ``uint8`` array H x W x 3 (``mode="rgb"``), or H x W for single-channel input
+        with ``mode="keep"``; values 0..255.
+
+    Raises:
+        ImageReadError: unreadable file or invalid array (wrong dtype or shape).
+        TypeError: ``image`` is none of the accepted types.
+    """
+    _check_mode(mode)
+    if isinstance(image, np.ndarray):
+        return _validated_array(image, mode)
+    if isinstance(image, Image.Image):
+        return _pil_to_array(ImageOps.exif_transpose(image), mode, what="the PIL image")
+    if isinstance(image, (str, os.PathLike)):
+        return read_image(image, mode)
+    raise TypeError(
+        f"expected an image path, a PIL.Image.Image or a numpy array, got {type(image).__name__}"
+    )
+
+
+def _check_mode(mode: str) -> None:
+    if mode not in ("rgb", "keep"):
+        raise ValueError(f'mode must be "rgb" or "keep", got {mode!r}')
+
+
+def _existing_file(path: str | os.PathLike[str]) -> Path:
+    """``path`` as a Path, after checking that it is a non-empty regular file."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise ImageReadError(f"{path}: no such file. Check the spelling and the folder.")
+    if path.is_dir():
+        raise ImageReadError(
+            f"{path}: is a folder, not an image file. "
+            "Pass one image file, or use list_images(folder) to get the files in it."
+        )
+    if path.stat().st_size == 0:
+        raise ImageReadError(f"{path}: the file is empty (0 bytes). Download or export it again.")
+    return path
+
+
+def _pil_to_array(image: Image.Image, mode: Mode, what: str) -> np.ndarray:
+    """Pixels of a PIL image (any mode) as ``uint8`` H x W x 3, or H x W for gray + "keep"."""
+    if image.mode == "F":
+        raise ImageReadError(
+            f"{what}: floating-point (mode F) images have no fixed value range. "
+            "Convert it to an 8-bit or 16-bit image first."
+        )
+    if image.mode.startswith("I"):  # I;16, I;16B, I;16L, I;16N, I (32-bit integer)
+        gray = _16bit_to_uint8(np.asarray(image))
+    elif image.mode in ("1", "L", "LA", "La"):
+        gray = np.asarray(image.convert("L"))  # "LA" -> "L" drops the alpha channel
+    else:
+        if image.mode in ("P", "PA"):  # palette: expand, keeping any transparency for now
+            image = image.convert("RGBA")
+        try:
+            return np.asarray(image.convert("RGB"))  # RGBA -> RGB drops alpha, RGB unchanged
+        except ValueError:
+            raise ImageReadError(
+                f"{what}: colour mode {image.mode} cannot be converted to RGB. "
+                "Export it again as an 8-bit RGB image."
+            ) from None
+    return gray if mode == "keep" else np.repeat(gray[:, :, None], 3, axis=2)
+
+
+def _16bit_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Scale 16-bit samples 0..65535 to 0..255: ``round(v * 255 / 65535)`` (never a tie)."""
+    v = np.clip(values.astype(np.int64), 0, 65535)
+    return ((v * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def _is_16bit_color_png(image: Image.Image) -> bool:
+    return image.format == "PNG" and len(image.tile) > 0 and image.tile[0][3] in _PNG_16BIT_LOW_BYTE
+
+
+def _read_16bit_color_png(path: Path) -> np.ndarray:
+    """A 16-bit RGB(A) PNG, decoded at full precision and rounded to ``uint8`` H x W x 3.
+
+    The file is decoded twice, once for the high bytes and once for the low bytes; both
+    decodes undo the same PNG filters, so ``(high << 8) | low`` is the exact 16-bit value.
+    """
+    planes = []
+    for byte in ("high", "low"):
+        with Image.open(path) as image:
+            rawmode = image.tile[0][3]
+            if byte == "low":
+                rawmode = _PNG_16BIT_LOW_BYTE[rawmode]
+            image.tile = [(*tile[:3], rawmode) for tile in image.tile]
+            image = ImageOps.exif_transpose(image)
+            planes.append(np.asarray(image, dtype=np.uint16)[:, :, :3])  # drop alpha
+    return _16bit_to_uint8((planes[0] << 8) | planes[1])
+
+
+def _validated_array(image: np.ndarray, mode: Mode) -> np.ndarray:
+    """Check an array is a ``uint8`` image; return H x W x 3 (or H x W for "keep")."""
+    if image.dtype != np.uint8:
+        raise ImageReadError(
+            f"image array has dtype {image.dtype}; expected uint8 (0..255). For floats in "
+            "0..1 use (x * 255).round().clip(0, 255).astype(np.uint8)."
+        )
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    elif image.ndim == 3 and image.shape[2] == 4:
+        image = image[:, :, :3]  # drop alpha
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)):
+        hint = ""
+        if image.ndim == 3 and image.shape[0] in (1, 3, 4):
+            hint = " (channels first? use np.transpose(x, (1, 2, 0)))"
+        raise ImageReadError(
+            f"image array has shape {image.shape}; expected H x W or H x W x 3{hint}."
+        )
+    if image.size == 0:
+        raise ImageReadError(f"image array has shape {image.shape}: it holds no pixels.")
+    if image.ndim == 2 and mode == "rgb":
+        return np.repeat(image[:, :, None], 3, axis=2)
+    return image
+
+
+# --------------------------------------------------------------------------------------------
+# Writing images, cropping
+# --------------------------------------------------------------------------------------------
+
+
+def write_png(path: str | os.PathLike[str], image: np.ndarray) -> Path:
+    """Write a ``uint8`` image (H x W gray or H x W x 3 RGB, 0..255) to a PNG file, atomically.
+
+    The PNG is written to a temporary file next to ``path`` and then renamed over it, so
+    ``path`` is either the old file or the complete new one, never half-written; the temporary
+    file is removed if anything fails. Missing parent folders are created.
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: ``image`` is not a ``uint8`` array of shape H x W or H x W x 3.
+    """
+    _check_writable_image(image)
+    pixels = Image.fromarray(np.ascontiguousarray(image))
+    return atomic_write(path, lambda f: pixels.save(f, format="PNG"))
+
+
+def _check_writable_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray):
+        raise ValueError(f"write_png needs a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8:
+        raise ValueError(
+            f"write_png needs dtype uint8 (0..255), got {image.dtype}. For floats in 0..1 use "
+            "(x * 255).round().clip(0, 255).astype(np.uint8)."
+        )
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or image.size == 0:
+        raise ValueError(f"write_png needs shape H x W or H x W x 3, got {image.shape}")
+
+
+def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
+    """Crop the bottom rows and right columns so that H and W are multiples of ``scale``.
+
+    This is the usual SR benchmark convention (``modcrop`` in the SRCNN/EDSR MATLAB code):
+    the top-left corner is kept, so at most ``scale - 1`` rows and columns are lost.
+
+    Args:
+        image: H x W or H x W x C array (any dtype).
+        scale: the super-resolution factor, a positive integer.
+
+    Returns:
+        A view of ``image`` of shape (H - H % scale) x (W - W % scale) [x C].
+
+    Raises:
+        ValueError: ``scale`` is not a positive integer, or the image is smaller than it.
+    """
+    _check_scale(scale)
+    height, width = image.shape[:2]
+    if height < scale or width < scale:
+        raise ValueError(
+            f"image of size {height} x {width} is smaller than the scale factor {scale}; "
+            "nothing would be left after cropping to a multiple of it."
+        )
+    return image[: height - height % scale, : width - width % scale]
+
+
+def _check_scale(scale: int) -> None:
+    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
+        raise ValueError(f"scale must be a positive integer (2, 3, 4, ...), got {scale!r}")
