@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from edsr_lite.files import atomic_write
@@ -287,3 +288,25 @@ def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
 def _check_scale(scale: int) -> None:
     if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
         raise ValueError(f"scale must be a positive integer (2, 3, 4, ...), got {scale!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Images as tensors
+# --------------------------------------------------------------------------------------------
+
+
+def to_tensor(
+    images: np.ndarray, device: torch.device | str = "cpu", channels_last: bool = True
+) -> torch.Tensor:
+    """uint8 H x W x 3 image, or N x H x W x 3 batch -> float32 N x 3 x H x W tensor, 0..255.
+
+    The network's input convention (EDSR works on 0..255 values and subtracts the DIV2K mean
+    itself). The result never shares memory with ``images``. ``permute`` only changes strides,
+    so the result is in the channels_last memory format (the fastest for convolutions on the
+    CPU); ``channels_last=False`` gives a contiguous NCHW tensor. The uint8 data move to
+    ``device`` first, as 4 times fewer bytes than float32.
+    """
+    batch = images[None] if images.ndim == 3 else images
+    tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
+    tensor = tensor.to(device, non_blocking=True).float()  # .float() copies uint8 data
+    return tensor if channels_last else tensor.contiguous()

@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edsr_lite.images import as_rgb_array, read_image
+from edsr_lite.images import as_rgb_array, read_image, to_tensor
 from edsr_lite.imresize import imresize
 from edsr_lite.models import EDSR, MDSR
 from edsr_lite.progress import progress_bar
@@ -271,12 +271,6 @@ class Upscaler:
         if tile == 0 or tile >= max(x.shape[2:]):  # one tile: skip the bookkeeping
             return run(x).round().clamp(0, 255).to(torch.uint8)
         return tiled_forward(run, x, scale, tile, overlap, self.progress, out_dtype=torch.uint8)
-
-
-def to_tensor(image: np.ndarray) -> torch.Tensor:
-    """uint8 H x W x 3 -> 1 x 3 x H x W float32 in 0..255 (channels_last memory)."""
-    x = torch.tensor(image).permute(2, 0, 1)[None].float()  # a copy: the input stays untouched
-    return x.contiguous(memory_format=torch.channels_last)
 
 
 def upscale(

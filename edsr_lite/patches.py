@@ -33,7 +33,6 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-import torch
 from PIL import Image
 
 from edsr_lite.datasets import benchmark, downscale, find_dataset, list_images
@@ -131,17 +130,6 @@ def augment(
         return img
 
     return apply(lr_patch), apply(hr_patch)
-
-
-def to_tensor(batch: np.ndarray, device: torch.device | str = "cpu", channels_last: bool = True):
-    """uint8 N x H x W x 3 numpy batch -> float32 N x 3 x H x W tensor, values 0..255.
-
-    ``permute`` only changes the strides: the result is already in the channels_last memory
-    format (the fastest for convolutions on the CPU), without a copy. The uint8 data are moved
-    to ``device`` first, as 4 times fewer bytes than float32.
-    """
-    tensor = torch.from_numpy(batch).permute(0, 3, 1, 2).to(device, non_blocking=True).float()
-    return tensor if channels_last else tensor.contiguous()
 
 
 # --------------------------------------------------------------------------------------------

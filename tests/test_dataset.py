@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from edsr_lite.datasets import find_dataset, list_images
-from edsr_lite.images import modcrop, read_image
+from edsr_lite.images import modcrop, read_image, to_tensor
 from edsr_lite.imresize import imresize
 from edsr_lite.patches import (
     SkippedImagesWarning,
@@ -17,7 +17,6 @@ from edsr_lite.patches import (
     load_validation_set,
     random_patch,
     step_rng,
-    to_tensor,
 )
 
 T91 = find_dataset("T91")

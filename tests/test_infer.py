@@ -5,7 +5,7 @@ import pytest
 import torch
 from PIL import Image
 
-from edsr_lite.images import read_image
+from edsr_lite.images import read_image, to_tensor
 from edsr_lite.infer import (
     Upscaler,
     auto_tile,
@@ -14,7 +14,6 @@ from edsr_lite.infer import (
     self_ensemble,
     tile_grid,
     tiled_forward,
-    to_tensor,
     upscale,
 )
 from edsr_lite.locations import DATA_DIR

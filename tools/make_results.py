@@ -102,8 +102,6 @@ def find_main_models(checkpoint_dir: str | os.PathLike | None = None) -> dict[st
     return {n: resolve_checkpoint(n, checkpoint_dir) for n in dict.fromkeys(wanted) if n in shipped}
 
 
-
-
 def _relative(path: Path) -> str:
     try:
         return path.resolve().relative_to(REPO_ROOT).as_posix()
@@ -700,8 +698,6 @@ def replace_block(text: str, body: str, where: str = "README.md") -> str:
     head, rest = text.split(BEGIN)
     _, tail = rest.split(END)
     return f"{head}{BEGIN}\n{body}\n{END}{tail}"
-
-
 
 
 def dump_json(data: dict) -> str:

@@ -30,8 +30,9 @@ import torch
 
 from edsr_lite.datasets import benchmark
 from edsr_lite.evaluation import evaluate
+from edsr_lite.images import to_tensor
 from edsr_lite.locations import CHECKPOINT_DIR
-from edsr_lite.patches import SkippedImagesWarning, TrainingSet, load_training_set, to_tensor
+from edsr_lite.patches import SkippedImagesWarning, TrainingSet, load_training_set
 from edsr_lite.train import TrainConfig, TrainLog, TrainResult, load_log, run_segments, train
 
 # ============================================================================================

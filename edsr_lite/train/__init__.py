@@ -80,6 +80,7 @@ from edsr_lite.checkpoints import load_state_dict_strict, read_checkpoint, save_
 from edsr_lite.datasets import find_dataset
 from edsr_lite.evaluation import model_to_fn
 from edsr_lite.files import atomic_write_text
+from edsr_lite.images import to_tensor
 from edsr_lite.locations import REPO_ROOT
 from edsr_lite.metrics import psnr
 from edsr_lite.models import PRESETS, build, count_parameters
@@ -90,7 +91,6 @@ from edsr_lite.patches import (
     load_training_set,
     load_validation_set,
     step_rng,
-    to_tensor,
 )
 from edsr_lite.weights import finished_run_info, init_from
 
