@@ -1,4 +1,22 @@
-"""edsr_lite.checkpoints (split from edsr_lite.weights; docstring to write)."""
+"""The checkpoint file format: writing, reading, and fitting weights to a model.
+
+An edsr-lite checkpoint is a ``torch.save``d dict, read back with ``weights_only=True``::
+
+    {"format": "edsr-lite", "format_version": 1,
+     "config": {"preset", "arch", "scales", "n_resblocks", "n_feats", "res_scale", "bn"},
+     "state_dict": {name: tensor},   # plain NCHW tensors on the CPU, float32 or float16
+     "meta": {...},                  # plain data only: training config, step, metrics, ...
+     ...}                            # extra entries, e.g. the optimizer state for resuming
+
+``config`` rebuilds the network, so a file needs nothing else to load. A file may be stored
+xz-compressed (recognised by its first bytes, :data:`XZ_MAGIC`, whatever its name;
+``xz -dc best.pt > plain.pt`` undoes it). Files are written atomically (a temporary file,
+then a rename). :func:`read_checkpoint` also reads official EDSR-PyTorch weights and other
+trainers' wrapped state dicts (``config`` is then ``None``; :func:`infer_config` reads the
+architecture off the tensor names and shapes). :func:`load_state_dict_strict` loads weights
+into a model or raises :class:`CheckpointError` naming every missing, extra or mis-shaped
+tensor. Loading a model by path or name: :mod:`edsr_lite.weights`.
+"""
 
 from __future__ import annotations
 

@@ -1,18 +1,17 @@
-"""Images in and out, the benchmark sets, and DIV2K.
+"""The image sets: the benchmarks (Set5, Set14, B100), training sets, and DIV2K on request.
 
-Every image this package handles is a numpy array of ``uint8`` values 0..255, shaped
-H x W x 3 (RGB) or, where a grayscale image is kept grayscale for scoring, H x W.
+* :func:`find_dataset` says where a set lives (the folders of ``$EDSR_LITE_DATA`` first, then
+  the project's own data, :func:`dataset_search_path`), or takes a folder of your own images;
+  :func:`list_images` lists a folder's images in name order.
+* :func:`benchmark` yields the ``(name, HR, LR)`` triples of a test set, as in the EDSR paper:
+  HR mod-cropped to a multiple of the scale, LR its MATLAB-exact bicubic downscale
+  (:func:`downscale`, :func:`edsr_lite.imresize.imresize`), both uint8.
+* :func:`div2k_paths` lists a local copy of DIV2K, the paper's training set;
+  :func:`download_div2k` fetches it (train 3.5 GB, valid 0.45 GB, checked against their
+  SHA-256 sums), only when you call it.
 
-The pieces, in the order data flows through them:
-
-* :func:`read_image` / :func:`as_rgb_array` turn a file, a PIL image or an array into such an
-  array; :func:`write_png` writes one back (atomically).
-* :func:`modcrop` trims an image so that its sides are multiples of the scale factor.
-* :func:`find_dataset` says where a set of images lives; :func:`benchmark` yields the
-  (name, HR, LR) triples of a test set, the LR image made with MATLAB-compatible bicubic
-  downscaling (:func:`edsr_lite.imresize.imresize`), as in the EDSR paper.
-* :func:`div2k_paths` lists a local copy of DIV2K, the training set of the paper;
-  :func:`download_div2k` fetches it (only when you call it).
+Images are uint8 arrays as :mod:`edsr_lite.images` reads them. A set that is not found raises
+``FileNotFoundError`` saying where it was looked for and how to get it.
 """
 
 from __future__ import annotations
@@ -34,7 +33,7 @@ from tqdm.auto import tqdm
 from edsr_lite.files import sha256_file
 from edsr_lite.images import IMAGE_EXTENSIONS, Mode, _check_mode, _check_scale, modcrop, read_image
 from edsr_lite.imresize import imresize
-from edsr_lite.locations import DATA_DIR, REPO_ROOT
+from edsr_lite.locations import DATA_DIR, data_search_path
 
 # --------------------------------------------------------------------------------------------
 # Where the image sets live
@@ -52,12 +51,19 @@ _SET_NAMES = {
     "div2k": "DIV2K",
 }
 
+#: The clone's ``data/``, as the "not found" messages name it.
+_CLONE_DATA = "the data/ folder of a clone of the edsr-lite repository"
+
 #: How to get a set that is not found (shown in the error message).
 _HOW_TO_GET = {
-    "Set5": "it ships in the repository's data/ folder; restore it with git.",
-    "Set14": "it ships in the repository's data/ folder; restore it with git.",
-    "B100": "it ships in the repository's data/ folder; restore it with git.",
-    "T91": "it ships in the repository's data/ folder; restore it with git.",
+    "Set5": f"it ships in {_CLONE_DATA} and in the installed package; restore it with git, "
+    "or reinstall edsr-lite.",
+    "Set14": f"it ships in {_CLONE_DATA} and in the installed package; restore it with git, "
+    "or reinstall edsr-lite.",
+    "B100": f"it ships in {_CLONE_DATA} (26 MB, not in the installed package): work in a clone, "
+    "or copy its data/B100 folder into a folder named by $EDSR_LITE_DATA.",
+    "T91": f"it ships in {_CLONE_DATA} (not in the installed package): work in a clone, "
+    "or copy its data/T91 folder into a folder named by $EDSR_LITE_DATA.",
     "BSD200": (
         "it does not ship (52 MB). Copy the 200 PNGs of jiny2001/dcscn-super-resolution "
         "data/bsd200/ into a folder BSD200/ inside a folder named by $EDSR_LITE_DATA "
@@ -72,22 +78,20 @@ _HOW_TO_GET = {
 
 
 def data_dir() -> Path:
-    """The repository's own ``data/`` folder (Set5, Set14, B100 and T91 ship there)."""
+    """The project's own data folder: the clone's ``data/`` (Set5, Set14, B100 and T91 ship
+    there), or, installed from a wheel, the copy inside the package (Set5 and Set14)."""
     return DATA_DIR
 
 
 def dataset_search_path() -> list[Path]:
-    """The folders :func:`find_dataset` looks in, in order.
+    """The folders :func:`find_dataset` looks in, in order
+    (:func:`edsr_lite.locations.data_search_path`).
 
-    1. the repository's ``data/``;
-    2. each folder in ``$EDSR_LITE_DATA`` (several may be given, separated by ``os.pathsep``);
-    3. ``../shared/data`` next to the repository (the developers' and CI layout).
+    1. each folder in ``$EDSR_LITE_DATA`` (several may be given, separated by ``os.pathsep``);
+    2. the project's own data (:func:`data_dir`): the clone's ``data/`` in a source checkout,
+       else the copy inside the installed package.
     """
-    places = [data_dir()]
-    env = os.environ.get("EDSR_LITE_DATA", "")
-    places += [Path(p).expanduser() for p in env.split(os.pathsep) if p]
-    places.append(REPO_ROOT.parent / "shared" / "data")
-    return places
+    return data_search_path()
 
 
 def find_dataset(name: str | os.PathLike[str]) -> Path:
@@ -113,13 +117,20 @@ def find_dataset(name: str | os.PathLike[str]) -> Path:
             return place / canonical
     if Path(name).expanduser().is_dir():
         return Path(name).expanduser()
+    raise FileNotFoundError(_not_found_message(name, canonical, places))
+
+
+def _not_found_message(name: str, canonical: str, places: list[Path]) -> str:
+    """Where :func:`find_dataset` looked for a set, and how to get it."""
     looked = "\n".join(f"  {place / canonical}" for place in places)
+    if not os.environ.get("EDSR_LITE_DATA"):
+        looked += "\n  ($EDSR_LITE_DATA is not set)"
     how = _HOW_TO_GET.get(
         canonical,
         f"{name!r} is not a set this package knows ({', '.join(sorted(_HOW_TO_GET))}); "
         "to use your own images, pass the path of a folder that holds them.",
     )
-    raise FileNotFoundError(f"image set {name!r} not found. Looked in:\n{looked}\nTo get it: {how}")
+    return f"image set {name!r} not found. Looked in:\n{looked}\nTo get it: {how}"
 
 
 def list_images(folder: str | os.PathLike[str]) -> list[Path]:

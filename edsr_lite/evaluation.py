@@ -1,47 +1,34 @@
-"""Evaluation protocol: PSNR and SSIM exactly as the super-resolution papers compute them.
+"""Evaluation: a method's mean PSNR/SSIM on the benchmark sets, under one of two protocols.
 
-Super-resolution tables are not comparable unless every detail of the measurement matches.
-The numbers in EDSR's Table 6 (and in SRCNN, A+, VDSR before it) come from MATLAB code, and
-this module reproduces that code's conventions one by one:
+Each image is scored with :func:`edsr_lite.metrics.psnr` and :func:`edsr_lite.metrics.ssim`
+(the Y of MATLAB's ``rgb2ycbcr``, ``scale`` border pixels shaved, peak 255, the SSIM of Wang et
+al. 2004); a set's score is the **mean of the per-image scores** (not the PSNR of the mean
+squared error).  What differs between papers is how the LR input and the SR output are made:
+two *protocols*, which differ by about 0.1 dB on Set14, so every result row names its own.
 
-* **Y channel.** Scores are computed on the luma channel Y of MATLAB's ``rgb2ycbcr``
-  (BT.601, "studio swing": black is 16, white is 235), not on RGB.  See :func:`rgb_to_y`.
-* **Border shave.** ``scale`` pixels are removed from each of the four borders before
-  measuring, because the borders of an upscaled image depend on the padding convention rather
-  than on the method.
-* **Peak 255.** PSNR uses a peak of 255 (8-bit images), even though Y only spans 16..235.
-* **SSIM** is the reference MATLAB ``ssim_index`` of Wang et al. (2004): an 11x11 Gaussian
-  window with sigma 1.5, K1 = 0.01, K2 = 0.03, L = 255, evaluated only where the window fits
-  entirely inside the (shaved) image ('valid' filtering), then averaged.
-* **Mean over images.** A set's score is the mean of the per-image PSNRs (not the PSNR of the
-  mean squared error), and likewise for SSIM.
+``"model"`` (:func:`evaluate_model_protocol`), EDSR's protocol, for any method
+    Everything stays 8-bit RGB: HR read as uint8 RGB (a gray image becomes three equal
+    channels) and mod-cropped; LR = MATLAB-exact bicubic ``imresize`` of HR, uint8; the method
+    returns uint8 RGB; scores on the unrounded Y of SR and HR.
+``"paper_bicubic"`` (:func:`evaluate_paper_bicubic`), only for bicubic upscaling
+    The Y-plane recipe of the SRCNN/VDSR MATLAB scripts behind the "Bicubic" column that EDSR's
+    Table 6 copies; it reproduces all nine published pairs (:data:`edsr_lite.paper.PAPER_BICUBIC`)
+    within 0.01 dB and 0.001 SSIM.  How it was found: ``docs/protocol.md``.
 
-Two *protocols* decide how the low-resolution input and the super-resolved output are made; they
-differ measurably (about 0.1 dB on Set14), so every result row records which one was used:
-
-``"model"`` (:func:`evaluate_model_protocol`)
-    EDSR's own protocol, used for networks.  Everything stays 8-bit RGB: the HR image is read
-    as uint8 RGB (a gray image becomes three equal channels), mod-cropped, downscaled with a
-    MATLAB-exact bicubic ``imresize`` to a uint8 RGB LR image; the method returns a uint8 RGB
-    SR image; PSNR/SSIM are measured on the (unrounded) Y of SR and HR, shave = scale.
-
-``"paper_bicubic"`` (:func:`evaluate_paper_bicubic`)
-    The protocol behind the "Bicubic" column that EDSR copied from SRCNN/A+/VDSR.  Those
-    MATLAB scripts work on the Y plane only; see :func:`evaluate_paper_bicubic` for the exact
-    recipe and the experiment that found it.  It reproduces all nine published bicubic
-    numbers in :data:`PAPER_BICUBIC` within 0.01 dB and 0.001 SSIM (``tests/test_protocol.py``).
+Main functions: :func:`evaluate` (``"bicubic"``, a function ``fn(lr, scale) -> sr`` or a
+network, which runs through :class:`edsr_lite.infer.Upscaler`, the code ``edsr-lite upscale``
+runs), :func:`evaluate_checkpoint` (the ``edsr-lite eval`` command: load, then
+:func:`evaluate`) and :func:`format_table` (rows as the papers print them).
 
 Example::
 
-    >>> from edsr_lite.progress import progress_bar
-from edsr_lite.metrics import evaluate, format_table
+    >>> from edsr_lite.evaluation import evaluate, format_table
     >>> rows = evaluate("bicubic", sets=("Set5",), protocol="paper_bicubic")  # doctest: +SKIP
     >>> print(format_table(rows))  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import inspect
 import os
 from collections.abc import Callable, Sequence
 from enum import Enum
@@ -54,7 +41,7 @@ import torch
 from edsr_lite.datasets import benchmark, find_dataset, list_images
 from edsr_lite.images import modcrop, read_image
 from edsr_lite.imresize import imresize
-from edsr_lite.infer import Upscaler
+from edsr_lite.infer import Upscaler, model_scales
 from edsr_lite.metrics import psnr, rgb_to_y, ssim
 from edsr_lite.progress import progress_bar
 from edsr_lite.weights import load_model, resolve_checkpoint
@@ -93,32 +80,6 @@ def bicubic_sr(lr: np.ndarray, scale: int) -> np.ndarray:
     """The bicubic baseline as an :data:`SRFunction`: MATLAB ``imresize(lr, scale, 'bicubic')``
     on the uint8 RGB image (uint8 out, each 1-D pass rounded as MATLAB does)."""
     return imresize(lr, scale)
-
-
-def model_to_fn(model: torch.nn.Module) -> SRFunction:
-    """Wrap a network as an :data:`SRFunction`.
-
-    The LR image becomes a 1 x 3 x H x W float32 tensor with values 0..255 (EDSR works on
-    0..255 inputs; it subtracts the DIV2K mean itself), on the device of the model's
-    parameters.  The network is called as ``model(x, scale)`` if its ``forward`` has a
-    parameter named ``scale`` (multi-scale models such as MDSR), otherwise as ``model(x)``.
-    The output is rounded, clamped to 0..255 and returned as uint8 H x W x 3 -- the same
-    quantisation as saving the SR image to a PNG file.  Inference runs under ``torch.no_grad``;
-    put the model in eval mode yourself, or use :func:`evaluate`, which does.
-    """
-    takes_scale = "scale" in inspect.signature(model.forward).parameters
-    param = next(model.parameters(), None)
-    device = param.device if param is not None else torch.device("cpu")
-
-    def sr_fn(lr: np.ndarray, scale: int) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(lr.transpose(2, 0, 1)))
-        x = x.to(device=device, dtype=torch.float32).unsqueeze(0)
-        with torch.no_grad():
-            y = model(x, scale) if takes_scale else model(x)
-        y = y.squeeze(0).round().clamp(0, 255).to(torch.uint8)
-        return y.permute(1, 2, 0).cpu().numpy()
-
-    return sr_fn
 
 
 def evaluate_model_protocol(
@@ -172,40 +133,11 @@ def evaluate_paper_bicubic(set_name: str, scale: int, progress: bool = False) ->
     5. **Round** SR to integers and clip to 0..255 (``uint8(im_b * 255)`` in ``demo_SR.m``).
     6. :func:`psnr` / :func:`ssim` of SR against the rounded Y, shave = ``scale`` pixels.
 
-    How this was found (a lesson in how much the "details" matter).  Every combination of the
-    three rounding choices, two other shaves and protocol "model" was run on all nine
-    (set, scale) pairs and compared with :data:`PAPER_BICUBIC`.  "worst" is the largest
-    deviation over the nine pairs; "exact" counts the 18 published values (9 PSNR, 9 SSIM)
-    reproduced to every printed digit:
-
-    ==========  ==========  ==========  ========  ===========  ===========  =======
-    Y           LR          SR          shave     worst dB     worst SSIM   exact
-    ==========  ==========  ==========  ========  ===========  ===========  =======
-    rounded     float       rounded     s         **0.00947**  **0.00084**  **11**
-    rounded     rounded     float       s         0.00816      0.00057      7
-    float       rounded     rounded     s         0.01001      0.00068      6
-    rounded     float       float       s         0.01670      0.00050      5
-    rounded     rounded     rounded     s         0.01300      0.00095      5
-    float       rounded     float       s         0.01996      0.00080      5
-    float       float       rounded     s         0.01358      0.00056      4
-    float       float       float       s         0.03039      0.00098      4
-    rounded     float       rounded     0         0.22956      0.00154      0
-    rounded     float       rounded     s + 1     0.01995      0.00104      2
-    protocol    "model"     (RGB)       s         0.08840      0.00210      3
-    ==========  ==========  ==========  ========  ===========  ===========  =======
-
-    Only two recipes stay inside 0.01 dB / 0.001 everywhere (a third misses by 0.00001 dB),
-    and the one above -- which is also literally what SRCNN's published ``demo_SR.m`` does --
-    is the clear best.  It gives Set5 to every printed digit (33.66/0.9299, 30.39/0.8682,
-    28.42/0.8104) and B100 to within one unit of the last digit (29.56/0.8431,
-    27.21/0.7384, 25.96/0.6674 against 29.56/0.8431, 27.21/0.7385, 25.96/0.6675).  Set14
-    keeps a small residual (30.23/0.8687, 27.54/0.7736, 26.00/0.7019 against 30.24/0.8688,
-    27.55/0.7742, 26.00/0.7027).  Computing SSIM on the unshaved image would close most of
-    Set14's SSIM gap but opens one on Set5, so the residual is most likely a detail of VDSR's
-    own Set14 run that the published numbers alone cannot pin down.  Each rounding choice
-    moves a score by only 0.005-0.02 dB, but a wrong shave moves it by up to 0.23 dB, and
-    scoring a gray image as RGB (protocol "model") by 0.09 dB on Set14 -- more than many
-    published "improvements".
+    It reproduces Set5 to every printed digit (33.66/0.9299, 30.39/0.8682, 28.42/0.8104), B100
+    to within one unit of the last digit, and Set14 within 0.01 dB / 0.0009 SSIM: all nine
+    pairs of :data:`edsr_lite.paper.PAPER_BICUBIC` within 0.01 dB and 0.001
+    (``tests/test_protocol.py``).  Why these three rounding choices and this shave, and how
+    much each detail moves the numbers: ``docs/protocol.md``.
     """
     scores = []
     paths = list_images(find_dataset(set_name))
@@ -221,43 +153,16 @@ def evaluate_paper_bicubic(set_name: str, scale: int, progress: bool = False) ->
     return scores
 
 
-def _method_name(model_or_fn: Any) -> str:
+def _method_name(model_or_fn: Any, ensemble: bool = False) -> str:
     if isinstance(model_or_fn, str):
         return model_or_fn
     if isinstance(model_or_fn, torch.nn.Module):
-        return type(model_or_fn).__name__
+        return type(model_or_fn).__name__ + ("+" if ensemble else "")
     return getattr(model_or_fn, "__name__", type(model_or_fn).__name__)
 
 
-def evaluate(
-    model_or_fn: str | SRFunction | torch.nn.Module,
-    sets: Sequence[str] = ("Set5", "Set14", "B100"),
-    scales: Sequence[int] = (2, 3, 4),
-    protocol: str | Protocol = "model",
-    progress: bool = False,
-) -> list[dict]:
-    """Evaluate a method on benchmark sets and scales; one result row per (set, scale).
-
-    Args:
-        model_or_fn: ``"bicubic"``; a callable ``fn(lr_uint8_rgb, scale) -> sr_uint8_rgb``; or a
-            ``torch.nn.Module`` (wrapped by :func:`model_to_fn`, run in eval mode, then put
-            back in its previous mode).
-        sets: benchmark names known to :func:`edsr_lite.datasets.find_dataset`.
-        scales: integer scale factors.
-        protocol: ``"model"`` (any method) or ``"paper_bicubic"`` (only ``"bicubic"``); see the
-            module docstring.
-        progress: show a progress bar per (set, scale).
-
-    Returns:
-        A list of dicts with keys ``method``, ``protocol``, ``set``, ``scale``, ``psnr`` (mean
-        dB over the images), ``ssim`` (mean), ``n_images``.
-    """
-    try:
-        protocol = Protocol(protocol)
-    except ValueError:
-        known = ", ".join(repr(p.value) for p in Protocol)
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {known}") from None
-    is_module = isinstance(model_or_fn, torch.nn.Module)
+def _check_method(model_or_fn: Any, protocol: Protocol, ensemble: bool) -> None:
+    """Refuse a method that ``protocol`` (or ``ensemble``) does not apply to, saying why."""
     if isinstance(model_or_fn, str) and model_or_fn != "bicubic":
         raise ValueError(f"unknown method {model_or_fn!r}; the only named method is 'bicubic'")
     if protocol is Protocol.PAPER_BICUBIC and model_or_fn != "bicubic":
@@ -268,41 +173,89 @@ def evaluate(
         )
     if not (isinstance(model_or_fn, str) or callable(model_or_fn)):
         raise TypeError(f"expected 'bicubic', a callable or an nn.Module, got {model_or_fn!r}")
+    if ensemble and not isinstance(model_or_fn, torch.nn.Module):
+        raise ValueError("ensemble=True needs a network (the x8 self-ensemble runs the model)")
+    if isinstance(model_or_fn, torch.nn.Module):
+        try:
+            model_scales(model_or_fn)
+        except TypeError as exc:
+            raise TypeError(
+                f"{exc}; evaluate() runs networks through edsr_lite.infer.Upscaler: pass any "
+                "other method as a function fn(lr, scale) -> sr (uint8 RGB in and out)"
+            ) from None
 
-    if model_or_fn == "bicubic":
-        sr_fn: SRFunction = bicubic_sr
-    elif is_module:
-        sr_fn = model_to_fn(model_or_fn)
-    else:
-        sr_fn = model_or_fn
 
-    was_training = model_or_fn.training if is_module else False
-    if is_module:
-        model_or_fn.eval()
-    rows = []
+def _sr_function(
+    model_or_fn: str | SRFunction | torch.nn.Module,
+    ensemble: bool,
+    device: str | torch.device | None,
+) -> SRFunction:
+    """The method as ``fn(lr, scale) -> sr``: a network runs through an :class:`Upscaler`."""
+    if isinstance(model_or_fn, str):
+        return bicubic_sr
+    if not isinstance(model_or_fn, torch.nn.Module):
+        return model_or_fn
+    if device is None:  # stay where the model is
+        param = next(model_or_fn.parameters(), None)
+        device = param.device if param is not None else "cpu"
+    return Upscaler(model_or_fn, ensemble=ensemble, device=device)
+
+
+def evaluate(
+    model_or_fn: str | SRFunction | torch.nn.Module,
+    sets: Sequence[str] = ("Set5", "Set14", "B100"),
+    scales: Sequence[int] = (2, 3, 4),
+    protocol: str | Protocol = "model",
+    progress: bool = False,
+    ensemble: bool = False,
+    device: str | torch.device | None = None,
+) -> list[dict]:
+    """Evaluate a method on benchmark sets and scales; one result row per (set, scale).
+
+    Args:
+        model_or_fn: ``"bicubic"``; a callable ``fn(lr_uint8_rgb, scale) -> sr_uint8_rgb``; or an
+            EDSR/MDSR network, run as ``edsr-lite upscale`` runs it: by
+            :class:`edsr_lite.infer.Upscaler` (eval mode, then its previous mode again; tiled
+            above the memory budget, with the same pixels; output rounded to uint8).
+        sets: benchmark names known to :func:`edsr_lite.datasets.find_dataset`.
+        scales: integer scale factors (a network must have each of them).
+        protocol: ``"model"`` (any method) or ``"paper_bicubic"`` (only ``"bicubic"``); see the
+            module docstring.
+        progress: show a progress bar per (set, scale).
+        ensemble: a network only: the x8 self-ensemble (the paper's "+"; method name + "+").
+        device: a network only: where it runs; default: where its parameters are.
+
+    Returns:
+        A list of dicts with keys ``method``, ``protocol``, ``set``, ``scale``, ``psnr`` (mean
+        dB over the images), ``ssim`` (mean), ``n_images``.
+    """
     try:
-        for set_name in sets:
-            for scale in scales:
-                if protocol is Protocol.PAPER_BICUBIC:
-                    scores = evaluate_paper_bicubic(set_name, scale, progress)
-                else:
-                    scores = evaluate_model_protocol(sr_fn, set_name, scale, progress)
-                if not scores:
-                    raise ValueError(f"no images found for set {set_name!r}")
-                rows.append(
-                    {
-                        "method": _method_name(model_or_fn),
-                        "protocol": protocol.value,
-                        "set": set_name,
-                        "scale": int(scale),
-                        "psnr": float(np.mean([s.psnr for s in scores])),
-                        "ssim": float(np.mean([s.ssim for s in scores])),
-                        "n_images": len(scores),
-                    }
-                )
-    finally:
-        if is_module:
-            model_or_fn.train(was_training)
+        protocol = Protocol(protocol)
+    except ValueError:
+        known = ", ".join(repr(p.value) for p in Protocol)
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {known}") from None
+    _check_method(model_or_fn, protocol, ensemble)
+    sr_fn = _sr_function(model_or_fn, ensemble, device)
+    rows = []
+    for set_name in sets:
+        for scale in scales:
+            if protocol is Protocol.PAPER_BICUBIC:
+                scores = evaluate_paper_bicubic(set_name, scale, progress)
+            else:
+                scores = evaluate_model_protocol(sr_fn, set_name, scale, progress)
+            if not scores:
+                raise ValueError(f"no images found for set {set_name!r}")
+            rows.append(
+                {
+                    "method": _method_name(model_or_fn, ensemble),
+                    "protocol": protocol.value,
+                    "set": set_name,
+                    "scale": int(scale),
+                    "psnr": float(np.mean([s.psnr for s in scores])),
+                    "ssim": float(np.mean([s.ssim for s in scores])),
+                    "n_images": len(scores),
+                }
+            )
     return rows
 
 
@@ -375,12 +328,12 @@ def evaluate_checkpoint(
 ) -> list[dict]:
     """Score a checkpoint as ``edsr-lite eval --model CHECKPOINT`` does (the same function).
 
-    The model is loaded in float32 (:func:`edsr_lite.weights.load_model`), wrapped in an
-    :class:`edsr_lite.infer.Upscaler` (tiling, and the x8 self-ensemble when ``ensemble``), and
-    scored by :func:`edsr_lite.evaluation.evaluate` on ``scales`` (default: the model's own).
+    The model is loaded in float32 (:func:`edsr_lite.weights.load_model`) and scored by
+    :func:`evaluate` with these options (so through :class:`edsr_lite.infer.Upscaler`, tiled,
+    self-ensembled when ``ensemble``) on ``scales`` (default: the model's own).
 
     Returns:
-        :func:`edsr_lite.evaluation.evaluate` rows whose ``method`` is the checkpoint's name (see
+        :func:`evaluate` rows whose ``method`` is the checkpoint's name (see
         :func:`checkpoint_label`) with ``+`` appended under self-ensemble, plus ``ensemble``.
     """
     model = load_model(resolve_checkpoint(checkpoint, checkpoint_dir))
@@ -391,7 +344,6 @@ def evaluate_checkpoint(
             f"{checkpoint_label(checkpoint)} is a x{'/x'.join(map(str, model.scales))} model: it "
             f"has no x{'/x'.join(map(str, missing))} (leave out --scale to use its own scales)"
         )
-    upscaler = Upscaler(model, ensemble=ensemble, device=device)
+    rows = evaluate(model, sets, scales, protocol, progress, ensemble=ensemble, device=device)
     name = checkpoint_label(checkpoint) + ("+" if ensemble else "")
-    rows = evaluate(upscaler, sets=sets, scales=scales, protocol=protocol, progress=progress)
     return [{**row, "method": name, "ensemble": bool(ensemble)} for row in rows]

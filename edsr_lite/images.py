@@ -1,4 +1,21 @@
-"""edsr_lite.images (split from edsr_lite.data; docstring to write)."""
+"""Images in and out: files, PIL images and arrays as ``uint8`` arrays, and as network input.
+
+Every image the package handles is a numpy ``uint8`` array, values 0..255, shaped H x W x 3
+(RGB) or, where a gray image is kept gray for scoring (``mode="keep"``), H x W.
+
+* :func:`read_image`: any format Pillow reads (PNG, JPEG, BMP, TIFF, WebP, ...; the first frame
+  of an animation). EXIF orientation applied; alpha dropped, not blended; 16-bit samples
+  rounded to 8 bits, ``round(v * 255 / 65535)`` (16-bit colour PNGs decoded exactly); a gray
+  image becomes three equal channels unless ``mode="keep"``. :func:`as_rgb_array` does the same
+  for a PIL image or an array.
+* :func:`write_png`: a uint8 gray or RGB array to PNG, atomically (:mod:`edsr_lite.files`).
+* :func:`modcrop`: crop to a multiple of the scale, top-left kept (the benchmarks' convention).
+* :func:`to_tensor`: uint8 H x W x 3 (or a batch) -> float32 N x 3 x H x W, values 0..255,
+  the network's input (EDSR subtracts the DIV2K mean itself).
+
+A bad file raises :class:`ImageReadError`, whose message names it, says what is wrong and what
+to do.
+"""
 
 from __future__ import annotations
 
@@ -307,6 +324,9 @@ def to_tensor(
     ``device`` first, as 4 times fewer bytes than float32.
     """
     batch = images[None] if images.ndim == 3 else images
-    tensor = torch.from_numpy(np.ascontiguousarray(batch)).permute(0, 3, 1, 2)
+    # torch.from_numpy warns on a read-only array (np.asarray of a PIL image is one): copy
+    # such an array first (uint8, a quarter of the float32 copy made below anyway).
+    batch = np.ascontiguousarray(batch) if batch.flags.writeable else batch.copy()
+    tensor = torch.from_numpy(batch).permute(0, 3, 1, 2)
     tensor = tensor.to(device, non_blocking=True).float()  # .float() copies uint8 data
     return tensor if channels_last else tensor.contiguous()

@@ -1,14 +1,17 @@
-"""Upscaling real images: tiled forward for any size, self-ensemble (EDSR+), the CLI command.
+"""Upscaling real images: tiled forward for any size, self-ensemble (EDSR+).
 
-Three pieces that compose, each a function of a *forward function* ``fn(x) -> y`` on tensors
+Pieces that compose, the first two functions of a *forward function* ``fn(x) -> y`` on tensors
 (N x 3 x h x w in 0..255 -> N x 3 x sh x sw):
 
 * :func:`self_ensemble` — the paper's "+": average the outputs for the 8 flips/transposes.
 * :func:`tiled_forward` — cut a big image into tiles with an overlap margin, run each, stitch.
   With the margin at least the model's receptive radius (:func:`receptive_radius`) the result
   is the untiled forward's, pixel for pixel.
-* :func:`upscale` — the user-facing call: image in (array, PIL image or path), uint8 RGB out,
-  rounded and clamped like the paper's evaluation.
+* :class:`Upscaler` — a network with those choices (ensemble, tile size or memory budget,
+  device) as ``fn(lr, scale) -> sr``, uint8 RGB in and out, rounded and clamped like a saved
+  PNG. The one way a network is run on images: by :func:`upscale`, ``edsr-lite upscale``,
+  :func:`edsr_lite.evaluation.evaluate` and ``edsr-lite eval``.
+* :func:`upscale` — the user-facing call: image in (array, PIL image or path), uint8 RGB out.
 """
 
 from __future__ import annotations
@@ -219,8 +222,11 @@ def auto_tile(
 class Upscaler:
     """A model ready to upscale uint8 images: ``Upscaler(model)(lr, scale) -> sr``.
 
-    Holds the choices (self-ensemble, tile size, memory budget, device) so the same object can
-    be passed to :func:`edsr_lite.evaluation.evaluate` as an ``fn(lr, scale)``.
+    Holds the choices (self-ensemble, tile size, memory budget, device), so one object serves
+    every image; it is an ``fn(lr, scale)`` as :func:`edsr_lite.evaluation.evaluate` takes one
+    (``evaluate(model)`` wraps a network in one). The model is moved to ``device`` (default:
+    the CPU) in the channels_last memory format; each call runs it in eval mode under
+    ``torch.inference_mode`` and puts back its previous mode.
     """
 
     def __init__(

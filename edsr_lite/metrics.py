@@ -1,4 +1,17 @@
-"""edsr_lite.metrics (split from edsr_lite.metrics; docstring to write)."""
+"""The two scores of super-resolution, PSNR and SSIM, as the MATLAB code behind the papers.
+
+* :func:`rgb_to_y`: the luma Y of MATLAB's ``rgb2ycbcr``, ``16 + (65.481 R + 128.553 G +
+  24.966 B) / 255`` (BT.601 studio swing, 16..235), float64, not rounded.
+* :func:`psnr`: ``10 log10(255^2 / MSE)`` on Y, peak 255, after shaving ``scale`` pixels from
+  each border (shave = scale).
+* :func:`ssim`: Wang et al. (2004), ``ssim_index.m``: an 11x11 Gaussian window, sigma 1.5,
+  K1 = 0.01, K2 = 0.03, L = 255, 'valid' filtering, mean of the map; same Y and shave.
+
+Images hold 0..255 values (uint8 or float), H x W x 3 RGB or H x W gray (taken as Y already);
+nothing is rounded here.  With these conventions the bicubic baseline reproduces the published
+33.66 dB / 0.9299 on Set5 x2, and all of EDSR's Table 6 "Bicubic" column within 0.01 dB / 0.001
+(:func:`edsr_lite.evaluation.evaluate_paper_bicubic`; the protocols: ``docs/protocol.md``).
+"""
 
 from __future__ import annotations
 
@@ -29,7 +42,8 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     to 16 and white to 235 (ITU-R BT.601 studio swing).  This is the Y every SR paper since
     SRCNN measures on.  MATLAB's ``rgb2ycbcr`` on a uint8 image additionally *rounds* Y to
     uint8; that rounding is not done here (EDSR's "model" protocol does not round), and
-    :func:`evaluate_paper_bicubic` applies it explicitly where the old scripts did.
+    :func:`edsr_lite.evaluation.evaluate_paper_bicubic` applies it explicitly where the old
+    scripts did.
 
     Args:
         img: H x W x 3 RGB image, uint8 or float with values in 0..255 (not 0..1).
@@ -56,7 +70,7 @@ def _prepare(
     if sr.shape != hr.shape:
         raise ValueError(
             f"SR and HR images must have the same shape, got SR {sr.shape} and HR {hr.shape}. "
-            f"Crop HR so that its sides are multiples of the scale (data.modcrop(hr, {scale})) "
+            f"Crop HR to multiples of the scale (edsr_lite.images.modcrop(hr, {scale})) "
             "before making the LR image, and make the method return exactly scale x the LR size."
         )
     if sr.ndim not in (2, 3):

@@ -1,4 +1,19 @@
-"""edsr_lite.paper (split from edsr_lite.metrics; docstring to write)."""
+"""Published numbers: PSNR (dB) / SSIM on the benchmarks, keyed by ``(set, scale)``.
+
+All on the Y channel with ``scale`` pixels shaved, Set5 / Set14 / B100 at x2, x3, x4:
+
+* :data:`PAPER_BICUBIC`, :data:`PAPER_EDSR`, :data:`PAPER_EDSR_PLUS` (x2 and x4): Table 6 of
+  Lim et al. 2017 (arXiv:1707.02921), "Bicubic", "EDSR" and "EDSR+" columns;
+* :data:`PAPER_SRCNN`, :data:`PAPER_VDSR`: the same table's copies of Dong et al. 2016 and
+  Kim et al. 2016;
+* :data:`REFERENCE_EDSR_BASELINE`: the authors' released EDSR-baseline weights as measured by
+  torchSR (the paper prints no benchmark numbers for its baselines);
+* :data:`QUALITY_BAR_SET5`, :data:`MDSR_TOLERANCE_DB`: this project's own bars.
+
+The bicubic column and SRCNN/VDSR use the older Y-plane protocol
+(:func:`edsr_lite.evaluation.evaluate_paper_bicubic` reproduces the bicubic column); EDSR's own
+numbers use protocol "model". Each table's comment gives its source and how it was checked.
+"""
 
 from __future__ import annotations
 

@@ -3,11 +3,11 @@
 The paper's recipe (Sec. 4.1), step by step:
 
 1. Read every HR image of the training folder (T91, BSD200, DIV2K, or your own) as uint8 RGB.
-2. For each scale ``s``: crop the HR image to a multiple of ``s`` (:func:`~edsr_lite.images.modcrop`)
-   and make its LR version *once* with MATLAB's bicubic ``imresize(HR, 1/s)``
-   (:func:`~edsr_lite.datasets.downscale`). The pairs are cached (in memory, or as ``.npy`` files
-   on disk for large sets) so that making a minibatch is only cropping and flipping, never
-   resizing: loading data then costs well under 1% of a training step.
+2. For each scale ``s``: crop the HR image to a multiple of ``s``
+   (:func:`~edsr_lite.images.modcrop`) and make its LR version *once* with MATLAB's bicubic
+   ``imresize(HR, 1/s)`` (:func:`~edsr_lite.datasets.downscale`). The pairs are cached (in
+   memory, or as ``.npy`` files on disk for large sets) so that making a minibatch is only
+   cropping and flipping, never resizing: loading data then costs well under 1% of a step.
 3. Each minibatch takes ``batch_size`` random patches, each from a random image:
    a ``patch_size x patch_size`` **LR** patch and the ``s*patch_size`` square HR patch that
    covers the same area, both flipped/rotated by one of the 8 symmetries of the square.

@@ -1,19 +1,17 @@
-"""Checkpoints: saving and loading weights, official EDSR-PyTorch files, pretrained initialization.
+"""Models from files: load a checkpoint, the shipped checkpoints, pretrained initialization.
 
-Two kinds of file load here:
-
-* **Our checkpoints**: a dict ``{"format": "edsr-lite", "config": ..., "state_dict": ...,
-  "meta": ...}``. ``config`` rebuilds the network (preset, scales, B, F, res_scale), ``meta``
-  holds whatever the trainer recorded (training config, step, data, metrics), so
-  ``load_model(path)`` needs nothing else.
-* **Official EDSR-PyTorch weights** (e.g. ``edsr_baseline_x2-1bc95232.pt``): a bare state dict,
-  or a dict that wraps one. The architecture is read off the tensor names and shapes.
-
-Files are written atomically (a temporary file, then a rename), so an interrupted save never
-leaves a half-written checkpoint where a good one was. A checkpoint may be stored xz-compressed
-(``compress=True``; the file starts with xz's magic bytes, whatever its name): float16 weights
-shrink to about 88%, which keeps MDSR-baseline under the shipping limit. ``read_checkpoint``
-reads both kinds; ``xz -dc best.pt > plain.pt`` turns one back into a plain PyTorch file.
+* :func:`load_model`: a network from an edsr-lite checkpoint, an official EDSR-PyTorch ``.pt``
+  (e.g. ``edsr_baseline_x2-1bc95232.pt``, architecture read off its tensors) or a shipped
+  checkpoint's name; float32, eval mode, on the CPU, with ``model.meta`` (what training
+  recorded). The file format: :mod:`edsr_lite.checkpoints`.
+* Shipped checkpoints live in ``data/checkpoints`` as ``<name>/best.pt`` (a finished training
+  run, with its ``log.csv`` and ``run.json``) or ``<name>.pt``: :func:`available_pretrained`
+  lists them, :func:`load_pretrained` loads one by name (``"edsr_baseline_x2"``),
+  :func:`default_pretrained` picks the best for a scale, :func:`describe_checkpoint` summarises
+  one (``edsr-lite info``).
+* :func:`init_from`: the paper's pretrained initialization (Sec. 4.1): copy every tensor whose
+  name and shape match, e.g. x2 -> x4 keeps the head and body and leaves the upsampler random;
+  the returned :class:`InitReport` says which.
 """
 
 from __future__ import annotations
@@ -75,6 +73,8 @@ SHIPPED_FILE = "best.pt"
 
 
 def _checkpoint_dir(checkpoint_dir: str | os.PathLike | None) -> Path:
+    """``checkpoint_dir`` if given, else the shipped checkpoints: the clone's data/checkpoints,
+    or the copy inside the installed package (:data:`edsr_lite.locations.CHECKPOINT_DIR`)."""
     return Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
 
 

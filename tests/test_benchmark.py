@@ -1,4 +1,4 @@
-"""edsr_lite.benchmark (notebook 05): the protocol taken apart, the paper's tables, EDSR+."""
+"""edsr_lite.course.benchmark (notebook 05): the protocol taken apart, the paper's tables, EDSR+."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from edsr_lite.course import benchmark
-from edsr_lite.evaluation import bicubic_sr, evaluate, model_to_fn
+from edsr_lite.evaluation import bicubic_sr, evaluate
+from edsr_lite.infer import Upscaler
 from edsr_lite.models import build
 from edsr_lite.paper import PAPER_BICUBIC, PAPER_EDSR, PAPER_EDSR_PLUS
 
@@ -30,9 +31,9 @@ def test_protocol_variants_bicubic():
     assert row["rgb_shave"] < row["y_shave"] - 1
 
 
-def test_model_to_fn_works_with_protocol_variants():
+def test_an_upscaler_works_with_protocol_variants():
     torch.manual_seed(0)
-    fn = model_to_fn(build("edsr_tiny", 2).eval())
+    fn = Upscaler(build("edsr_tiny", 2))
     rows = benchmark.protocol_variants({"net": fn, "bicubic": bicubic_sr}, "Set5", scale=2)
     assert [r["method"] for r in rows] == ["net", "bicubic"]
 

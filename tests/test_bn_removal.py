@@ -1,4 +1,4 @@
-"""edsr_lite.bn_removal (notebook 01): what autograd keeps, a step's memory, what BN does.
+"""edsr_lite.course.bn_removal (notebook 01): what autograd keeps, a step's memory, what BN does.
 
 The claims the notebook makes are asserted at a small size: an EDSR block keeps 2 feature maps,
 a BN block 4; removing BN saves 35-50% of the saved activations.

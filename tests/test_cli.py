@@ -190,6 +190,22 @@ def test_eval_bicubic_on_set5(capsys):
     assert "Set5" in out and "33.6" in out  # bicubic x2 on Set5 under the model protocol
 
 
+def test_eval_prints_the_numbers_of_el_evaluate(capsys):
+    """One code path: `edsr-lite eval` and `el.evaluate` score a shipped model identically."""
+    import json
+
+    import edsr_lite as el
+
+    argv = ["eval", "--set", "Set5", "--scale", "2", "--model", "edsr_baseline_x2", "--json"]
+    assert main(argv) == 0
+    (printed,) = json.loads(capsys.readouterr().out)
+    model = el.load_pretrained("edsr_baseline_x2")
+    (row,) = el.evaluate(model, sets=("Set5",), scales=(2,))
+    assert (printed["method"], printed["set"], printed["scale"]) == ("edsr_baseline_x2", "Set5", 2)
+    assert (printed["psnr"], printed["ssim"]) == (row["psnr"], row["ssim"])  # to the last bit
+    assert printed["psnr"] > 37.0  # the project's quality bar at x2
+
+
 @pytest.mark.parametrize(
     "argv",
     [

@@ -1,4 +1,4 @@
-"""edsr_lite.memory: a tiled upscale's memory in a fresh process, and the process's peak memory."""
+"""edsr_lite.course.memory: a tiled upscale's memory in a fresh process, a process's peak."""
 
 from __future__ import annotations
 

@@ -9,9 +9,11 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from edsr_lite import evaluation
+from edsr_lite import evaluation, metrics
 from edsr_lite.evaluation import evaluate, format_table
+from edsr_lite.infer import Upscaler
 from edsr_lite.metrics import psnr, rgb_to_y, ssim
+from edsr_lite.models import build
 from edsr_lite.paper import PAPER_BICUBIC
 
 
@@ -178,7 +180,7 @@ def test_ssim_of_constant_images_has_closed_form():
 
 
 def test_ssim_window_is_matlab_fspecial():
-    g = evaluation._gaussian_window_1d()
+    g = metrics._gaussian_window_1d()
     window = np.outer(g, g)
     x, y = np.meshgrid(np.arange(-5, 6), np.arange(-5, 6))
     fspecial = np.exp(-(x**2 + y**2) / (2 * 1.5**2))
@@ -195,19 +197,10 @@ def _nearest(lr: np.ndarray, scale: int) -> np.ndarray:
 
 
 class _NearestNet(torch.nn.Module):
-    """A 'network' with a scale argument, like MDSR."""
+    """A 'network' that is not an EDSR/MDSR: evaluate() cannot tile or check its scales."""
 
     def forward(self, x: torch.Tensor, scale: int) -> torch.Tensor:
-        assert x.dtype == torch.float32 and x.shape[:2] == (1, 3) and x.max() > 1
-        assert not self.training
-        return torch.nn.functional.interpolate(x, scale_factor=scale, mode="nearest") + 0.4
-
-
-class _FixedNearestNet(torch.nn.Module):
-    """A single-scale 'network' (forward(x) only), like EDSR."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.nn.functional.interpolate(x, scale_factor=4, mode="nearest")
+        return torch.nn.functional.interpolate(x, scale_factor=scale, mode="nearest")
 
 
 def test_evaluate_with_a_callable_returns_one_row_per_set_and_scale():
@@ -224,16 +217,15 @@ def test_evaluate_with_a_callable_returns_one_row_per_set_and_scale():
     assert [s.name for s in scores] == ["baby", "bird", "butterfly", "head", "woman"]
 
 
-def test_evaluate_with_a_module_matches_the_callable():
-    net = _NearestNet().train()
-    rows = evaluate(net, sets=("Set5",), scales=(4,))
+def test_evaluate_runs_a_network_through_the_upscaler():
+    torch.manual_seed(0)
+    net = build("edsr_tiny", 4).train()
+    (row,) = evaluate(net, sets=("Set5",), scales=(4,))
     assert net.training, "evaluate() must restore the training mode"
-    # +0.4 then rounding leaves nearest-neighbour values unchanged.
-    reference = evaluate(_nearest, sets=("Set5",), scales=(4,))
-    assert rows[0]["psnr"] == pytest.approx(reference[0]["psnr"], abs=1e-12)
-    assert rows[0]["method"] == "_NearestNet"
-    fixed = evaluate(_FixedNearestNet(), sets=("Set5",), scales=(4,))
-    assert fixed[0]["psnr"] == pytest.approx(reference[0]["psnr"], abs=1e-12)
+    assert row["method"] == "EDSR" and row["n_images"] == 5
+    # One code path: the same numbers as the Upscaler that `edsr-lite upscale` runs.
+    (reference,) = evaluate(Upscaler(net), sets=("Set5",), scales=(4,))
+    assert (row["psnr"], row["ssim"]) == (reference["psnr"], reference["ssim"])
 
 
 def test_evaluate_rejects_bad_arguments():
@@ -245,6 +237,10 @@ def test_evaluate_rejects_bad_arguments():
         evaluate("lanczos", sets=("Set5",), scales=(4,))
     with pytest.raises(TypeError, match="uint8"):
         evaluate(lambda lr, s: _nearest(lr, s).astype(float), sets=("Set5",), scales=(4,))
+    with pytest.raises(TypeError, match=r"EDSR or MDSR.*fn\(lr, scale\)"):
+        evaluate(_NearestNet(), sets=("Set5",), scales=(4,))
+    with pytest.raises(ValueError, match="ensemble=True needs a network"):
+        evaluate(_nearest, sets=("Set5",), scales=(4,), ensemble=True)
 
 
 def test_format_table():

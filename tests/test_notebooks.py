@@ -80,8 +80,8 @@ def test_notebook_follows_the_series_layout(path):
     intro = first.source.lower()
     assert "what you will learn" in intro and "claim" in intro
     code = [c for c in nb.cells if c.cell_type == "code"]
-    assert any("edsr_lite.settings" in c.source for c in code[:3]), (
-        "a parameters cell near the top reads fast mode with edsr_lite.settings"
+    assert any("edsr_lite.course.settings" in c.source for c in code[:3]), (
+        "a parameters cell near the top reads fast mode with edsr_lite.course.settings"
     )
     for cell in code:
         if "### BEGIN SOLUTION" in cell.source:

@@ -1,4 +1,5 @@
-"""The project's own files stay true: environment.yml matches pyproject.toml, ruff, CI script."""
+"""The project's own files stay true: environment.yml and the Makefile match pyproject.toml,
+ruff, the CI script, the library's dependencies."""
 
 import re
 import subprocess
@@ -72,3 +73,23 @@ def test_torch_is_pinned_as_the_project_requires():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert "torch==2.13.0" in project["dependencies"]
     assert project["name"] == "edsr-lite"
+
+
+def test_make_venv_installs_every_extra():
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    assert set(project["optional-dependencies"]) == {"course", "dev"}
+    assert "pip install --quiet -e '.[course,dev]'" in (ROOT / "Makefile").read_text()
+
+
+#: Libraries of the ``course`` extra: the library and the ``edsr-lite`` command never import them.
+COURSE_ONLY = ("matplotlib", "skimage", "ipywidgets", "anywidget", "IPython", "jupyterlab")
+
+
+def test_the_library_imports_no_course_dependency():
+    code = (
+        "import sys, edsr_lite, edsr_lite.cli; "
+        "print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert set(COURSE_ONLY) & set(result.stdout.split()) == set()

@@ -1,23 +1,30 @@
-"""The results table: shipped models on Set5 / Set14 / B100 beside bicubic and published numbers.
+"""Score the shipped checkpoints and write the results table (``make results``).
 
-``make results`` (``tools/make_results.py``) runs :func:`main`, once, after training:
+    python tools/make_results.py             # evaluate, write data/RESULTS.json, RESULTS.md, README
+    python tools/make_results.py --resume    # the same, reusing evaluations already done
+    python tools/make_results.py --check     # exit 1 if RESULTS.md or the README block are stale
+    python tools/make_results.py --render    # re-render both from data/RESULTS.json
+    python tools/make_results.py --sets Set5 --scales 2 --no-ensemble   # a quick partial table
+
+A maintainer's script (not part of the installed package), run once after training:
 
 1. find the *main* shipped checkpoints (:data:`MAIN_GROUPS`: ``edsr_baseline_x2/x3/x4`` as one
    "EDSR-baseline" group, ``mdsr_baseline`` as another; the ablation runs are not in the table);
-2. score each with :func:`evaluate_checkpoint` -- the function behind ``edsr-lite eval`` -- with
-   and without the x8 self-ensemble, and bicubic with :func:`edsr_lite.evaluation.evaluate`: PSNR /
-   SSIM on Y, shave = scale, protocol ``"model"``;
+2. score each with :func:`edsr_lite.evaluation.evaluate_checkpoint` -- the function behind
+   ``edsr-lite eval`` -- with and without the x8 self-ensemble, and bicubic with
+   :func:`edsr_lite.evaluation.evaluate`: PSNR / SSIM on Y, shave = scale, protocol ``"model"``;
 3. save the raw numbers, with each checkpoint's sha256, training step and configuration, to
-   ``data/RESULTS.json``;
-4. render that JSON (and nothing else) into ``data/RESULTS.md`` and into README.md between
-   :data:`BEGIN` and :data:`END`. ``--check`` re-renders and fails if either file differs, so
-   the table is never typed by hand.
+   ``data/RESULTS.json`` (the course reads it back through :mod:`edsr_lite.course.recorded`);
+4. render that JSON (and nothing else) into ``data/RESULTS.md`` and the README's results block
+   (``tools/results_tables.py``); ``--check`` fails if either differs from a fresh rendering.
 
 Scoring EDSR-baseline with self-ensemble over B100 x2 alone takes 10+ minutes on 2 CPU cores;
 the whole table one to two hours (the script prints an estimate first, then progress).
-``--resume`` reuses the evaluations an interrupted run finished (cached by checkpoint sha256)
-and those already in ``data/RESULTS.json`` for checkpoints that did not change, so that a new
-model's rows are added without scoring the others again.
+``--resume`` reuses the evaluations an interrupted run finished (cached in ``build/`` by
+checkpoint sha256) and those already in ``data/RESULTS.json`` for checkpoints that did not
+change, so that a new model's rows are added without scoring the others again.
+
+Its files are the checkout's own (committed), found from this file, not by edsr_lite.locations.
 """
 
 from __future__ import annotations
@@ -35,37 +42,26 @@ from pathlib import Path
 import torch
 
 from edsr_lite.checkpoints import CheckpointError, infer_config, read_checkpoint
-from edsr_lite.course.recorded import FORMAT, RESULTS_JSON, ResultsError, load_results, row_value
+from edsr_lite.course.recorded import FORMAT, ResultsError, load_results
 from edsr_lite.datasets import find_dataset, list_images
-from edsr_lite.evaluation import Protocol, checkpoint_label, evaluate, evaluate_checkpoint
+from edsr_lite.evaluation import Protocol, evaluate, evaluate_checkpoint
 from edsr_lite.files import atomic_write_text, sha256_file
 from edsr_lite.infer import Upscaler
-from edsr_lite.locations import DATA_DIR, REPO_ROOT
 from edsr_lite.models import build, build_from_config, count_parameters
-from edsr_lite.paper import (
-    MDSR_TOLERANCE_DB,
-    PAPER_BICUBIC,
-    PAPER_EDSR,
-    PAPER_EDSR_PLUS,
-    PAPER_SRCNN,
-    PAPER_VDSR,
-    QUALITY_BAR_SET5,
-    REFERENCE_EDSR_BASELINE,
-)
 from edsr_lite.weights import available_pretrained, load_model, resolve_checkpoint
 
-BEGIN = "<!-- results:begin -->"
-END = "<!-- results:end -->"
-#: A validation PSNR that gained at least this much over the last quarter of a run is "still
-#: rising" in the README's gap paragraph; less is "levelled off" (Set5 moves by a few
-#: hundredths of a dB from one validation to the next, so 0.1 dB is above its noise).
-RISING_DB = 0.1
-RESULTS_MD = DATA_DIR / "RESULTS.md"
-README = REPO_ROOT / "README.md"
-CACHE = REPO_ROOT / "build" / "results-cache.json"
+if __package__:  # imported as tools.make_results (by the tests)
+    from tools import results_tables as tables
+else:  # run as `python tools/make_results.py`: Python put tools/ itself on sys.path
+    import results_tables as tables
+
+SETS, SCALES = tables.SETS, tables.SCALES  # the rows of the table
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: tools/..
+RESULTS_JSON = ROOT / "data" / "RESULTS.json"
+RESULTS_MD = ROOT / "data" / "RESULTS.md"
+README = ROOT / "README.md"
+CACHE = ROOT / "build" / "results-cache.json"
 FORMAT_VERSION = 1
-SETS = ("Set5", "Set14", "B100")
-SCALES = (2, 3, 4)
 
 
 @dataclass(frozen=True)
@@ -103,8 +99,9 @@ def find_main_models(checkpoint_dir: str | os.PathLike | None = None) -> dict[st
 
 
 def _relative(path: Path) -> str:
+    """``data/checkpoints/<name>/best.pt``: relative to the checkout when inside it."""
     try:
-        return path.resolve().relative_to(REPO_ROOT).as_posix()
+        return path.resolve().relative_to(ROOT).as_posix()
     except ValueError:
         return str(path)
 
@@ -169,58 +166,6 @@ def describe_for_results(name: str, path: Path) -> dict:
     }
 
 
-def _values(table: dict[tuple[str, int], tuple[float, float]]) -> dict[str, list[float]]:
-    """A published table as RESULTS.json keeps it: ``{"Set5 x2": [psnr, ssim], ...}``."""
-    return {f"{s} x{k}": [p, q] for (s, k), (p, q) in table.items()}
-
-
-def _references() -> list[dict]:
-    return [
-        {
-            "key": "paper_bicubic",
-            "label": "Bicubic (paper)",
-            "source": "Lim et al. 2017, Table 6 (from VDSR; protocol paper_bicubic)",
-            "values": _values(PAPER_BICUBIC),
-        },
-        {
-            "key": "edsr_baseline_official",
-            "label": "EDSR-baseline (official weights)",
-            "source": "the authors' released EDSR-baseline x2/x3/x4 files, measured by torchSR",
-            "values": _values(REFERENCE_EDSR_BASELINE),
-        },
-        {
-            "key": "paper_edsr",
-            "label": "EDSR (paper)",
-            "source": "Lim et al. 2017, Table 6: the full-size EDSR (43 M parameters)",
-            "values": _values(PAPER_EDSR),
-        },
-        {
-            "key": "paper_edsr_plus",
-            "label": "EDSR+ (paper)",
-            "source": "Lim et al. 2017, Table 6: EDSR with self-ensemble",
-            "values": _values(PAPER_EDSR_PLUS),
-        },
-    ]
-
-
-def _classic_cnns() -> list[dict]:
-    """The published SRCNN and VDSR numbers the shipped EDSR-baselines are held against."""
-    return [
-        {
-            "key": "paper_srcnn",
-            "label": "SRCNN (paper)",
-            "source": "Dong et al. 2016, as in Lim et al. 2017, Table 6",
-            "values": _values(PAPER_SRCNN),
-        },
-        {
-            "key": "paper_vdsr",
-            "label": "VDSR (paper)",
-            "source": "Kim et al. 2016 (trained on T91 + BSD200), as in Lim et al. 2017, Table 6",
-            "values": _values(PAPER_VDSR),
-        },
-    ]
-
-
 def _parameters() -> dict:
     """Parameter counts of the two architectures (the same for every trained copy)."""
     edsr = {f"x{s}": count_parameters(build("edsr_baseline", s)) for s in SCALES}
@@ -255,11 +200,14 @@ def _seconds_per_pixel(model: torch.nn.Module, scale: int, device: str) -> float
 
 
 def _minutes(seconds: float) -> str:
+    """``45 s`` under a minute and a half, ``12 min`` from there on."""
     return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 @dataclass
 class _Job:
+    """One evaluation: a method on one set at one scale, with or without self-ensemble."""
+
     method: str  # "bicubic" or a checkpoint name
     path: Path | None
     set_name: str
@@ -273,6 +221,7 @@ class _Job:
 
 
 def _row_key(digest: str, set_name: str, scale: int, ensemble: bool) -> str:
+    """The cache's key of an evaluation: ``<sha256 or "bicubic">|Set5|x2|+`` (or ``-``)."""
     return f"{digest}|{set_name}|x{scale}|{'+' if ensemble else '-'}"
 
 
@@ -306,10 +255,36 @@ def make_results(
     log: Callable[[str], None] = print,
     results_json: str | os.PathLike | None = None,
 ) -> dict:
-    """Evaluate bicubic and the main shipped checkpoints; return the data RESULTS.json holds."""
-    from edsr_lite import __version__
-    from edsr_lite.train import git_describe, machine_info
+    """Evaluate bicubic and the main shipped checkpoints; return the data RESULTS.json holds.
 
+    With ``resume``, evaluations already in ``results_json`` (default ``data/RESULTS.json``)
+    or in ``cache`` (default ``build/results-cache.json``) are reused when their checkpoint's
+    sha256 is unchanged; every new evaluation is added to ``cache`` as soon as it finishes.
+    """
+    found = _shipped_or_refuse(checkpoint_dir)
+    infos = {name: describe_for_results(name, path) for name, path in found.items()}
+    _refuse_missing_scales(infos, scales)
+    jobs = _plan_jobs(found, sets, scales, ensemble, device)
+    missing = [n for g in MAIN_GROUPS for n in g.names(scales) if n not in found]
+    not_yet = f"; not shipped yet: {', '.join(missing)}" if missing else ""
+    log(f"checkpoints: {', '.join(found)}{not_yet}")
+    log(
+        f"{len(jobs)} evaluations on {device} ({torch.get_num_threads()} threads); estimated "
+        f"{_minutes(sum(j.estimate for j in jobs))} (from one timed forward pass per model; "
+        "bicubic not counted)"
+    )
+    cache_path = Path(cache) if cache is not None else CACHE
+    done: dict[str, dict] = {}
+    if resume:
+        done = _finished_rows(Path(results_json) if results_json else RESULTS_JSON)
+    if resume and cache_path.is_file():
+        done.update(json.loads(cache_path.read_text()))
+    rows = _run_jobs(jobs, infos, done, cache_path, device, log)
+    return _results_data(infos, rows, sets, scales, ensemble, device)
+
+
+def _shipped_or_refuse(checkpoint_dir: str | os.PathLike | None) -> dict[str, Path]:
+    """:func:`find_main_models`, or a :class:`ResultsError` when none ships: nothing to score."""
     found = find_main_models(checkpoint_dir)
     if not found:
         wanted = ", ".join(dict.fromkeys(n for g in MAIN_GROUPS for n in g.names(SCALES)))
@@ -318,7 +293,11 @@ def make_results(
             f"no main checkpoint ships in {folder} (looked for finished runs {wanted}): "
             "train them first (configs/*.yaml); there is nothing to tabulate yet"
         )
-    infos = {name: describe_for_results(name, path) for name, path in found.items()}
+    return found
+
+
+def _refuse_missing_scales(infos: dict[str, dict], scales: Sequence[int]) -> None:
+    """A :class:`ResultsError` if a group's checkpoint for a scale has no model at that scale."""
     for group in MAIN_GROUPS:
         for scale in scales:
             name = group.checkpoints.get(scale)
@@ -328,34 +307,41 @@ def make_results(
                     f"but the table needs it at x{scale}"
                 )
 
+
+def _plan_jobs(
+    found: dict[str, Path],
+    sets: Sequence[str],
+    scales: Sequence[int],
+    ensemble: bool,
+    device: str,
+) -> list[_Job]:
+    """Bicubic on every (set, scale), then each shipped model at its scales, without and with
+    the self-ensemble (8 forward passes: 8 times the estimate)."""
     jobs = [_Job("bicubic", None, s, k, False) for s in sets for k in scales]
     for group in MAIN_GROUPS:
         for name in group.names(scales):
             if name not in found:
                 continue
-            mine = [k for k in scales if group.checkpoints.get(k) == name]
             model = load_model(found[name])
-            for k in mine:
+            for k in [k for k in scales if group.checkpoints.get(k) == name]:
                 speed = _seconds_per_pixel(model, k, device)
                 for plus in (False, True) if ensemble else (False,):
                     for s in sets:
                         estimate = speed * _lr_pixels(s, k) * (8 if plus else 1)
                         jobs.append(_Job(name, found[name], s, k, plus, estimate))
-    missing = [n for g in MAIN_GROUPS for n in g.names(scales) if n not in found]
-    not_yet = f"; not shipped yet: {', '.join(missing)}" if missing else ""
-    log(f"checkpoints: {', '.join(found)}{not_yet}")
-    total = sum(j.estimate for j in jobs)
-    log(
-        f"{len(jobs)} evaluations on {device} ({torch.get_num_threads()} threads); estimated "
-        f"{_minutes(total)} (from one timed forward pass per model; bicubic not counted)"
-    )
+    return jobs
 
-    cache_path = Path(cache) if cache is not None else CACHE
-    done: dict[str, dict] = {}
-    if resume:
-        done = _finished_rows(Path(results_json) if results_json else RESULTS_JSON)
-    if resume and cache_path.is_file():
-        done.update(json.loads(cache_path.read_text()))
+
+def _run_jobs(
+    jobs: list[_Job],
+    infos: dict[str, dict],
+    done: dict[str, dict],
+    cache_path: Path,
+    device: str,
+    log: Callable[[str], None],
+) -> list[dict]:
+    """The result rows of ``jobs``, in order: reused from ``done`` or evaluated now (and then
+    cached at once, so that an interrupted run loses at most one evaluation)."""
     rows, spent, estimated_done = [], 0.0, 0.0
     for i, job in enumerate(jobs, 1):
         digest = infos[job.method]["sha256"] if job.path else "bicubic"
@@ -364,14 +350,7 @@ def make_results(
         if key in done:
             row, how = done[key], "reused (--resume)"
         else:
-            if job.path is None:
-                (row,) = evaluate("bicubic", [job.set_name], [job.scale], protocol="model")
-                row = {**row, "ensemble": False}
-            else:
-                (row,) = evaluate_checkpoint(
-                    job.path, [job.set_name], [job.scale], job.ensemble, device, progress=True
-                )
-                row["method"] = job.method + ("+" if job.ensemble else "")
+            row = _evaluate(job, device)
             done[key] = row
             atomic_write_text(cache_path, json.dumps(done, indent=1) + "\n")
             how = f"{time.perf_counter() - start:.0f} s"
@@ -387,6 +366,33 @@ def make_results(
             f"[{i}/{len(jobs)}] {job.label}: {row['psnr']:.2f} dB / {row['ssim']:.4f} ({how}); "
             f"about {_minutes(left)} left"
         )
+    return rows
+
+
+def _evaluate(job: _Job, device: str) -> dict:
+    """One row, as ``edsr-lite eval`` scores it; ``method`` is the checkpoint's shipped name."""
+    if job.path is None:
+        (row,) = evaluate("bicubic", [job.set_name], [job.scale], protocol="model")
+    else:
+        (row,) = evaluate_checkpoint(
+            job.path, [job.set_name], [job.scale], job.ensemble, device, progress=True
+        )
+        row["method"] = job.method + ("+" if job.ensemble else "")
+    return row
+
+
+def _results_data(
+    infos: dict[str, dict],
+    rows: list[dict],
+    sets: Sequence[str],
+    scales: Sequence[int],
+    ensemble: bool,
+    device: str,
+) -> dict:
+    """What RESULTS.json holds: how it was made, the groups, checkpoints, parameter counts,
+    published references, and the rows."""
+    from edsr_lite import __version__
+    from edsr_lite.train import git_describe, machine_info
 
     return {
         "format": FORMAT,
@@ -412,319 +418,10 @@ def make_results(
         ],
         "checkpoints": infos,
         "parameters": _parameters(),
-        "references": _references(),
-        "classic_cnns": _classic_cnns(),
+        "references": tables.reference_columns(),
+        "classic_cnns": tables.classic_cnn_columns(),
         "rows": rows,
     }
-
-
-# --------------------------------------------------------------------------- rendering
-
-
-def _cell(value: Sequence[float] | None) -> str:
-    return "–" if value is None else f"{value[0]:.2f} / {value[1]:.4f}"
-
-
-def _columns(data: dict) -> list[tuple[str, Callable[[str, int], list[float] | None]]]:
-    """``(header, value(set, scale))`` for every column of the main table."""
-    columns: list[tuple[str, Callable]] = [
-        ("Bicubic", lambda s, k: row_value(data, "bicubic", s, k))
-    ]
-    for group in data["groups"]:
-        names = group["checkpoints"]
-        if not any(n in data["checkpoints"] for n in names.values()):
-            continue
-        for plus in ("", "+") if data["ensemble"] else ("",):
-
-            def value(s, k, names=names, plus=plus):
-                name = names.get(f"x{k}")
-                return row_value(data, f"{name}{plus}", s, k) if name else None
-
-            columns.append((f"{group['label']}{plus} (ours)", value))
-    for ref in data["references"]:
-        columns.append((ref["label"], lambda s, k, v=ref["values"]: v.get(f"{s} x{k}")))
-    return columns
-
-
-def _main_table(data: dict) -> list[str]:
-    columns = _columns(data)
-    lines = [
-        "| Set | Scale | " + " | ".join(h for h, _ in columns) + " |",
-        "|---|---|" + "---:|" * len(columns),
-    ]
-    for s in data["sets"]:
-        for k in data["scales"]:
-            cells = [_cell(fn(s, k)) for _, fn in columns]
-            lines.append(f"| {s} | ×{k} | " + " | ".join(cells) + " |")
-    return lines
-
-
-def _group(data: dict, key: str) -> dict | None:
-    return next((g for g in data["groups"] if g["key"] == key), None)
-
-
-def _multiscale_section(data: dict) -> list[str]:
-    p = data["parameters"]
-    edsr = p["edsr_baseline"]
-    lines = [
-        "**Multi-scale vs single-scale.** Parameters: EDSR-baseline "
-        + " / ".join(f"{edsr[f'x{k}']:,}" for k in SCALES)
-        + f" at ×2 / ×3 / ×4 ({p['edsr_baseline_total']:,} for the three models); MDSR-baseline "
-        f"{p['mdsr_baseline']:,} for all three scales, **{p['mdsr_over_three_edsr']:.2f}×** the "
-        "three single-scale models.",
-    ]
-    edsr_group, mdsr_group = _group(data, "edsr_baseline"), _group(data, "mdsr_baseline")
-    if "Set5" not in data["sets"] or edsr_group is None or mdsr_group is None:
-        return lines
-    pairs = []
-    for k in data["scales"]:
-        e = row_value(data, edsr_group["checkpoints"].get(f"x{k}", ""), "Set5", k)
-        m = row_value(data, mdsr_group["checkpoints"].get(f"x{k}", ""), "Set5", k)
-        if e is not None and m is not None:
-            pairs.append((k, e[0], m[0]))
-    if not pairs:
-        return [*lines, "", "(Set5 scores of both models are not available yet.)"]
-    lines += [
-        "",
-        "| Set5 (no self-ensemble) | EDSR-baseline (ours) | MDSR-baseline (ours) | MDSR − EDSR "
-        f"| at most {MDSR_TOLERANCE_DB} dB below |",
-        "|---|---:|---:|---:|---|",
-    ]
-    for k, e, m in pairs:
-        ok = "yes" if m - e >= -MDSR_TOLERANCE_DB else "no"
-        lines.append(f"| ×{k} | {e:.2f} | {m:.2f} | {m - e:+.2f} dB | {ok} |")
-    return lines
-
-
-def _classic_section(data: dict) -> list[str]:
-    """Our EDSR-baseline against SRCNN and VDSR (VDSR trained on the same 291 images)."""
-    group = _group(data, "edsr_baseline")
-    classic = {c["key"]: c["values"] for c in data.get("classic_cnns", [])}
-    if group is None or set(classic) != {"paper_srcnn", "paper_vdsr"}:
-        return []
-    bar = " / ".join(f"{QUALITY_BAR_SET5[k]:.1f}" for k in SCALES)
-    lines = [
-        "**Against SRCNN and VDSR.** VDSR (Kim et al. 2016) trained on T91 + BSD200, the 291 "
-        "images ours train on, on a GPU; SRCNN (Dong et al. 2016) was the first CNN for the "
-        f"task. This project's bar lies a little above SRCNN's Set5 scores ({bar} dB at ×2 / ×3 "
-        "/ ×4), its aim is VDSR's. Their numbers are published ones (Table 6 of Lim et al. "
-        "2017), scored under the older Y-plane protocol of the *Bicubic (paper)* column, which "
-        f"moves a score a little{_protocol_difference(data)}. PSNR (dB), no self-ensemble:",
-        "",
-        "| Set | Scale | SRCNN (paper) | VDSR (paper) | EDSR-baseline (ours) | ours − SRCNN "
-        "| ours − VDSR |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
-    for s in data["sets"]:
-        for k in data["scales"]:
-            name = group["checkpoints"].get(f"x{k}")
-            ours = row_value(data, name, s, k) if name else None
-            srcnn = classic["paper_srcnn"].get(f"{s} x{k}")
-            vdsr = classic["paper_vdsr"].get(f"{s} x{k}")
-            lines.append(
-                f"| {s} | ×{k} | {_psnr(srcnn)} | {_psnr(vdsr)} | {_psnr(ours)} "
-                f"| {_gain(ours, srcnn)} | {_gain(ours, vdsr)} |"
-            )
-    return lines
-
-
-def _protocol_difference(data: dict) -> str:
-    """`` (bicubic: up to 0.09 dB)``: how far our bicubic scores are from the published ones."""
-    published = next(r for r in data["references"] if r["key"] == "paper_bicubic")["values"]
-    gaps = []
-    for s in data["sets"]:
-        for k in data["scales"]:
-            ours = row_value(data, "bicubic", s, k)
-            if ours is not None and f"{s} x{k}" in published:
-                gaps.append(abs(ours[0] - published[f"{s} x{k}"][0]))
-    return f" (bicubic: up to {max(gaps):.2f} dB)" if gaps else ""
-
-
-def _psnr(value: Sequence[float] | None) -> str:
-    return "–" if value is None else f"{value[0]:.2f}"
-
-
-def _gain(ours: Sequence[float] | None, reference: Sequence[float] | None) -> str:
-    return "–" if ours is None or reference is None else f"{ours[0] - reference[0]:+.2f}"
-
-
-def _data_name(train_config: dict) -> str:
-    data = train_config.get("data")
-    return " + ".join(data) if isinstance(data, list) else str(data)
-
-
-def _gap_section(data: dict) -> list[str]:
-    """How far our x2 model is from the official EDSR-baseline on Set5, and the training budgets."""
-    group = _group(data, "edsr_baseline")
-    name = group["checkpoints"].get("x2") if group else None
-    ours = row_value(data, name, "Set5", 2) if name else None
-    ref = next(r for r in data["references"] if r["key"] == "edsr_baseline_official")
-    official = ref["values"].get("Set5 x2")
-    if ours is None or official is None:
-        return []
-    info = data["checkpoints"][name]
-    tc = info["train_config"]
-    gap = official[0] - ours[0]
-    where = f"{abs(gap):.2f} dB {'below' if gap >= 0 else 'above'}"
-    text = (
-        f"**How far from the official EDSR-baseline, and why.** Our EDSR-baseline scores "
-        f"{ours[0]:.2f} dB on Set5 ×2, {where} the authors' released weights ({official[0]:.2f} "
-        "dB; later papers' tables print 37.99)."
-    )
-    arch = info.get("architecture") or {}
-    if (arch.get("n_resblocks"), arch.get("n_feats"), arch.get("bn")) == (16, 64, False):
-        text += (
-            " The network (16 residual blocks × 64 features) and the L1 loss are the same; the "
-            "training budget is not."
-        )
-    else:
-        text += (
-            f" (This checkpoint is a {arch.get('n_resblocks')} × {arch.get('n_feats')} network, "
-            "not EDSR-baseline's 16 × 64.)"
-        )
-    step, machine = info.get("step"), info.get("machine") or {}
-    total = info.get("train_steps") or step
-    if step:
-        details = [f"{info['train_images']} images"] if info.get("train_images") else []
-        if info.get("train_megapixels") is not None:
-            details.append(f"{info['train_megapixels']:,.1f} megapixels")
-        details = f" ({', '.join(details)})" if details else ""
-        seconds = info.get("train_seconds")
-        took = f" in {_duration(seconds)} of wall time" if seconds else ""
-        if machine.get("gpu"):
-            where_run = f"{took} on a {machine['gpu']}"
-        elif machine.get("cpu_cores"):
-            where_run = f"{took} on {machine['cpu_cores']} CPU cores"
-        else:
-            where_run = took
-        shipped = (
-            f" (the shipped weights are those of step {step:,}, its best Set5 score)"
-            if total != step
-            else ""
-        )
-        text += (
-            f" Ours trained {total:,} steps of {tc.get('batch_size', '?')} patches on "
-            f"{_data_name(tc)}{details}{where_run}{shipped}; the official model took 3×10⁵ "
-            f"steps on DIV2K's 800 training images of about 2K resolution on a GPU: "
-            f"{3e5 / total:,.0f}× fewer updates, on a smaller and less varied set of images."
-        )
-    curve = info.get("validation_curve") or []
-    if len(curve) >= 2 and total:
-        last_step = curve[-1][0]
-        earlier = [c for c in curve if c[0] <= last_step - max(1, total // 4)] or curve[:1]
-        first = earlier[-1]
-        rise = curve[-1][1] - first[1]
-        val = tc.get("val_data") or "validation"
-        if tc.get("val_images"):
-            val += f"[:{tc['val_images']}]"
-        change = f"{rise:+.2f} dB over the last {last_step - first[0]:,} steps"
-        if rise >= RISING_DB:
-            text += (
-                f" Its {val} PSNR during training was still rising at the end ({change}): "
-                "more steps alone would close part of the gap."
-            )
-        else:
-            text += (
-                f" Its {val} PSNR during training had levelled off by the end ({change}, with "
-                "the learning rate halved along the way): more steps of this schedule would "
-                "add little; the gap is the training set and the length of the official run."
-            )
-    return [text]
-
-
-def _duration(seconds: float) -> str:
-    return f"{seconds / 3600:.1f} h" if seconds >= 5400 else f"{seconds / 60:.0f} min"
-
-
-def _checkpoint_table(data: dict) -> list[str]:
-    lines = [
-        "| checkpoint | scales | step | initialized from | trained on | sha256 |",
-        "|---|---|---:|---|---|---|",
-    ]
-    for name, info in data["checkpoints"].items():
-        init = info.get("init_from")
-        init = f"`{checkpoint_label(init)}`" if init else "random"
-        step = f"{info['step']:,}" if info.get("step") is not None else "–"
-        trained = _data_name(info["train_config"]) if info.get("train_config") else "–"
-        scales = ", ".join(f"×{k}" for k in info["scales"])
-        lines.append(
-            f"| `{name}` | {scales} | {step} | {init} | {trained} | `{info['sha256'][:12]}` |"
-        )
-    return lines
-
-
-def render(data: dict) -> str:
-    """The results as Markdown (no markers, no title), a pure function of RESULTS.json's data."""
-    ensemble = " `+`: the x8 geometric self-ensemble." if data["ensemble"] else ""
-    lines = [
-        "Generated by `make results` (`tools/make_results.py`) from `data/RESULTS.json`: do not "
-        "edit by hand. PSNR (dB) / SSIM on the Y channel, `scale` pixels shaved from each border, "
-        "LR images made by MATLAB-exact bicubic downscaling (protocol `model`, what "
-        f"`edsr-lite eval` prints).{ensemble} Columns after ours are published numbers.",
-        "",
-        *_main_table(data),
-        "",
-        "*Bicubic*: measured here under the same protocol as our models. *Bicubic (paper)*, "
-        "*EDSR (paper)* and *EDSR+ (paper)*: Table 6 of Lim et al. 2017 (the bicubic column "
-        "under the older Y-plane protocol, which `edsr-lite eval --protocol paper_bicubic` "
-        "reproduces; EDSR is the full-size 43 M-parameter model). *EDSR-baseline (official "
-        "weights)*: the authors' released EDSR-baseline files (trained on DIV2K, 3×10⁵ steps on a "
-        "GPU) as measured by torchSR; the paper prints no Set5/Set14/B100 numbers for its "
-        "baseline models. –: not published, or not shipped yet.",
-        "",
-        *_multiscale_section(data),
-    ]
-    classic = _classic_section(data)
-    if classic:
-        lines += ["", *classic]
-    gap = _gap_section(data)
-    if gap:
-        lines += ["", *gap]
-    lines += ["", *_checkpoint_table(data)]
-    return "\n".join(lines)
-
-
-def render_results_md(data: dict) -> str:
-    return "# edsr-lite: results\n\n" + render(data) + "\n"
-
-
-def replace_block(text: str, body: str, where: str = "README.md") -> str:
-    """``text`` with what lies between :data:`BEGIN` and :data:`END` replaced by ``body``."""
-    if text.count(BEGIN) != 1 or text.count(END) != 1 or text.index(BEGIN) > text.index(END):
-        raise ResultsError(
-            f"{where} must hold the markers {BEGIN} and {END} once each, in that order, "
-            "around the results block"
-        )
-    head, rest = text.split(BEGIN)
-    _, tail = rest.split(END)
-    return f"{head}{BEGIN}\n{body}\n{END}{tail}"
-
-
-def dump_json(data: dict) -> str:
-    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
-
-
-def write_outputs(data: dict, json_path: Path, md_path: Path, readme_path: Path) -> None:
-    """RESULTS.json, then RESULTS.md and the README block rendered from it (each atomically)."""
-    readme = replace_block(readme_path.read_text(encoding="utf-8"), render(data), readme_path.name)
-    atomic_write_text(json_path, dump_json(data))
-    atomic_write_text(md_path, render_results_md(data))
-    atomic_write_text(readme_path, readme)
-
-
-def check(json_path: Path, md_path: Path, readme_path: Path) -> list[str]:
-    """The files (of RESULTS.md and README.md) that differ from a fresh rendering of the JSON."""
-    data = load_results(json_path)
-    stale = []
-    if not md_path.is_file() or md_path.read_text(encoding="utf-8") != render_results_md(data):
-        stale.append(str(md_path))
-    readme = readme_path.read_text(encoding="utf-8")
-    if replace_block(readme, render(data), readme_path.name) != readme:
-        stale.append(str(readme_path))
-    return stale
-
-
-# --------------------------------------------------------------------------- the script
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -767,11 +464,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``tools/make_results.py``; returns the exit status."""
+    """The script: 0 when done (or up to date, with ``--check``), 1 when ``--check`` finds a stale
+    file, 2 on an error it explains, 130 when interrupted."""
     args = build_parser().parse_args(argv)
     try:
         if args.check:
-            stale = check(args.json, args.md, args.readme)
+            stale = tables.check(args.json, args.md, args.readme)
             for path in stale:
                 print(f"{path} differs from {args.json}: run `make results RESULTS_ARGS=--render`")
             if not stale:
@@ -780,7 +478,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.render:
             data = load_results(args.json)
         else:
-            replace_block(args.readme.read_text(encoding="utf-8"), "", str(args.readme))  # early
+            # A README without the markers fails now, not after an hour of scoring.
+            tables.replace_block(args.readme.read_text(encoding="utf-8"), "", str(args.readme))
             data = make_results(
                 args.sets,
                 args.scales,
@@ -791,7 +490,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 resume=args.resume,
                 results_json=args.json,
             )
-        write_outputs(data, args.json, args.md, args.readme)
+        tables.write_outputs(data, args.json, args.md, args.readme)
         print(f"wrote {args.json}, {args.md} and the results block of {args.readme}")
         return 0
     except (ResultsError, CheckpointError, FileNotFoundError, ValueError) as exc:
@@ -800,3 +499,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("make_results: interrupted (--resume continues where it stopped)", file=sys.stderr)
         return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -80,7 +80,7 @@ def _add_info(sub: argparse._SubParsersAction) -> None:
 
 
 def _add_train(sub: argparse._SubParsersAction) -> None:
-    from edsr_lite.train import add_train_arguments
+    from edsr_lite.cli.train import add_train_arguments
 
     p = sub.add_parser(
         "train",
@@ -145,7 +145,7 @@ def _run(args: argparse.Namespace) -> int:
         return _run_eval(args)
     if args.command == "info":
         return _run_info(args)
-    from edsr_lite.train import run_train_command
+    from edsr_lite.cli.train import run_train_command
 
     return run_train_command(args)
 

@@ -1,4 +1,13 @@
-"""edsr_lite.cli.upscale (split from edsr_lite.infer; docstring to write)."""
+"""``edsr-lite upscale``: upscale image files with a model (or bicubic), writing PNGs.
+
+:func:`add_upscale_arguments` declares the flags, :func:`run_upscale_command` runs them: the
+model (a shipped name, a checkpoint file, ``bicubic``, or by default the best shipped one for
+the scale) is wrapped once in an :class:`edsr_lite.infer.Upscaler` (tiling within
+``--max-memory-mb``, ``--ensemble``) and applied to each input in turn. Outputs are
+``<name>_x<scale>.png`` beside the input or in ``--out-dir`` (:func:`output_path`), written
+atomically and never over an existing file without ``--overwrite``; an unreadable input is
+reported and skipped, and the exit status is 1 if any input was not written.
+"""
 
 from __future__ import annotations
 

@@ -39,8 +39,8 @@ def protocol_variants(
 ) -> list[dict]:
     """Each method's mean score on a set, three ways: the protocol and two common mistakes.
 
-    ``methods``: ``{name: fn(lr, scale) -> sr}`` (e.g. ``{"bicubic": bicubic_sr}``, or
-    :func:`edsr_lite.evaluation.model_to_fn` of a network). One row per method: ``y_shave`` (Y
+    ``methods``: ``{name: fn(lr, scale) -> sr}`` (e.g. ``{"bicubic": bicubic_sr}``, or a
+    network's :class:`edsr_lite.infer.Upscaler`). One row per method: ``y_shave`` (Y
     channel, ``scale`` pixels shaved: the protocol), ``rgb_shave`` (RGB channels),
     ``y_no_shave`` (Y, borders kept): mean PSNR (dB) over the images (MATLAB bicubic LR).
     """

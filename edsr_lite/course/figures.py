@@ -1,9 +1,9 @@
 """Figures of the notebooks' measurements (matplotlib, no pyplot state): of
-:mod:`edsr_lite.bn_removal`, :mod:`edsr_lite.res_scaling` and :mod:`edsr_lite.memory`.
+:mod:`edsr_lite.course.bn_removal`, :mod:`edsr_lite.course.residual_scaling` and
+:mod:`edsr_lite.course.memory`, and training curves (:func:`plot_curves`, :func:`zoom_y`).
 
 Each function returns a ``matplotlib.figure.Figure``: a notebook shows it when it is a cell's
-value (and in the static HTML export), ``fig.savefig(path)`` writes it to a file. Training
-curves are in :mod:`edsr_lite.plots`.
+value (and in the static HTML export), ``fig.savefig(path)`` writes it to a file.
 """
 
 from __future__ import annotations

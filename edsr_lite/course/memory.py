@@ -203,7 +203,7 @@ def measure_upscale_memory(
         save_checkpoint(ckpt, model)
         np.save(inp, image)
         args = json.dumps([str(ckpt), str(inp), str(out), int(tile), int(scale), profile])
-        code = "from edsr_lite.memory import _upscale_worker; _upscale_worker()"
+        code = "from edsr_lite.course.memory import _upscale_worker; _upscale_worker()"
         result = subprocess.run(
             [sys.executable, "-c", code, args], capture_output=True, text=True, check=False
         )

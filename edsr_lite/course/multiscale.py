@@ -23,9 +23,6 @@ for ``notebooks/03_multiscale.ipynb``:
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
-import warnings
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -35,11 +32,11 @@ import torch
 from torch import nn
 
 from edsr_lite.course.recorded import RESULTS_JSON, load_results, row_value
-from edsr_lite.course.runs import train_briefly
+from edsr_lite.course.runs import temporary_run, train_briefly
 from edsr_lite.evaluation import checkpoint_label, evaluate
 from edsr_lite.models import MDSR, build, count_parameters
 from edsr_lite.paper import MDSR_TOLERANCE_DB
-from edsr_lite.patches import SkippedImagesWarning, draw_scale
+from edsr_lite.patches import draw_scale
 from edsr_lite.train import TrainConfig, Trainer, TrainLog
 from edsr_lite.weights import (
     available_pretrained,
@@ -142,14 +139,17 @@ def parts_changed_by_step(
 
     The trainer's step: only the branch of the drawn scale, and the shared parts, move.
     """
-    out = tempfile.mkdtemp(prefix="edsr-lite-mdsr-")
-    config = TrainConfig(
-        preset=preset, data=data, patch_size=16, batch_size=2, val_data=None, seed=seed, out=out
-    )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SkippedImagesWarning)
-            trainer = Trainer(config, quiet=True)
+    with temporary_run("edsr-lite-mdsr-") as out:
+        config = TrainConfig(
+            preset=preset,
+            data=data,
+            patch_size=16,
+            batch_size=2,
+            val_data=None,
+            seed=seed,
+            out=str(out),
+        )
+        trainer = Trainer(config, quiet=True)
         model = trainer.model
         before = {n: p.detach().clone() for n, p in model.named_parameters()}
         trainer.step(scale=scale)
@@ -159,8 +159,6 @@ def parts_changed_by_step(
             moved = not torch.equal(before[name], p.detach())
             changed[part] = changed.get(part, False) or moved
         return changed
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
 
 
 def scale_draws(scales: Sequence[int] = (2, 3, 4), steps: int = 3000, seed: int = 0) -> dict:

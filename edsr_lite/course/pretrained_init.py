@@ -13,16 +13,13 @@ For ``notebooks/04_pretrained_init.ipynb``:
 
 from __future__ import annotations
 
-import shutil
-import tempfile
-import warnings
 from dataclasses import dataclass, field
 
 from torch import nn
 
 from edsr_lite.course.multiscale import part_of
-from edsr_lite.patches import SkippedImagesWarning
-from edsr_lite.train import TrainConfig, TrainLog, TrainResult, load_log, train
+from edsr_lite.course.runs import temporary_run
+from edsr_lite.train import TrainConfig, TrainLog, load_log, train
 from edsr_lite.weights import InitReport, init_from
 
 
@@ -95,14 +92,14 @@ def pretrained_vs_scratch(
     ``batch_size``, ``patch_size``, ``bf16``, ``val_images``, ...).
     """
     base = dict(preset=preset, data=data, seed=seed, decay_steps=10**9, **recipe)
-    out = tempfile.mkdtemp(prefix="edsr-lite-pretrain-")
-    try:
-        source = _train(
-            TrainConfig(scale=2, max_steps=source_steps, val_data=None, out=f"{out}/x2", **base)
+    with temporary_run("edsr-lite-pretrain-") as out:
+        source = train(
+            TrainConfig(scale=2, max_steps=source_steps, val_data=None, out=f"{out}/x2", **base),
+            quiet=True,
         )
         runs = {}
         for name, init in (("scratch", None), ("pretrained", str(source.latest))):
-            runs[name] = _train(
+            runs[name] = train(
                 TrainConfig(
                     scale=scale,
                     max_steps=steps,
@@ -111,22 +108,15 @@ def pretrained_vs_scratch(
                     init_from=init,
                     out=f"{out}/{name}",
                     **base,
-                )
+                ),
+                quiet=True,
             )
         stored = load_log(runs["pretrained"].out_dir).info["init_from"]  # run.json
         report = InitReport(**{k: stored[k] for k in InitReport().as_dict()})
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
     seconds = {"x2 source": source.seconds} | {k: r.seconds for k, r in runs.items()}
     return PretrainComparison(
         source.log, runs["scratch"].log, runs["pretrained"].log, report, seconds
     )
-
-
-def _train(config: TrainConfig) -> TrainResult:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", SkippedImagesWarning)
-        return train(config, quiet=True)
 
 
 def steps_to_reach(log: TrainLog, target: float) -> int | None:

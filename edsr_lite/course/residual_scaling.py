@@ -10,11 +10,8 @@ logs of the paper's wide model with and without scaling, which :func:`stability_
 from __future__ import annotations
 
 import math
-import shutil
 import statistics
-import tempfile
 import time
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -22,9 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from edsr_lite.course.runs import final_psnr, shipped_report
+from edsr_lite.course.runs import final_psnr, shipped_report, temporary_run
 from edsr_lite.models import ResBlock, build, fold_res_scale
-from edsr_lite.patches import SkippedImagesWarning
 from edsr_lite.train import TrainConfig, Trainer, TrainingDiverged, TrainLog
 
 # --------------------------------------------------------------------------------------------
@@ -176,28 +172,25 @@ def instability_run(
     nothing is validated or saved. Both runs of a comparison draw the same patches (same
     ``seed``) from the same initial weights up to ``res_scale``.
     """
-    out = tempfile.mkdtemp(prefix="edsr-lite-rs-")
-    config = TrainConfig(
-        preset="edsr",
-        scale=2,
-        n_resblocks=n_resblocks,
-        n_feats=n_feats,
-        res_scale=res_scale,
-        data=data,
-        patch_size=patch_size,
-        batch_size=batch_size,
-        lr=lr,
-        decay_steps=10**9,
-        max_steps=steps,
-        val_data=None,
-        seed=seed,
-        device="cpu",
-        out=out,
-    )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", SkippedImagesWarning)
-            trainer = Trainer(config, quiet=True)
+    with temporary_run("edsr-lite-rs-") as out:
+        config = TrainConfig(
+            preset="edsr",
+            scale=2,
+            n_resblocks=n_resblocks,
+            n_feats=n_feats,
+            res_scale=res_scale,
+            data=data,
+            patch_size=patch_size,
+            batch_size=batch_size,
+            lr=lr,
+            decay_steps=10**9,
+            max_steps=steps,
+            val_data=None,
+            seed=seed,
+            device="cpu",
+            out=str(out),
+        )
+        trainer = Trainer(config, quiet=True)
         trace = RunTrace(f"res_scale {res_scale:g}", res_scale, lr, [], [], 0.0)
         start = time.perf_counter()
         for step in range(1, steps + 1):
@@ -212,8 +205,6 @@ def instability_run(
         trace.seconds = time.perf_counter() - start
         trace.model = trainer.model.eval()
         return trace
-    finally:
-        shutil.rmtree(out, ignore_errors=True)
 
 
 def runs_table(traces: Sequence[RunTrace]) -> str:

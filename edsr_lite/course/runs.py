@@ -1,17 +1,19 @@
-"""What several notebooks share: real inputs, short training runs, the shipped runs' logs, tables.
+"""What several notebooks share: real inputs, short training runs, the shipped runs' logs.
 
-Each notebook's measurements live in a module of their own: :mod:`edsr_lite.tour` (00),
-:mod:`edsr_lite.bn_removal` (01), :mod:`edsr_lite.res_scaling` (02), :mod:`edsr_lite.multiscale`
-(03), :mod:`edsr_lite.pretrain` (04) and :mod:`edsr_lite.benchmark` (05), with process and
-allocation memory in :mod:`edsr_lite.memory`. This one holds what they have in common:
+Each notebook's measurements live in a module of :mod:`edsr_lite.course` of their own (``tour``
+00, ``bn_removal`` 01, ``residual_scaling`` 02, ``multiscale`` 03, ``pretrained_init`` 04,
+``benchmark`` 05; ``memory`` for process and allocation memory, ``tables`` for the markdown
+tables the cells display). This one holds what they have in common:
 
 * :func:`real_batch` and :func:`lr_crops`: real image patches, never random noise (the
   statistics of activations depend on the content);
-* :func:`train_briefly`: a short training run in a temporary folder, for a live cell;
-* :func:`shipped_logs`, :func:`shipped_report`, :func:`shipped_claim`, :func:`precision_note`,
-  :func:`final_psnr`: the logs of the full-budget runs that ship in ``data/checkpoints``, once
-  they do;
-* :func:`rows_table`, :func:`claims_table`, :func:`evaluate_checkpoints`: what the cells display.
+* :func:`temporary_run` and :func:`train_briefly`: a short training run in a temporary folder,
+  for a live cell;
+* :func:`find_shipped_log`, :func:`shipped_logs`, :func:`shipped_report`,
+  :func:`shipped_claim`, :func:`precision_note`, :func:`validation_rows`, :func:`final_psnr`:
+  the logs of the full-budget runs that ship in ``data/checkpoints``;
+* :func:`evaluate_checkpoints`: the shipped checkpoints scored live with
+  :func:`edsr_lite.evaluation.evaluate`, rows named after them.
 
 All sizes are in bytes unless a name says ``_mb`` (mebibytes, 2**20 bytes).
 """
@@ -22,7 +24,8 @@ import functools
 import shutil
 import tempfile
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -75,22 +78,31 @@ def lr_crops(set_name: str = "Set5", scale: int = 2, size: int = 48) -> list[np.
 # ============================================================================================
 
 
-def train_briefly(config: TrainConfig) -> TrainResult:
-    """``train(config, quiet=True)`` in a fresh temporary folder (removed afterwards).
+@contextmanager
+def temporary_run(prefix: str = "edsr-lite-run-") -> Iterator[Path]:
+    """A fresh temporary run folder for a live cell's training, removed afterwards.
 
-    The result keeps its log (``result.log``) and model in memory; its file paths point into
-    the removed folder. ``config.out`` is ignored.
+    Inside the ``with`` block the trainer's :class:`~edsr_lite.patches.SkippedImagesWarning` is
+    silenced: T91 holds one image smaller than a 48-pixel patch, which a lesson need not report.
     """
-    out = tempfile.mkdtemp(prefix="edsr-lite-run-")
+    out = Path(tempfile.mkdtemp(prefix=prefix))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", SkippedImagesWarning)
-            return train(
-                TrainConfig.from_dict({**config.to_dict(), "out": out, "resume": False}),
-                quiet=True,
-            )
+            yield out
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+def train_briefly(config: TrainConfig) -> TrainResult:
+    """``train(config, quiet=True)`` in a :func:`temporary_run` folder (``config.out`` ignored).
+
+    The result keeps its log (``result.log``) and model in memory; its file paths point into
+    the removed folder.
+    """
+    with temporary_run() as out:
+        run = TrainConfig.from_dict({**config.to_dict(), "out": str(out), "resume": False})
+        return train(run, quiet=True)
 
 
 def find_shipped_log(name: str, root: Path = CHECKPOINT_DIR) -> Path | None:

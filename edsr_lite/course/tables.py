@@ -1,4 +1,13 @@
-"""edsr_lite.course.tables (split from edsr_lite.experiments; docstring to write)."""
+"""Markdown tables for the notebooks' cells (``Markdown(rows_table(...))``).
+
+* :func:`rows_table`: any list of flat dicts, one row each, keys as columns; floats to a fixed
+  number of decimals, ``None`` (not measured, e.g. a model not shipped) as "-".
+* :func:`claims_table`: (claim, the paper's number, the number measured here) triples: a
+  notebook's claims checked against the paper.
+
+Result rows of :func:`edsr_lite.evaluation.evaluate` have their own layout, as the papers print
+them: :func:`edsr_lite.evaluation.format_table`.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""edsr_lite.res_scaling (notebook 02): growth with depth, an unstable run, folding the scale."""
+"""edsr_lite.course.residual_scaling (notebook 02): growth with depth, an unstable run, folding."""
 
 from __future__ import annotations
 

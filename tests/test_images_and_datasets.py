@@ -1,4 +1,4 @@
-"""Tests of edsr_lite.data: reading and writing images, benchmark sets, DIV2K.
+"""edsr_lite.images and edsr_lite.datasets: reading and writing images, benchmark sets, DIV2K.
 
 Real images from the repository's data/ folder are the inputs; derived files (other formats,
 bit depths, corrupt files) are written into tmp_path. The DIV2K download is tested against a
@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import http.server
 import io
+import os
 import shutil
 import struct
 import subprocess
@@ -378,7 +379,8 @@ def test_list_images(tmp_path):
         list_images(tmp_path / "nope")
 
 
-def test_find_dataset_shipped_sets():
+def test_find_dataset_shipped_sets(monkeypatch):
+    monkeypatch.delenv("EDSR_LITE_DATA", raising=False)  # CI points it at a folder with B100 too
     assert find_dataset("Set5") == REPO / "data" / "Set5"
     assert find_dataset("set14") == REPO / "data" / "Set14"
     assert find_dataset("BSD100") == REPO / "data" / "B100"
@@ -389,6 +391,12 @@ def test_find_dataset_env_var(tmp_path, monkeypatch):
     (tmp_path / "MySet").mkdir()
     monkeypatch.setenv("EDSR_LITE_DATA", str(tmp_path))
     assert find_dataset("MySet") == tmp_path / "MySet"
+    (tmp_path / "Set5").mkdir()  # $EDSR_LITE_DATA comes first, before the clone's data/
+    assert find_dataset("Set5") == tmp_path / "Set5"
+    other = tmp_path / "other"
+    (other / "Set14").mkdir(parents=True)
+    monkeypatch.setenv("EDSR_LITE_DATA", os.pathsep.join([str(tmp_path), str(other)]))
+    assert find_dataset("Set14") == other / "Set14"
 
 
 def test_find_dataset_errors(tmp_path, monkeypatch):
@@ -399,11 +407,16 @@ def test_find_dataset_errors(tmp_path, monkeypatch):
     assert "'NoSuchSet' not found" in message
     assert str(REPO / "data" / "NoSuchSet") in message
     assert str(tmp_path / "elsewhere" / "NoSuchSet") in message
-    assert str(tmp_path / "shared" / "data" / "NoSuchSet") in message
+    assert "shared" not in message  # the product knows no ../shared folder
     assert "folder" in message and "Set5" in message
 
     with pytest.raises(FileNotFoundError, match="EDSR_LITE_DATA"):
         find_dataset("BSD200")
+
+    monkeypatch.delenv("EDSR_LITE_DATA")
+    with pytest.raises(FileNotFoundError, match=r"\$EDSR_LITE_DATA is not set") as info:
+        find_dataset("Urban100")
+    assert str(REPO / "data" / "Urban100") in str(info.value)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""edsr_lite.experiments, figures and settings: what the notebooks share.
+"""edsr_lite.course.runs, tables, figures and settings: what the notebooks share.
 
 Real patches, short training runs, the shipped runs' logs and the tables the cells print; the
 fast-mode switch; every figure has labelled axes. Small models keep each test to seconds.
@@ -13,7 +13,8 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from edsr_lite.course import benchmark, bn_removal, figures, memory, residual_scaling
+from edsr_lite import checkpoints
+from edsr_lite.course import benchmark, bn_removal, figures, memory, residual_scaling, tables
 from edsr_lite.course import runs as ex
 from edsr_lite.course.settings import ENV_VAR, choose, describe_mode, fast_mode
 from edsr_lite.evaluation import evaluate
@@ -136,9 +137,9 @@ def test_validation_rows_put_the_pair_side_by_side_at_common_steps(tmp_path):
     assert rows[0]["EDSR block (no BN)"] == 32.0 and rows[0]["SRResNet block (BN)"] == 31.0
     assert all(r["gap (dB)"] == pytest.approx(1.0) for r in rows)
     assert [r["step"] for r in ex.validation_rows(logs, skip_first=False)] == [0, 10, 20]
-    assert "| 20 | 33.00 | 32.00 | 1.00 |" in ex.rows_table(rows)
+    assert "| 20 | 33.00 | 32.00 | 1.00 |" in tables.rows_table(rows)
     one = {"EDSR block (no BN)": logs["EDSR block (no BN)"]}
-    assert ex.validation_rows(one) == [] and ex.rows_table([]) == ""
+    assert ex.validation_rows(one) == [] and tables.rows_table([]) == ""
 
 
 def test_precision_note_says_which_arithmetic_ran_the_steps_compared(tmp_path):
@@ -197,9 +198,9 @@ def test_tables():
     table = benchmark.paper_comparison(rows, PAPER_BICUBIC)
     assert "bicubic (paper_bicubic) | Set5 | ×2 | 33.66 / 0.9299 | 33.66 / 0.9299 | +0.00" in table
     assert "| - | - | - |" in benchmark.paper_comparison(rows, {})
-    assert ex.rows_table([{"a": 1.234, "b": "x"}], digits=1).splitlines()[-1] == "| 1.2 | x |"
-    assert ex.rows_table([{"a": None, "b": True}]).splitlines()[-1] == "| - | True |"
-    assert ex.claims_table([("c", "p", "m")]).splitlines()[-1] == "| c | p | m |"
+    assert tables.rows_table([{"a": 1.234, "b": "x"}], digits=1).splitlines()[-1] == "| 1.2 | x |"
+    assert tables.rows_table([{"a": None, "b": True}]).splitlines()[-1] == "| - | True |"
+    assert tables.claims_table([("c", "p", "m")]).splitlines()[-1] == "| c | p | m |"
 
 
 def test_evaluate_checkpoints_names_the_rows(tmp_path, monkeypatch):
@@ -209,7 +210,7 @@ def test_evaluate_checkpoints_names_the_rows(tmp_path, monkeypatch):
     torch.manual_seed(0)
     model = build("edsr_tiny", 2).eval()
     monkeypatch.setattr(weights, "CHECKPOINT_DIR", tmp_path)
-    weights.save_checkpoint(tmp_path / "tiny_x2.pt", model)
+    checkpoints.save_checkpoint(tmp_path / "tiny_x2.pt", model)
     (row,) = ex.evaluate_checkpoints(["tiny_x2"], ("Set5",))
     assert row["method"] == "tiny_x2" and (row["set"], row["scale"]) == ("Set5", 2)
     assert row["psnr"] == pytest.approx(evaluate(model, ("Set5",), (2,))[0]["psnr"], abs=1e-6)

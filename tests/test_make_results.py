@@ -1,5 +1,6 @@
-"""The results table (``make results``): evaluated like ``edsr-lite eval``, rendered only from
-data/RESULTS.json, and the shipped checkpoints behind it.
+"""The results table (``make results``, ``tools/make_results.py`` and ``tools/results_tables.py``):
+evaluated like ``edsr-lite eval``, rendered only from data/RESULTS.json, and the shipped
+checkpoints behind it.
 
 The machinery runs on two tiny checkpoints trained for a few steps in a temporary
 ``checkpoints/`` folder (named like the shipped ones). The tests of the shipped models and of the
@@ -10,6 +11,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -18,11 +20,15 @@ import torch
 import edsr_lite
 from edsr_lite.checkpoints import read_checkpoint, save_checkpoint
 from edsr_lite.cli import main as cli
+from edsr_lite.course.recorded import load_results
 from edsr_lite.datasets import find_dataset
-from edsr_lite.paper import PAPER_SRCNN, QUALITY_BAR_SET5
+from edsr_lite.evaluation import evaluate_checkpoint
+from edsr_lite.files import sha256_file
+from edsr_lite.paper import MDSR_TOLERANCE_DB, PAPER_SRCNN, QUALITY_BAR_SET5
 from edsr_lite.train import TrainConfig, train
 from tools import make_results
-from tools.make_results import BEGIN, END, main
+from tools.make_results import main
+from tools.results_tables import BEGIN, END, check, render
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = make_results.find_main_models()  # the main models in data/checkpoints (finished runs)
@@ -154,8 +160,8 @@ def test_script_writes_the_json_the_markdown_and_the_readme_block(made, checkpoi
     readme, original = made["readme"].read_text(), (ROOT / "README.md").read_text()
     assert readme.split(BEGIN)[0] == original.split(BEGIN)[0]
     assert readme.split(END)[1] == original.split(END)[1]
-    assert readme.split(BEGIN)[1].split(END)[0] == "\n" + make_results.render(data) + "\n"
-    assert md == "# edsr-lite: results\n\n" + make_results.render(data) + "\n"
+    assert readme.split(BEGIN)[1].split(END)[0] == "\n" + render(data) + "\n"
+    assert md == "# edsr-lite: results\n\n" + render(data) + "\n"
 
 
 def test_check_passes_and_catches_hand_edits(made, tmp_path, capsys):
@@ -294,6 +300,16 @@ def test_the_readme_has_one_results_block():
         assert "|---" not in block and "make results" in block
 
 
+def test_the_script_runs_from_the_repository_root(made, tmp_path):
+    """As ``make results`` runs it: ``python tools/make_results.py`` (its sibling
+    ``results_tables`` imported from ``tools/``, not as ``tools.results_tables``)."""
+    paths = _copy(made, tmp_path)
+    argv = [sys.executable, "tools/make_results.py", "--check", *_args(paths)]
+    out = subprocess.run(argv, cwd=ROOT, capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert f"{paths['md']} and {paths['readme']} match {paths['json']}" in out.stdout
+
+
 def test_the_makefile_target_runs_the_script():
     out = subprocess.run(
         ["make", "-n", "results", "RESULTS_ARGS=--check"], cwd=ROOT, capture_output=True, text=True
@@ -308,7 +324,7 @@ def _shipped_set5(name: str, scale: int) -> dict:
     """Set5 at ``scale`` of a shipped model, no self-ensemble, evaluated now."""
     if name not in SHIPPED:
         pytest.skip(f"{name} does not ship yet")
-    (row,) = make_results.evaluate_checkpoint(name, ["Set5"], [scale])
+    (row,) = evaluate_checkpoint(name, ["Set5"], [scale])
     return row
 
 
@@ -318,14 +334,12 @@ def test_committed_results_match_the_json_and_the_shipped_checkpoints():
     assert make_results.RESULTS_JSON.is_file(), (
         "main models ship, data/RESULTS.json not: make results"
     )
-    stale = make_results.check(
-        make_results.RESULTS_JSON, make_results.RESULTS_MD, make_results.README
-    )
+    stale = check(make_results.RESULTS_JSON, make_results.RESULTS_MD, make_results.README)
     assert not stale, f"{stale} differ from data/RESULTS.json: make results RESULTS_ARGS=--render"
-    data = make_results.load_results(make_results.RESULTS_JSON)
+    data = load_results(make_results.RESULTS_JSON)
     assert set(data["checkpoints"]) == set(SHIPPED), "the shipped models changed: make results"
     for name, path in SHIPPED.items():
-        assert data["checkpoints"][name]["sha256"] == make_results.sha256(path), f"{name} changed"
+        assert data["checkpoints"][name]["sha256"] == sha256_file(path), f"{name} changed"
 
 
 @pytest.mark.parametrize("scale", [2, 3, 4])
@@ -334,7 +348,7 @@ def test_each_shipped_edsr_reproduces_its_json_value_and_passes_the_quality_bar(
     (above SRCNN: 37.0 / 33.2 / 30.9 dB at x2 / x3 / x4)."""
     name = f"edsr_baseline_x{scale}"
     now = _shipped_set5(name, scale)
-    stored = _row(make_results.load_results(make_results.RESULTS_JSON), name, "Set5", scale)
+    stored = _row(load_results(make_results.RESULTS_JSON), name, "Set5", scale)
     assert now["psnr"] == pytest.approx(stored["psnr"], abs=1e-3)
     assert now["ssim"] == pytest.approx(stored["ssim"], abs=1e-5)
     assert now["psnr"] >= QUALITY_BAR_SET5[scale]
@@ -365,11 +379,11 @@ def test_mdsr_is_within_0_15_db_of_the_single_scale_models_on_set5():
     needed = {"mdsr_baseline", "edsr_baseline_x2", "edsr_baseline_x3", "edsr_baseline_x4"}
     if not needed <= set(SHIPPED):
         pytest.skip(f"not all of {', '.join(sorted(needed))} ship yet")
-    data = make_results.load_results(make_results.RESULTS_JSON)
+    data = load_results(make_results.RESULTS_JSON)
     for scale in (2, 3, 4):
         edsr = _row(data, f"edsr_baseline_x{scale}", "Set5", scale)["psnr"]
         mdsr = _row(data, "mdsr_baseline", "Set5", scale)["psnr"]
-        assert mdsr >= edsr - make_results.MDSR_TOLERANCE_DB, f"x{scale}: {mdsr:.2f} vs {edsr:.2f}"
+        assert mdsr >= edsr - MDSR_TOLERANCE_DB, f"x{scale}: {mdsr:.2f} vs {edsr:.2f}"
 
 
 @pytest.mark.parametrize(
@@ -383,7 +397,7 @@ def test_float16_weights_score_what_the_float32_model_scored_in_training(name):
     meta = edsr_lite.load_pretrained(name).meta
     if meta.get("val_data") != "Set5" or meta["train_config"].get("val_images"):
         pytest.skip(f"{name} was not validated on the whole of Set5")
-    data = make_results.load_results(make_results.RESULTS_JSON)
+    data = load_results(make_results.RESULTS_JSON)
     for scale in meta["scales"]:
         trained = meta["metrics"]["Set5"][f"x{scale}"]
         assert _row(data, name, "Set5", scale)["psnr"] == pytest.approx(trained, abs=0.005)
@@ -392,9 +406,9 @@ def test_float16_weights_score_what_the_float32_model_scored_in_training(name):
 def test_classic_section_holds_ours_against_srcnn_and_vdsr(made):
     """The issue's bar (SRCNN) and aim (VDSR, trained on the same 291 images), per set and
     scale, from RESULTS.json; a file written before the section existed renders without it."""
-    data = make_results.load_results(made["json"])
+    data = load_results(made["json"])
     ours = _row(data, "edsr_baseline_x2")["psnr"]
-    text = make_results.render(data)
+    text = render(data)
     assert (
         f"| Set5 | ×2 | 36.66 | 37.53 | {ours:.2f} | {ours - 36.66:+.2f} | {ours - 37.53:+.2f} |"
         in text.splitlines()
@@ -405,7 +419,7 @@ def test_classic_section_holds_ours_against_srcnn_and_vdsr(made):
     assert all(QUALITY_BAR_SET5[k] > PAPER_SRCNN["Set5", k][0] for k in (2, 3, 4))
     assert text.index("Against SRCNN and VDSR") > text.index("| Set | Scale | Bicubic |")
     del data["classic_cnns"]
-    assert "Against SRCNN and VDSR" not in make_results.render(data)
+    assert "Against SRCNN and VDSR" not in render(data)
 
 
 @pytest.mark.parametrize(
@@ -416,10 +430,10 @@ def test_classic_section_holds_ours_against_srcnn_and_vdsr(made):
     ],
 )
 def test_gap_paragraph_says_whether_validation_was_still_rising(made, curve, phrase):
-    data = make_results.load_results(made["json"])
+    data = load_results(made["json"])
     info = data["checkpoints"]["edsr_baseline_x2"]
     info.update(validation_curve=curve, train_steps=8, step=6, train_seconds=7200)
-    text = make_results.render(data)
+    text = render(data)
     assert phrase in text
     assert "Ours trained 8 steps of 4 patches" in text
     assert "(the shipped weights are those of step 6, its best Set5 score)" in text

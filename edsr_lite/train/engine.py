@@ -1,0 +1,497 @@
+"""The training engine: runs the recipe (:mod:`edsr_lite.train.recipe`) for a :class:`TrainConfig`.
+
+:func:`train` is all a notebook needs; :class:`Trainer` lets you drive the steps yourself.
+On the way the engine validates (Y-channel PSNR on uint8 outputs, the paper's protocol), logs
+every step (:mod:`~edsr_lite.train.runlog`), saves ``latest.pt`` for resuming
+(:mod:`~edsr_lite.train.resume`) and ``best.pt``, and stops on a NaN loss
+(:class:`TrainingDiverged`). Ctrl-C (a notebook's interrupt) or SIGTERM (``kill``, a session
+ending) lets the current step finish, saves ``latest.pt`` and then stops, so that no step is
+lost; a second one stops at once. Under ``torchrun`` every process runs this
+(:mod:`~edsr_lite.train.distributed`); only rank 0 validates and writes files.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from edsr_lite.checkpoints import save_checkpoint
+from edsr_lite.datasets import find_dataset
+from edsr_lite.images import to_tensor
+from edsr_lite.infer import Upscaler
+from edsr_lite.metrics import psnr
+from edsr_lite.models import build, count_parameters
+from edsr_lite.patches import TrainingSet, load_training_set, load_validation_set, step_rng
+from edsr_lite.train.config import TrainConfig
+from edsr_lite.train.distributed import (
+    all_reduce_sum,
+    any_process,
+    leaving_process_group,
+    setup_distributed,
+    wrap_ddp,
+)
+from edsr_lite.train.precision import choose_bf16, precision_name
+from edsr_lite.train.recipe import draw_scale, forward_backward, make_optimizer, make_scheduler
+from edsr_lite.train.resume import check_out_dir, load_latest, save_latest, saved_step
+from edsr_lite.train.runlog import (
+    BEST,
+    LATEST,
+    LOG_CSV,
+    RunFiles,
+    TrainLog,
+    TrainResult,
+    extend_segments,
+    git_describe,
+    machine_info,
+    run_segments,
+    val_metrics,
+)
+from edsr_lite.weights import init_from
+
+Callback = Callable[[int, dict, nn.Module], None]
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite; the last good ``latest.pt`` is kept."""
+
+
+def train(config: TrainConfig, quiet: bool = False, callback: Callback | None = None):
+    """Train a model with ``config``; returns a :class:`~edsr_lite.train.runlog.TrainResult`.
+
+    ``quiet`` hides the progress bar and messages (notebooks, tests). ``callback(step, row,
+    model)`` is called after every step (e.g. a live plot); it may raise to stop the run.
+    Under ``torchrun`` every process calls this; only rank 0 writes files.
+    """
+    with leaving_process_group():
+        return Trainer(config, quiet=quiet).run(callback)
+
+
+def validate(model: nn.Module, val_set: Mapping[int, list], channels_last: bool = True) -> dict:
+    """Y-channel PSNR (shave = scale) on the validation images, per scale and their mean.
+
+    The output is rounded and clamped to uint8 first, like a saved PNG (the paper's protocol),
+    by :class:`edsr_lite.infer.Upscaler` on the model's device, untiled, in float32 whatever
+    the training precision. Upscaler runs the weights in channels_last: ``channels_last=False``
+    (an NCHW run) puts them back in NCHW after. Returns ``{"psnr_x2": .., "psnr": ..}`` (dB).
+    """
+    device = next(model.parameters()).device
+    upscale = Upscaler(model, tile=0, device=device)  # (it keeps the model's train/eval mode)
+    scores = {}
+    for s, items in val_set.items():
+        scores[f"psnr_x{s}"] = float(np.mean([psnr(upscale(lr, s), hr, s) for _, hr, lr in items]))
+    if not channels_last:
+        model.to(memory_format=torch.contiguous_format)
+    scores["psnr"] = float(np.mean(list(scores.values())))
+    return scores
+
+
+def grad_norm(model: nn.Module) -> float:
+    """The L2 norm of all the model's gradients together (0 if none): a step's size before
+    Adam normalizes it, logged per step because instability shows in it first."""
+    norms = [torch.linalg.vector_norm(p.grad) for p in model.parameters() if p.grad is not None]
+    return float(torch.linalg.vector_norm(torch.stack(norms))) if norms else 0.0
+
+
+class Trainer:
+    """One training run: set-up in ``__init__``, the loop in :meth:`run`.
+
+    Use :func:`train` unless you want to drive the steps yourself (:meth:`step`).
+    """
+
+    def __init__(self, config: TrainConfig, quiet: bool = False):
+        self.created = time.monotonic()
+        config.validate()
+        self.config = config
+        self.quiet = quiet
+        self.ctx = setup_distributed(config.device)
+        self.out_dir = config.out_dir
+        self.scales = config.scales
+        self.files = RunFiles(self.out_dir, self.scales, enabled=self.ctx.is_main)
+        self.step_count = 0  # optimizer steps done so far
+        self.elapsed = 0.0  # training seconds before this call (resume)
+        self.rows: list[dict] = []
+        self.best_psnr: float | None = None
+        self.best_step: int | None = None
+        self.init_report: dict | None = None
+        self.bf16 = choose_bf16(config.bf16, self.ctx.device)
+        # Which steps ran where and in which precision: a run may be resumed on other machines.
+        self.past_segments: list[dict] = []  # from the checkpoint resumed, if any
+        check_out_dir(self.out_dir, config.resume)
+        if self.ctx.is_main:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._seed_everything()
+        self.model = self._build_model()
+        self.optimizer = make_optimizer(self.model, config.lr)
+        self.scheduler = make_scheduler(self.optimizer, config.decay_steps)
+        if config.resume and (self.out_dir / LATEST).is_file():
+            self._load_latest()  # the stored weights replace any --init-from
+        elif config.init_from:
+            self._init_from(config.init_from)
+        self.first_step = self.step_count  # this process's segment starts here
+        self.data = self._load_data()
+        self.val_set = self._load_validation()
+        # MDSR: the branches of the other scales get no gradient in a step (DDP must know).
+        self.ddp_model = wrap_ddp(
+            self.model, self.ctx, find_unused_parameters=config.arch == "mdsr"
+        )
+
+    # -- set-up
+
+    def _log(self, message: str) -> None:
+        if not self.quiet and self.ctx.is_main:
+            print(message, file=sys.stderr)
+
+    def _seed_everything(self) -> None:
+        """Same seed on every process: the same initial weights (DDP also broadcasts them)."""
+        torch.manual_seed(self.config.seed)
+        random.seed(self.config.seed)
+
+    def _build_model(self) -> nn.Module:
+        c = self.config
+        scale = c.scales[0] if c.arch == "edsr" else list(c.scales)
+        model = build(c.preset, scale, **c.model_overrides).to(self.ctx.device)
+        if c.channels_last:
+            model = model.to(memory_format=torch.channels_last)
+        return model.train()
+
+    def _init_from(self, source: str) -> None:
+        """Pretrained initialization: copy every tensor whose name and shape match."""
+        report = init_from(self.model, source, verbose=False)
+        self.init_report = {"source": str(source), **report.as_dict()}
+        self._log(report.summary())
+
+    def _load_data(self) -> TrainingSet:
+        c = self.config
+        self._log(f"preparing training data {c.data} (LR by MATLAB bicubic, cached once) ...")
+        data = load_training_set(
+            c.data,
+            self.scales,
+            c.patch_size,
+            cache=c.cache,
+            cache_dir=self.out_dir / "cache",
+            shard=(self.ctx.rank, self.ctx.world_size),
+        )
+        # Every process must hold images, or the others would wait for it forever.
+        if self.ctx.enabled:
+            no_images = min(len(p) for p in data.pairs.values()) == 0
+            if any_process(no_images, self.ctx):
+                raise ValueError("a process has no usable training image; use fewer processes")
+        if c.batch_size % self.ctx.world_size:
+            raise ValueError(
+                f"batch_size {c.batch_size} is the global minibatch; it must be divisible by "
+                f"the {self.ctx.world_size} processes"
+            )
+        return data
+
+    def _load_validation(self) -> dict | None:
+        c = self.config
+        if not c.val_data:
+            return None
+        if find_dataset(c.val_data).resolve() in [f.resolve() for f in self.data.folders]:
+            raise ValueError("the validation set must not be the training set")
+        return load_validation_set(c.val_data, self.scales, c.val_images)
+
+    # -- one step
+
+    def sample_batch(
+        self, step: int, scale: int | None = None
+    ) -> tuple[int, torch.Tensor, torch.Tensor]:
+        """``(scale, lr, hr)`` of step ``step``: a pure function of (seed, step, rank).
+
+        ``lr``: N x 3 x p x p, ``hr``: N x 3 x sp x sp, float32 0..255, N = batch_size divided
+        by the number of processes. ``scale`` forces the scale instead of drawing it.
+        """
+        c = self.config
+        if scale is None:
+            scale = draw_scale(self.scales, c.seed, step)  # the same on every process
+        rng = step_rng(c.seed, step, rank=self.ctx.rank)  # each process its own patches
+        lr, hr = self.data.sample(scale, c.batch_size // self.ctx.world_size, rng, c.augment)
+        device, cl = self.ctx.device, c.channels_last
+        return scale, to_tensor(lr, device, cl), to_tensor(hr, device, cl)
+
+    def step(self, scale: int | None = None) -> dict:
+        """One optimizer update; returns its log row (step, scale, loss, grad_norm, lr).
+
+        ``scale`` forces the MDSR branch (e.g. to show that the others stay unchanged);
+        by default it is drawn at random. Raises :class:`TrainingDiverged` (before the
+        update) if the loss is NaN or infinite.
+        """
+        step = self.step_count + 1
+        scale, lr_batch, hr_batch = self.sample_batch(step, scale)
+        # set_to_none, not zeros: a parameter whose .grad is None is skipped by Adam. A zero
+        # gradient would still move it (Adam's momentum keeps pushing in the old direction),
+        # so the MDSR branches of the other scales would change in a step that is not theirs.
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = forward_backward(self.ddp_model, lr_batch, hr_batch, scale, self.bf16)
+        loss_value = all_reduce_sum([loss.item()], self.ctx)[0] / self.ctx.world_size
+        if not math.isfinite(loss_value):
+            raise TrainingDiverged(self._diverged_message(step, loss_value))
+        grad = grad_norm(self.model)  # before the update: how hard this minibatch pulls
+        lr_now = self.scheduler.get_last_lr()[0]
+        self.optimizer.step()
+        self.scheduler.step()
+        self.step_count = step
+        return {"step": step, "scale": scale, "loss": loss_value, "grad_norm": grad, "lr": lr_now}
+
+    def _diverged_message(self, step: int, loss: float) -> str:
+        kept = self.out_dir / LATEST
+        where = f"{kept} (step {saved_step(kept)})" if kept.is_file() else "no checkpoint yet"
+        return (
+            f"training diverged at step {step}: the loss is {loss}. The last good checkpoint is "
+            f"kept: {where}. Lower the learning rate (--lr, now {self.config.lr:g}) or, for "
+            "wide models, scale the residuals down (--res-scale 0.1, as the paper's EDSR)."
+        )
+
+    # -- the loop
+
+    def run(self, callback: Callback | None = None) -> TrainResult:
+        """Train until ``max_steps`` or ``max_minutes``; validate, log, checkpoint on the way."""
+        c = self.config
+        start_wall, start_step = time.monotonic(), self.step_count
+        if self.step_count == 0:
+            self.files.start([])
+            self._validate_and_log({"step": 0, "seconds": 0.0})
+        else:
+            self.files.start(self.rows)
+        self._write_info("running")
+        save_every = c.save_every or c.val_every
+        stopped_by = "max_steps"
+        stop_request = StopRequest()
+        bar = tqdm(
+            total=c.max_steps,
+            initial=self.step_count,
+            unit="step",
+            disable=self.quiet or not self.ctx.is_main,
+            dynamic_ncols=True,
+        )
+        try:
+            while self.step_count < c.max_steps:
+                if self._out_of_time(start_wall):
+                    stopped_by = "max_minutes"
+                    break
+                row = self.step()
+                row["seconds"] = self.elapsed + time.monotonic() - start_wall
+                last = self.step_count == c.max_steps
+                if self.step_count % c.val_every == 0 or last:
+                    self._validate(row)
+                self.rows.append(row)
+                self.files.append(row)
+                if self.step_count % save_every == 0 and not last:
+                    self._save_latest(self.elapsed + time.monotonic() - start_wall)
+                bar.update(1)
+                bar.set_postfix(_postfix(self.rows), refresh=False)
+                if callback is not None:
+                    callback(self.step_count, row, self.model)
+                if any_process(stop_request.signum is not None, self.ctx) and not last:
+                    self.elapsed += time.monotonic() - start_wall  # run.json's seconds too
+                    self._save_latest(self.elapsed)
+                    raise KeyboardInterrupt(
+                        f"stopped at step {self.step_count}; {self.out_dir / LATEST} saved: "
+                        "resume continues from it"
+                    )
+        except TrainingDiverged:
+            self._write_info("diverged")
+            raise
+        except KeyboardInterrupt:  # a second Ctrl-C/SIGTERM stops mid-step: the last save stands
+            self._write_info("interrupted")
+            raise
+        finally:
+            bar.close()
+            stop_request.restore()
+        train_seconds = time.monotonic() - start_wall
+        if stopped_by == "max_minutes" and self.rows and self.rows[-1].get("psnr") is None:
+            self._validate(self.rows[-1])  # final weights get their PSNR
+            self.files.start(self.rows)
+        self.elapsed += train_seconds
+        self._save_latest(self.elapsed)
+        self._write_info("finished", stopped_by)
+        return self._result(start_step, train_seconds, stopped_by)
+
+    def _out_of_time(self, start_wall: float) -> bool:
+        """Whether ``max_minutes`` is spent (for any process)."""
+        limit = self.config.max_minutes
+        if limit is None:
+            return False
+        return any_process(time.monotonic() - start_wall >= 60 * limit, self.ctx)
+
+    def _validate(self, row: dict) -> None:
+        if self.val_set is None or not self.ctx.is_main:
+            return
+        row.update(validate(self.model, self.val_set, self.config.channels_last))
+        if self.best_psnr is None or row["psnr"] > self.best_psnr:
+            self.best_psnr, self.best_step = row["psnr"], row["step"]
+            self._save_best(row)
+
+    def _validate_and_log(self, row: dict) -> None:
+        self._validate(row)
+        if row.get("psnr") is not None:
+            self.rows.append(row)
+            self.files.append(row)
+
+    # -- checkpoints and run.json
+
+    def _meta(self, row: dict | None = None) -> dict:
+        c = self.config
+        machine = machine_info(self.ctx.device)
+        segment = {
+            "steps": [self.first_step, self.step_count],
+            "precision": precision_name(self.bf16),
+            "machine": machine,
+        }
+        return {
+            "preset": c.preset,
+            "scales": list(self.scales),
+            "train_config": c.to_dict(),
+            "step": self.step_count,
+            "data": self.data.report() if hasattr(self, "data") else None,
+            "val_data": c.val_data,
+            "metrics": val_metrics(row, c, self.scales),
+            "best_psnr": self.best_psnr,
+            "best_step": self.best_step,
+            "init_from": self.init_report,
+            "git": self._git,
+            "torch": str(torch.__version__),  # a str subclass that weights_only loading refuses
+            "world_size": self.ctx.world_size,
+            "machine": machine,
+            "segments": extend_segments(self.past_segments, segment),
+        }
+
+    @property
+    def _git(self) -> str | None:
+        if not hasattr(self, "_git_value"):
+            self._git_value = git_describe() if self.ctx.is_main else None
+        return self._git_value
+
+    def _save_best(self, row: dict) -> None:
+        save_checkpoint(
+            self.out_dir / BEST,
+            self.model,
+            meta=self._meta(row),
+            half=self.config.half_best,
+            compress=self.config.xz_best,
+        )
+
+    def _save_latest(self, elapsed: float) -> None:
+        """Everything resume needs; never weights that are NaN (keep the last good file)."""
+        finite = all(torch.isfinite(p).all() for p in self.model.parameters())
+        if not finite:  # checked on every process: all stop together
+            raise TrainingDiverged(self._diverged_message(self.step_count, math.nan))
+        if not self.ctx.is_main:
+            return
+        last_val = next((r for r in reversed(self.rows) if r.get("psnr") is not None), None)
+        save_latest(
+            self.out_dir / LATEST,
+            self.model,
+            self.optimizer,
+            self.scheduler,
+            step=self.step_count,
+            elapsed=elapsed,
+            rows=self.rows,
+            meta=self._meta(last_val),
+        )
+
+    def _load_latest(self) -> None:
+        """Continue the stored run: weights, optimizer, scheduler, step, RNG, log."""
+        state = load_latest(
+            self.out_dir / LATEST, self.model, self.optimizer, self.scheduler, self.config
+        )
+        self.step_count, self.elapsed, self.rows = state.step, state.elapsed, state.rows
+        meta = state.meta
+        self.best_psnr, self.best_step = meta.get("best_psnr"), meta.get("best_step")
+        self.init_report = meta.get("init_from")
+        self.past_segments = run_segments(meta, self.step_count)
+        self._log(f"resuming {self.out_dir} from step {self.step_count}")
+
+    def _write_info(self, status: str, stopped_by: str | None = None) -> None:
+        final = next((r for r in reversed(self.rows) if r.get("psnr") is not None), None)
+        info = {
+            "status": status,
+            "stopped_by": stopped_by,
+            **self._meta(final),
+            "model": dict(self.model.config),
+            "parameters": count_parameters(self.model),
+            "device": str(self.ctx.device),
+            "val_image_names": self._val_names(),
+            "seconds": self.elapsed,
+        }
+        self.files.write_info(info)
+
+    def _val_names(self) -> list[str]:
+        """The validation images (the same at every scale)."""
+        if not self.val_set:
+            return []
+        return [name for name, _, _ in next(iter(self.val_set.values()))]
+
+    def _result(self, start_step: int, train_seconds: float, stopped_by: str) -> TrainResult:
+        done = self.step_count - start_step
+        final = self.rows[-1].get("psnr") if self.rows else None
+        best = self.out_dir / BEST
+        return TrainResult(
+            out_dir=self.out_dir,
+            latest=self.out_dir / LATEST if self.ctx.is_main else None,
+            best=best if best.is_file() else None,
+            log_path=self.out_dir / LOG_CSV,
+            step=self.step_count,
+            steps_this_run=done,
+            seconds=time.monotonic() - self.created,
+            steps_per_second=done / train_seconds if train_seconds > 0 else 0.0,
+            final_psnr=final,
+            best_psnr=self.best_psnr,
+            best_step=self.best_step,
+            stopped_by=stopped_by,
+            log=TrainLog([{k: r.get(k) for k in self.files.columns} for r in self.rows]),
+            model=self.model.eval(),
+        )
+
+
+class StopRequest:
+    """While a run trains, the first Ctrl-C (SIGINT, a notebook's interrupt) or SIGTERM
+    (``kill``, a session or container ending) only asks the loop to stop: it finishes the
+    step, saves ``latest.pt`` and raises KeyboardInterrupt, so no finished step is lost. A
+    second signal raises KeyboardInterrupt at once (then the last periodic save stands)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():  # signals: main thread only
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.signum = signum
+        print(
+            f"signal {signum}: stopping after this step and saving latest.pt "
+            "(send it again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            # None: a handler installed outside Python, which cannot be put back; the default is
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
+
+
+def _postfix(rows: list[dict]) -> dict:
+    """The progress bar's numbers: loss (mean of the last 20 steps) and the last PSNR."""
+    recent = [r["loss"] for r in rows[-20:] if r.get("loss") is not None]
+    postfix = {"loss": f"{np.mean(recent):.2f}"}
+    last_psnr = next((r["psnr"] for r in reversed(rows) if r.get("psnr") is not None), None)
+    if last_psnr is not None:
+        postfix["psnr"] = f"{last_psnr:.2f}"
+    return postfix

@@ -1,0 +1,141 @@
+"""The checks of ``notebooks/04_pretrained_init.ipynb``'s exercises, in
+``edsr_lite.course.exercises.pretrained_init``: each accepts a right answer and rejects typical
+wrong ones (written here on purpose) with a message that names the mistake. The behaviour
+every check shares: ``test_exercises_checking.py``.
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_exercises_checking import (
+    assert_accepts,
+    assert_lets_the_stub_through,
+    assert_rejects,
+    checks_of,
+)
+
+from edsr_lite.course.exercises import pretrained_init as exercises
+
+CHECKS = checks_of(exercises)
+
+
+# ============================================================================================
+# Right answers (the notebook's solutions, in plain Python)
+# ============================================================================================
+
+
+def copy_matching_weights(model, source):
+    own = model.state_dict()
+    matching = {k: v for k, v in source.items() if k in own and own[k].shape == v.shape}
+    model.load_state_dict(matching, strict=False)
+    return list(matching)
+
+
+def random_fraction(model, source):
+    own = model.state_dict()
+    left = sum(v.numel() for k, v in own.items() if k not in source or source[k].shape != v.shape)
+    return left / sum(v.numel() for v in own.values())
+
+
+RIGHT = {
+    "check_copy_matching_weights": copy_matching_weights,
+    "check_random_fraction": random_fraction,
+}
+
+
+# ============================================================================================
+# Wrong answers, each with the diagnosis the check must give
+# ============================================================================================
+
+
+def _copy_all(model, source):
+    model.load_state_dict(source, strict=False)
+    return list(source)
+
+
+def _copy_by_position(model, source):
+    own = model.state_dict()
+    names = []
+    with torch.no_grad():
+        for (k, v), s in zip(own.items(), source.values(), strict=False):
+            if v.shape == s.shape:
+                v.copy_(s)
+                names.append(k)
+    return names
+
+
+def _copy_parameters_only(model, source):
+    names = []
+    with torch.no_grad():
+        for k, p in model.named_parameters():
+            if k in source and source[k].shape == p.shape:
+                p.copy_(source[k])
+                names.append(k)
+    return names
+
+
+def _copy_sharing_memory(model, source):
+    names = []
+    for k, p in model.named_parameters():
+        if k in source and source[k].shape == p.shape:
+            p.data = source[k]
+            names.append(k)
+    for k, b in model.named_buffers():
+        if k in source and source[k].shape == b.shape:
+            b.data = source[k]
+            names.append(k)
+    return names
+
+
+def _fraction_by_name(model, source):
+    own = model.state_dict()
+    return sum(v.numel() for k, v in own.items() if k not in source) / sum(
+        v.numel() for v in own.values()
+    )
+
+
+def _fraction_of_tensors(model, source):
+    own = model.state_dict()
+    left = [k for k, v in own.items() if k not in source or source[k].shape != v.shape]
+    return len(left) / len(own)
+
+
+WRONG = [
+    ("check_copy_matching_weights", _copy_all, "shape differs"),
+    ("check_copy_matching_weights", _copy_by_position, "by name, not by position"),
+    ("check_copy_matching_weights", _copy_parameters_only, "buffer"),
+    ("check_copy_matching_weights", _copy_sharing_memory, "shares memory"),
+    ("check_copy_matching_weights", lambda m, s: copy_matching_weights(m, s)[1:], "wrong names"),
+    ("check_random_fraction", _fraction_by_name, "shape differs"),
+    ("check_random_fraction", _fraction_of_tensors, "counted tensors, not values"),
+    ("check_random_fraction", lambda m, s: 1 - random_fraction(m, s), "fraction copied"),
+]  # fmt: skip
+
+
+# ============================================================================================
+# The checks
+# ============================================================================================
+
+
+def test_every_check_has_a_right_and_a_wrong_answer():
+    assert set(RIGHT) == set(CHECKS) == {name for name, _, _ in WRONG}
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_check_accepts_the_right_answer(name, capsys):
+    assert_accepts(getattr(exercises, name), RIGHT[name], capsys)
+
+
+@pytest.mark.parametrize(
+    ("name", "wrong", "message"),
+    WRONG,
+    ids=[f"{name[6:]}-{message[:30]}" for name, _, message in WRONG],
+)
+def test_check_rejects_a_typical_wrong_answer(name, wrong, message):
+    assert_rejects(getattr(exercises, name), wrong, message)
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_check_lets_the_students_stub_raise_not_implemented(name):
+    assert_lets_the_stub_through(getattr(exercises, name))

@@ -1,0 +1,121 @@
+"""The checks of ``notebooks/00_tour.ipynb``'s exercises, in
+``edsr_lite.course.exercises.tour``: each accepts a right answer and rejects typical
+wrong ones (written here on purpose) with a message that names the mistake. The behaviour
+every check shares: ``test_exercises_checking.py``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from test_exercises_checking import (
+    assert_accepts,
+    assert_lets_the_stub_through,
+    assert_rejects,
+    checks_of,
+)
+
+import edsr_lite as el
+from edsr_lite.course.exercises import tour as exercises
+from edsr_lite.images import modcrop
+from edsr_lite.metrics import rgb_to_y
+
+CHECKS = checks_of(exercises)
+
+
+# ============================================================================================
+# Right answers (the notebook's solutions, in plain Python)
+# ============================================================================================
+
+
+def bicubic_baseline(hr, scale, crop=True):
+    hr = modcrop(hr, scale) if crop else hr
+    lr = el.imresize(hr, 1 / scale)
+    return lr, el.imresize(lr, scale)
+
+
+def error_map(sr, hr, scale, shave=True, absolute=True):
+    diff = rgb_to_y(sr) - rgb_to_y(hr)
+    diff = np.abs(diff) if absolute else diff
+    return diff[scale:-scale, scale:-scale] if shave else diff
+
+
+RIGHT = {
+    "check_bicubic_baseline": bicubic_baseline,
+    "check_error_map": error_map,
+}
+
+
+# ============================================================================================
+# Wrong answers, each with the diagnosis the check must give
+# ============================================================================================
+
+
+def _subsampled_baseline(hr, scale):
+    return modcrop(hr, scale)[::scale, ::scale], bicubic_baseline(hr, scale)[1]
+
+
+def _hr_as_sr(hr, scale):
+    return bicubic_baseline(hr, scale)[0], modcrop(hr, scale)
+
+
+def _nearest_baseline(hr, scale):
+    lr = el.imresize(modcrop(hr, scale), 1 / scale)
+    return lr, np.repeat(np.repeat(lr, scale, axis=0), scale, axis=1)
+
+
+def _float_baseline(hr, scale):
+    lr = el.imresize(modcrop(hr, scale).astype(np.float64), 1 / scale)
+    return lr, el.imresize(lr, scale)
+
+
+def _skimage_baseline(hr, scale):
+    from skimage.transform import rescale
+
+    small = rescale(modcrop(hr, scale), 1 / scale, order=3, channel_axis=-1, preserve_range=True)
+    lr = np.clip(np.round(small), 0, 255).astype(np.uint8)
+    return lr, el.imresize(lr, scale)
+
+
+WRONG = [
+    ("check_bicubic_baseline", lambda hr, s: bicubic_baseline(hr, s, crop=False), "mod-crop HR"),
+    ("check_bicubic_baseline", lambda hr, s: bicubic_baseline(hr, s)[::-1], "in that order"),
+    ("check_bicubic_baseline", _subsampled_baseline, "aliases"),
+    ("check_bicubic_baseline", _nearest_baseline, "nearest neighbour"),
+    ("check_bicubic_baseline", _hr_as_sr, "HR itself"),
+    ("check_bicubic_baseline", _float_baseline, "return uint8"),
+    ("check_bicubic_baseline", _skimage_baseline, "MATLAB's bicubic downscale"),
+    ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s, absolute=False), "absolute value"),
+    ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s, shave=False), "shave 2 pixels"),
+    ("check_error_map", lambda sr, hr, s: el.metrics.rgb_to_y(sr - hr)[s:-s, s:-s], "wraps around"),
+    ("check_error_map", lambda sr, hr, s: np.abs(sr.astype(float) - hr)[s:-s, s:-s], "Y channel"),
+    ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s) ** 2, "squared error"),
+]  # fmt: skip
+
+
+# ============================================================================================
+# The checks
+# ============================================================================================
+
+
+def test_every_check_has_a_right_and_a_wrong_answer():
+    assert set(RIGHT) == set(CHECKS) == {name for name, _, _ in WRONG}
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_check_accepts_the_right_answer(name, capsys):
+    assert_accepts(getattr(exercises, name), RIGHT[name], capsys)
+
+
+@pytest.mark.parametrize(
+    ("name", "wrong", "message"),
+    WRONG,
+    ids=[f"{name[6:]}-{message[:30]}" for name, _, message in WRONG],
+)
+def test_check_rejects_a_typical_wrong_answer(name, wrong, message):
+    assert_rejects(getattr(exercises, name), wrong, message)
+
+
+@pytest.mark.parametrize("name", CHECKS)
+def test_check_lets_the_students_stub_raise_not_implemented(name):
+    assert_lets_the_stub_through(getattr(exercises, name))
