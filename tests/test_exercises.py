@@ -2,7 +2,7 @@
 
 * Each notebook with exercises imports the exercise module of its own lesson
   (``edsr_lite.course.exercises.<lesson>``) and calls its checks, in order, one after each
-  solution; the checks themselves are tested in ``test_exercises_<lesson>.py`` (what they all
+  solution; the checks themselves are tested in ``test_exercises_lessons.py`` (what they all
   share: ``test_exercises_checking.py``).
 * The notebooks' exercise sections run on their own and pass; their student versions
   (``tools/make_student.py``) fail exactly at the exercises, with NotImplementedError.

@@ -1,5 +1,5 @@
 """How every exercise check behaves (``edsr_lite.course.exercises.checking``), and the helpers
-with which each lesson's test file (``tests/test_exercises_<lesson>.py``) holds its checks to it:
+with which ``tests/test_exercises_lessons.py`` holds every lesson's checks to it:
 
 * a right answer passes, printing one ``✓`` line, leaving torch's random state and thread count;
 * a typical wrong answer raises an ExerciseError (an AssertionError) that names the mistake;

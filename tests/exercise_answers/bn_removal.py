@@ -1,25 +1,13 @@
-"""The checks of ``notebooks/01_bn_removal.ipynb``'s exercises, in
-``edsr_lite.course.exercises.bn_removal``: each accepts a right answer and rejects typical
-wrong ones (written here on purpose) with a message that names the mistake. The behaviour
-every check shares: ``test_exercises_checking.py``.
+"""Answers to the exercises of ``notebooks/01_bn_removal.ipynb``, whose checks are in
+``edsr_lite.course.exercises.bn_removal``: the notebook's solutions in plain Python
+(``RIGHT``) and typical wrong answers (``WRONG``: the check must name each mistake).
+``tests/test_exercises_lessons.py`` runs every check on them.
 """
 
 from __future__ import annotations
 
-import pytest
 import torch.nn.functional as F
-from test_exercises_checking import (
-    assert_accepts,
-    assert_lets_the_stub_through,
-    assert_rejects,
-    checks_of,
-)
 from torch import nn
-
-from edsr_lite.course.exercises import bn_removal as exercises
-
-CHECKS = checks_of(exercises)
-
 
 # ============================================================================================
 # Right answers (the notebook's solutions, in plain Python)
@@ -105,31 +93,3 @@ WRONG = [
     ("check_saved_activation_bytes", lambda b, f, h, w, bn: (4 if bn else 2) * f * h * w * 4,
      "forgot the batch dimension"),
 ]  # fmt: skip
-
-
-# ============================================================================================
-# The checks
-# ============================================================================================
-
-
-def test_every_check_has_a_right_and_a_wrong_answer():
-    assert set(RIGHT) == set(CHECKS) == {name for name, _, _ in WRONG}
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_check_accepts_the_right_answer(name, capsys):
-    assert_accepts(getattr(exercises, name), RIGHT[name], capsys)
-
-
-@pytest.mark.parametrize(
-    ("name", "wrong", "message"),
-    WRONG,
-    ids=[f"{name[6:]}-{message[:30]}" for name, _, message in WRONG],
-)
-def test_check_rejects_a_typical_wrong_answer(name, wrong, message):
-    assert_rejects(getattr(exercises, name), wrong, message)
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_check_lets_the_students_stub_raise_not_implemented(name):
-    assert_lets_the_stub_through(getattr(exercises, name))

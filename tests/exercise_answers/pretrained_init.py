@@ -1,24 +1,12 @@
-"""The checks of ``notebooks/04_pretrained_init.ipynb``'s exercises, in
-``edsr_lite.course.exercises.pretrained_init``: each accepts a right answer and rejects typical
-wrong ones (written here on purpose) with a message that names the mistake. The behaviour
-every check shares: ``test_exercises_checking.py``.
+"""Answers to the exercises of ``notebooks/04_pretrained_init.ipynb``, whose checks are in
+``edsr_lite.course.exercises.pretrained_init``: the notebook's solutions in plain Python
+(``RIGHT``) and typical wrong answers (``WRONG``: the check must name each mistake).
+``tests/test_exercises_lessons.py`` runs every check on them.
 """
 
 from __future__ import annotations
 
-import pytest
 import torch
-from test_exercises_checking import (
-    assert_accepts,
-    assert_lets_the_stub_through,
-    assert_rejects,
-    checks_of,
-)
-
-from edsr_lite.course.exercises import pretrained_init as exercises
-
-CHECKS = checks_of(exercises)
-
 
 # ============================================================================================
 # Right answers (the notebook's solutions, in plain Python)
@@ -111,31 +99,3 @@ WRONG = [
     ("check_random_fraction", _fraction_of_tensors, "counted tensors, not values"),
     ("check_random_fraction", lambda m, s: 1 - random_fraction(m, s), "fraction copied"),
 ]  # fmt: skip
-
-
-# ============================================================================================
-# The checks
-# ============================================================================================
-
-
-def test_every_check_has_a_right_and_a_wrong_answer():
-    assert set(RIGHT) == set(CHECKS) == {name for name, _, _ in WRONG}
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_check_accepts_the_right_answer(name, capsys):
-    assert_accepts(getattr(exercises, name), RIGHT[name], capsys)
-
-
-@pytest.mark.parametrize(
-    ("name", "wrong", "message"),
-    WRONG,
-    ids=[f"{name[6:]}-{message[:30]}" for name, _, message in WRONG],
-)
-def test_check_rejects_a_typical_wrong_answer(name, wrong, message):
-    assert_rejects(getattr(exercises, name), wrong, message)
-
-
-@pytest.mark.parametrize("name", CHECKS)
-def test_check_lets_the_students_stub_raise_not_implemented(name):
-    assert_lets_the_stub_through(getattr(exercises, name))
