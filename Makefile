@@ -19,9 +19,12 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[course,dev]'
 	touch $(STAMP)
 
-## lab: open JupyterLab on the notebooks (headless, it prints the address to open)
+## lab: open JupyterLab on the notebooks (headless, it prints the address to open). The server's
+## root is the repository, so that the notebooks' links to README.md, data/RESULTS.md and the
+## package's source open; it starts in notebooks/ (and serves build/student/ too).
 lab: venv
-	$(BIN)/jupyter lab --notebook-dir=notebooks $(ROOT_FLAG) $(LAB_ARGS)
+	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
+		$(ROOT_FLAG) $(LAB_ARGS)
 
 ## test: the whole test suite (what CI runs)
 test: venv
@@ -67,7 +70,8 @@ notebooks: venv
 			"build/notebooks/$$(basename "$$nb")" || exit 1; \
 	done
 
-## student: the notebooks with their exercise solutions taken out, for a class (notebooks/TEACHING.md)
+## student: the notebooks with their exercise solutions taken out, for a class (notebooks/TEACHING.md);
+## `make lab` shows them in build/student/
 STUDENT_DIR ?= build/student
 .PHONY: student
 student: venv

@@ -24,6 +24,7 @@ import io
 import lzma
 import os
 import re
+import warnings
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -135,14 +136,38 @@ def read_checkpoint(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path} is empty: copy or download the checkpoint again")
     source = _open_uncompressed(path)
     try:
-        obj = torch.load(source, map_location="cpu", weights_only=True)
+        with warnings.catch_warnings():  # torch warns about the pickle protocol of odd files
+            warnings.simplefilter("ignore", UserWarning)
+            obj = torch.load(source, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for a damaged file
         raise CheckpointError(
-            f"{path} is not a readable PyTorch checkpoint ({type(exc).__name__}: "
-            f"{str(exc).splitlines()[0] if str(exc) else 'no detail'}). If it is a checkpoint, "
-            "it is probably truncated: copy or download it again."
+            f"{path} is not a checkpoint edsr-lite can read: {_load_error_reason(exc)}"
         ) from None
     return _normalize(obj, path)
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def _load_error_reason(exc: Exception) -> str:
+    """Why ``torch.load(weights_only=True)`` refused a file, in one short sentence. torch's own
+    message advises loading with ``weights_only=False``, which runs any code the file holds:
+    never repeated here (nor its terminal colour codes)."""
+    text = _ANSI.sub("", str(exc))
+    unsafe = re.search(r"Unsupported global: GLOBAL (\S+)", text)
+    if unsafe:
+        return (
+            f"it holds a pickled Python object ({unsafe.group(1)}), not plain weights; such files "
+            "can run code when loaded, so edsr-lite reads only tensors and plain data"
+        )
+    if "Weights only load failed" in text or "Unsupported operand" in text:
+        return "its bytes are not a PyTorch file (no tensors or plain data in them)"
+    first = next((line.strip() for line in text.splitlines() if line.strip()), "no detail")
+    first = first.split(". ")[0].rstrip(".")  # torch's first sentence says what failed
+    return (
+        f"{type(exc).__name__}: {first[:200]}. If it is a checkpoint, it is probably truncated: "
+        "copy or download it again."
+    )
 
 
 def is_compressed(path: str | os.PathLike) -> bool:

@@ -16,11 +16,8 @@ Images are uint8 arrays as :mod:`edsr_lite.images` reads them. A set that is not
 
 from __future__ import annotations
 
-import http.client
 import os
 import shutil
-import urllib.error
-import urllib.request
 import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,9 +25,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
-from tqdm.auto import tqdm
 
-from edsr_lite.files import sha256_file
+from edsr_lite.download import DownloadError, download
 from edsr_lite.images import IMAGE_EXTENSIONS, Mode, _check_mode, _check_scale, modcrop, read_image
 from edsr_lite.imresize import imresize
 from edsr_lite.locations import DATA_DIR, data_search_path
@@ -200,8 +196,16 @@ def benchmark(
 def _benchmark_items(
     paths: list[Path], scale: int, mode: Mode
 ) -> Iterator[tuple[str, np.ndarray, np.ndarray]]:
+    need = 2 * scale + 11  # scale px shaved from each border, then SSIM's 11 x 11 window
     for path in paths:
-        hr = modcrop(read_image(path, mode), scale)
+        image = read_image(path, mode)
+        if min(side - side % scale for side in image.shape[:2]) < need:
+            raise ValueError(
+                f"{path}: {image.shape[1]}x{image.shape[0]} pixels is too small to score at "
+                f"x{scale}: cropped to a multiple of {scale}, a side needs at least {need} px "
+                f"({scale} shaved from each border, 11 for SSIM's window). Remove it from the set."
+            )
+        hr = modcrop(image, scale)
         yield path.stem, hr, downscale(hr, scale)
 
 
@@ -261,10 +265,6 @@ DIV2K_SPLITS = {
 }
 
 
-class DownloadError(OSError):
-    """A download failed or gave a wrong file; the message says whether re-running resumes it."""
-
-
 def div2k_paths(
     root: str | os.PathLike[str] | None = None, split: Literal["train", "valid"] = "train"
 ) -> list[Path]:
@@ -316,16 +316,16 @@ def download_div2k(
 
     Nothing is downloaded if ``root`` already holds the split (see :func:`div2k_paths`).
     Otherwise the official zip (``train``: 800 images, 3.5 GB; ``valid``: 100 images,
-    0.45 GB) is downloaded into ``root/<name>.zip.part``. If that is interrupted, calling
-    again resumes where it stopped (HTTP Range request). The finished zip is checked against
-    its sha256 (:data:`DIV2K_SPLITS`), extracted into a hidden staging folder, checked for
-    all expected files, and only then renamed to ``root/DIV2K_<split>_HR``: a half-done
-    extraction is never mistaken for the data set.
+    0.45 GB) is downloaded into ``root/<name>.zip.part`` (:func:`edsr_lite.download.download`).
+    If that is interrupted, calling again resumes where it stopped (HTTP Range request). The
+    finished zip is checked against its sha256 (:data:`DIV2K_SPLITS`), extracted into a hidden
+    staging folder, checked for all expected files, and only then renamed to
+    ``root/DIV2K_<split>_HR``: a half-done extraction is never mistaken for the data set.
 
     Args:
         root: the folder to put ``DIV2K_train_HR/`` (or ``DIV2K_valid_HR/``) in.
         split: ``"train"`` (0001..0800) or ``"valid"`` (0801..0900).
-        progress: show a tqdm progress bar.
+        progress: show a progress bar.
         base_url: where the zips are (a mirror, or a local server in the tests).
         expected_sha256: the zip's sha256; defaults to the official one. Pass ``""`` to skip
             the check (the file count is still checked).
@@ -349,25 +349,10 @@ def download_div2k(
         raise FileExistsError(
             f"{root / spec.folder} exists but is incomplete; move or delete it and run again."
         )
-    root.mkdir(parents=True, exist_ok=True)
-    zip_path = root / spec.zip_name
+    zip_path = root / spec.zip_name  # a zip there (kept, or fetched by hand) is checked, used
     sha256 = spec.zip_sha256 if expected_sha256 is None else expected_sha256
-    if zip_path.is_file():  # downloaded before (keep_zip=True), or by hand
-        if not _sha256_matches(zip_path, sha256):
-            raise DownloadError(
-                f"{zip_path}: sha256 differs from the expected {sha256}: the file is damaged "
-                "or not the official one. Delete it and run again to download it."
-            )
-    else:
-        part = zip_path.with_name(zip_path.name + ".part")
-        _download(base_url.rstrip("/") + "/" + spec.zip_name, part, progress, timeout)
-        if not _sha256_matches(part, sha256):
-            part.unlink()
-            raise DownloadError(
-                f"{part}: sha256 differs from the expected {sha256}: the download was "
-                "corrupted and has been deleted. Run again to download it afresh."
-            )
-        os.replace(part, zip_path)
+    url = base_url.rstrip("/") + "/" + spec.zip_name
+    download(url, zip_path, sha256, progress=progress, timeout=timeout)
     _extract_split(zip_path, root, spec)
     if not keep_zip:
         zip_path.unlink()
@@ -378,64 +363,6 @@ def _div2k_split(split: str) -> Div2kSplit:
     if split not in DIV2K_SPLITS:
         raise ValueError(f'split must be "train" or "valid", got {split!r}')
     return DIV2K_SPLITS[split]
-
-
-def _download(url: str, part: Path, progress: bool, timeout: float) -> None:
-    """Download ``url`` into ``part``, continuing after the bytes it already holds."""
-    have = part.stat().st_size if part.exists() else 0
-    headers = {"User-Agent": "edsr-lite", **({"Range": f"bytes={have}-"} if have else {})}
-    try:
-        response = urllib.request.urlopen(
-            urllib.request.Request(url, headers=headers), timeout=timeout
-        )
-    except urllib.error.HTTPError as err:
-        if err.code == 416 and have:  # "range not satisfiable": the .part is already whole
-            return
-        raise DownloadError(f"{url}: the server answered HTTP {err.code} {err.reason}.") from None
-    except (urllib.error.URLError, OSError) as err:
-        raise DownloadError(
-            f"{url}: cannot connect ({err}). Check the network, then retry."
-        ) from None
-    with response:
-        if have and response.status != 206:  # the server ignored the Range: start again
-            have = 0
-        elif have and not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
-            raise DownloadError(
-                f"{url}: the server sent another part of the file than asked for. "
-                f"Delete {part} and run again."
-            )
-        length = response.headers.get("Content-Length")
-        total = have + int(length) if length is not None else None
-        bar = tqdm(
-            total=total,
-            initial=have,
-            unit="B",
-            unit_scale=True,
-            disable=not progress,
-            desc=part.name.removesuffix(".part"),
-        )
-        try:
-            with bar, open(part, "ab" if have else "wb") as f:
-                while chunk := response.read(1 << 20):
-                    f.write(chunk)
-                    bar.update(len(chunk))
-        except (OSError, http.client.HTTPException) as err:
-            raise DownloadError(_interrupted(url, part, err)) from None
-    if total is not None and part.stat().st_size < total:
-        raise DownloadError(_interrupted(url, part, "the connection closed early"))
-
-
-def _interrupted(url: str, part: Path, why: object) -> str:
-    size = part.stat().st_size if part.exists() else 0
-    return (
-        f"{url}: download interrupted after {size:,} bytes ({why}). "
-        f"Run the same call again to resume from {part}."
-    )
-
-
-def _sha256_matches(path: Path, expected: str) -> bool:
-    """Whether the sha256 of the file ``path`` is ``expected`` (always true for ``""``)."""
-    return not expected or sha256_file(path) == expected.lower()
 
 
 def _extract_split(zip_path: Path, root: Path, spec: Div2kSplit) -> None:

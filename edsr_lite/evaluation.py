@@ -30,6 +30,7 @@ Example::
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
@@ -37,11 +38,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
+from torch import nn
 
 from edsr_lite.datasets import benchmark, find_dataset, list_images
 from edsr_lite.images import modcrop, read_image
 from edsr_lite.imresize import imresize
-from edsr_lite.infer import Upscaler, model_scales
+from edsr_lite.infer import (
+    DEFAULT_MAX_MEMORY_MB,
+    Upscaler,
+    choose_tile,
+    model_scales,
+    receptive_radius,
+    tile_grid,
+)
 from edsr_lite.metrics import psnr, rgb_to_y, ssim
 from edsr_lite.progress import progress_bar
 from edsr_lite.weights import load_model, resolve_checkpoint
@@ -325,8 +334,12 @@ def evaluate_checkpoint(
     protocol: str = "model",
     progress: bool = False,
     checkpoint_dir: str | os.PathLike | None = None,
+    model: nn.Module | None = None,
 ) -> list[dict]:
     """Score a checkpoint as ``edsr-lite eval --model CHECKPOINT`` does (the same function).
+
+    ``model``: the checkpoint's network when the caller has loaded it already (a full-size
+    EDSR takes seconds to load); by default it is loaded here.
 
     The model is loaded in float32 (:func:`edsr_lite.weights.load_model`) and scored by
     :func:`evaluate` with these options (so through :class:`edsr_lite.infer.Upscaler`, tiled,
@@ -336,7 +349,8 @@ def evaluate_checkpoint(
         :func:`evaluate` rows whose ``method`` is the checkpoint's name (see
         :func:`checkpoint_label`) with ``+`` appended under self-ensemble, plus ``ensemble``.
     """
-    model = load_model(resolve_checkpoint(checkpoint, checkpoint_dir))
+    if model is None:
+        model = load_model(resolve_checkpoint(checkpoint, checkpoint_dir))
     scales = tuple(model.scales) if scales is None else tuple(scales)
     missing = [s for s in scales if s not in model.scales]
     if missing:
@@ -347,3 +361,62 @@ def evaluate_checkpoint(
     rows = evaluate(model, sets, scales, protocol, progress, ensemble=ensemble, device=device)
     name = checkpoint_label(checkpoint) + ("+" if ensemble else "")
     return [{**row, "method": name, "ensemble": bool(ensemble)} for row in rows]
+
+
+# --------------------------------------------------------------------------- how long it takes
+
+#: The side (LR pixels) of the input that :func:`seconds_per_lr_pixel` times.
+PROBE = 48
+
+
+def lr_work(
+    model: nn.Module,
+    set_name: str,
+    scale: int,
+    ensemble: bool = False,
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+) -> int:
+    """The LR pixels a network computes to upscale a set at ``scale``: each image's, plus the
+    overlap of its tiles where the memory budget tiles it (as :class:`Upscaler` does)."""
+    from PIL import Image  # only the sizes are read, not the pixels
+
+    overlap = receptive_radius(model, scale)
+    total = 0
+    for path in list_images(find_dataset(set_name)):
+        with Image.open(path) as img:
+            h, w = img.height // scale, img.width // scale
+        tile = choose_tile(model, scale, (1, h, w), max_memory_mb, ensemble, overlap)
+        if tile == 0 or tile >= max(h, w):
+            total += h * w
+        else:
+            grid = tile_grid(h, w, tile, overlap)
+            total += sum((r.stop - r.start) * (c.stop - c.start) for r, c, _, _ in grid)
+    return total
+
+
+def seconds_per_lr_pixel(model: nn.Module, scale: int, device: str = "cpu") -> float:
+    """One timed forward pass of a :data:`PROBE` x :data:`PROBE` input, per LR pixel (after a
+    small warm-up pass, which also pays for setting up). On the high side: a small input costs
+    more per pixel than a whole image."""
+    upscaler = Upscaler(model, device=device)
+    upscaler.upscale_tensor(torch.rand(1, 3, 8, 8) * 255, scale)
+    start = time.perf_counter()
+    upscaler.upscale_tensor(torch.rand(1, 3, PROBE, PROBE) * 255, scale)
+    return (time.perf_counter() - start) / PROBE**2
+
+
+def estimate_seconds(
+    model: nn.Module,
+    sets: Sequence[str],
+    scales: Sequence[int],
+    ensemble: bool = False,
+    device: str = "cpu",
+) -> float:
+    """Seconds :func:`evaluate` will take: :func:`seconds_per_lr_pixel` times :func:`lr_work`
+    for each set and scale (x8 for the self-ensemble). A rough figure, on the high side."""
+    seconds = 0.0
+    for scale in scales:
+        per_pixel = seconds_per_lr_pixel(model, scale, device)
+        work = sum(lr_work(model, s, scale, ensemble) for s in sets)
+        seconds += per_pixel * work * (8 if ensemble else 1)
+    return seconds

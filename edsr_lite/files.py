@@ -5,10 +5,16 @@ disk, and is then renamed over the target in one step (``os.replace``). A reader
 file or the new one, never half of one, and a crash or Ctrl-C in the middle leaves the old file
 as it was (the temporary file is removed). The new file gets the usual permissions of a new
 file (``0o666`` less the umask), or keeps those of the file it replaces.
+
+``replace=False`` creates the file only if it does not exist yet, without a window in which
+another process could create it in between: the complete temporary file is *linked* to the
+final name (``os.link`` fails if the name exists), so of two processes writing one name the
+second gets :class:`FileExistsError` and nothing is replaced.
 """
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import tempfile
@@ -28,13 +34,19 @@ def _new_file_mode(path: Path) -> int:
     return 0o666 & ~umask
 
 
-def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+def atomic_write(
+    path: str | os.PathLike, write: Callable[[BinaryIO], object], replace: bool = True
+) -> Path:
     """Create or replace ``path`` with what ``write(f)`` writes to a binary file object.
 
-    The parent folder is created if needed. Returns the path written.
+    The parent folder is created if needed. Returns the path written. With ``replace=False``
+    an existing ``path`` is never replaced, even one that appears while ``write`` runs:
+    :class:`FileExistsError` (naming ``path``) is raised and the temporary file removed.
     """
     path = Path(path).expanduser()
     path.parent.mkdir(parents=True, exist_ok=True)
+    if not replace and path.exists():
+        raise _exists(path)
     mode = _new_file_mode(path)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -43,11 +55,42 @@ def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -
             f.flush()
             os.fsync(f.fileno())
         os.chmod(tmp, mode)  # mkstemp makes files private (0600)
-        os.replace(tmp, path)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            _create_from(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
     return path
+
+
+def _create_from(tmp: str, path: Path) -> None:
+    """Give the complete file ``tmp`` the name ``path`` unless that name exists (then raise)."""
+    try:
+        os.link(tmp, path)  # atomic, and fails if path exists
+    except FileExistsError:
+        raise _exists(path) from None
+    except OSError as err:
+        if err.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV):
+            raise
+        # No hard links on this file system (FAT, some network mounts): claim the name with
+        # an exclusive create, then move the complete file onto our own claim.
+        try:
+            os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            raise _exists(path) from None
+        try:
+            os.replace(tmp, path)
+        except BaseException:
+            path.unlink(missing_ok=True)  # our own empty claim
+            raise
+        return
+    os.unlink(tmp)
+
+
+def _exists(path: Path) -> FileExistsError:
+    return FileExistsError(errno.EEXIST, "exists already, not replaced", str(path))
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -7,8 +7,9 @@ Every image the package handles is a numpy ``uint8`` array, values 0..255, shape
   of an animation). EXIF orientation applied; alpha dropped, not blended; 16-bit samples
   rounded to 8 bits, ``round(v * 255 / 65535)`` (16-bit colour PNGs decoded exactly); a gray
   image becomes three equal channels unless ``mode="keep"``. :func:`as_rgb_array` does the same
-  for a PIL image or an array.
-* :func:`write_png`: a uint8 gray or RGB array to PNG, atomically (:mod:`edsr_lite.files`).
+  for a PIL image or an array. :func:`read_image_with_alpha` also returns the alpha channel.
+* :func:`write_png`: a uint8 gray or RGB array (and an optional alpha plane) to PNG,
+  atomically, replacing an existing file or refusing to (:mod:`edsr_lite.files`).
 * :func:`modcrop`: crop to a multiple of the scale, top-left kept (the benchmarks' convention).
 * :func:`to_tensor`: uint8 H x W x 3 (or a batch) -> float32 N x 3 x H x W, values 0..255,
   the network's input (EDSR subtracts the DIV2K mean itself).
@@ -84,13 +85,52 @@ def read_image(path: str | os.PathLike[str], mode: Mode = "rgb") -> np.ndarray:
     Raises:
         ImageReadError: the path is missing, a folder, empty, not an image, or truncated.
     """
+    return _read(path, mode, with_alpha=False)[0]
+
+
+def read_image_with_alpha(
+    path: str | os.PathLike[str], mode: Mode = "keep"
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """:func:`read_image` (gray kept gray by default), and the alpha channel it drops.
+
+    Returns:
+        ``(image, alpha)``: ``image`` as :func:`read_image` gives it for ``mode``; ``alpha``
+        the file's transparency as ``uint8`` H x W (0: transparent, 255: opaque) when it has
+        some (an LA/RGBA channel, a transparent palette entry or colour key), else ``None``.
+
+    Raises:
+        ImageReadError: as :func:`read_image`.
+    """
+    return _read(path, mode, with_alpha=True)
+
+
+def _read(
+    path: str | os.PathLike[str], mode: Mode, with_alpha: bool
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Decode ``path`` once: (pixels for ``mode``, alpha plane or None if not ``with_alpha``)."""
     _check_mode(mode)
     path = _existing_file(path)
     with _decode_errors(path), Image.open(path) as image:
         if _is_16bit_color_png(image):
-            return _read_16bit_color_png(path)
+            return _read_16bit_color_png(path, with_alpha)
         image = ImageOps.exif_transpose(image)  # decodes the pixels, returns a new image
-    return _pil_to_array(image, mode, what=str(path))
+    pixels = _pil_to_array(image, mode, what=str(path))
+    return pixels, _alpha_plane(image, what=str(path)) if with_alpha else None
+
+
+def _alpha_plane(image: Image.Image, what: str) -> np.ndarray | None:
+    """The transparency of a decoded PIL image as ``uint8`` H x W, or None if it has none."""
+    if not image.has_transparency_data:
+        return None
+    if image.mode in ("LA", "La", "PA", "RGBA", "RGBa"):  # a channel: the last band
+        return np.asarray(image.getchannel(image.getbands()[-1]))
+    try:  # a transparent palette entry or colour key: expand it to a channel
+        return np.asarray(image.convert("RGBA").getchannel("A"))
+    except ValueError:
+        raise ImageReadError(
+            f"{what}: the transparency of a mode {image.mode} image cannot be read. "
+            "Export it again as an 8-bit RGBA PNG."
+        ) from None
 
 
 @contextmanager
@@ -198,8 +238,9 @@ def _is_16bit_color_png(image: Image.Image) -> bool:
     return image.format == "PNG" and len(image.tile) > 0 and image.tile[0][3] in _PNG_16BIT_LOW_BYTE
 
 
-def _read_16bit_color_png(path: Path) -> np.ndarray:
-    """A 16-bit RGB(A) PNG, decoded at full precision and rounded to ``uint8`` H x W x 3.
+def _read_16bit_color_png(path: Path, with_alpha: bool) -> tuple[np.ndarray, np.ndarray | None]:
+    """A 16-bit RGB(A) PNG, decoded at full precision and rounded to ``uint8`` H x W x 3 (and
+    its alpha plane H x W, if ``with_alpha`` and it has one).
 
     The file is decoded twice, once for the high bytes and once for the low bytes; both
     decodes undo the same PNG filters, so ``(high << 8) | low`` is the exact 16-bit value.
@@ -212,8 +253,10 @@ def _read_16bit_color_png(path: Path) -> np.ndarray:
                 rawmode = _PNG_16BIT_LOW_BYTE[rawmode]
             image.tile = [(*tile[:3], rawmode) for tile in image.tile]
             image = ImageOps.exif_transpose(image)
-            planes.append(np.asarray(image, dtype=np.uint16)[:, :, :3])  # drop alpha
-    return _16bit_to_uint8((planes[0] << 8) | planes[1])
+            planes.append(np.asarray(image, dtype=np.uint16))
+    values = _16bit_to_uint8((planes[0] << 8) | planes[1])
+    alpha = values[:, :, 3] if with_alpha and values.shape[2] == 4 else None
+    return np.ascontiguousarray(values[:, :, :3]), alpha
 
 
 def _validated_array(image: np.ndarray, mode: Mode) -> np.ndarray:
@@ -246,22 +289,41 @@ def _validated_array(image: np.ndarray, mode: Mode) -> np.ndarray:
 # --------------------------------------------------------------------------------------------
 
 
-def write_png(path: str | os.PathLike[str], image: np.ndarray) -> Path:
+def write_png(
+    path: str | os.PathLike[str],
+    image: np.ndarray,
+    alpha: np.ndarray | None = None,
+    replace: bool = True,
+) -> Path:
     """Write a ``uint8`` image (H x W gray or H x W x 3 RGB, 0..255) to a PNG file, atomically.
 
     The PNG is written to a temporary file next to ``path`` and then renamed over it, so
     ``path`` is either the old file or the complete new one, never half-written; the temporary
-    file is removed if anything fails. Missing parent folders are created.
+    file is removed if anything fails. Missing parent folders are created. A new file gets
+    the permissions ``0o666`` less the umask; a replaced one keeps its own.
+
+    Args:
+        path: the PNG file.
+        image: ``uint8`` H x W (gray) or H x W x 3 (RGB).
+        alpha: an optional ``uint8`` H x W transparency plane: the PNG is then gray + alpha
+            (LA) or RGBA.
+        replace: ``False``: never replace an existing ``path``, not even one another process
+            creates while this one writes (:func:`edsr_lite.files.atomic_write`).
 
     Returns:
         The path written.
 
     Raises:
-        ValueError: ``image`` is not a ``uint8`` array of shape H x W or H x W x 3.
+        ValueError: ``image`` is not a ``uint8`` array of shape H x W or H x W x 3, or
+            ``alpha`` not a ``uint8`` H x W plane of the same size.
+        FileExistsError: ``replace=False`` and ``path`` exists.
     """
     _check_writable_image(image)
+    if alpha is not None:
+        _check_alpha(alpha, image.shape[:2])
+        image = np.dstack([image, alpha])  # H x W x 2 (LA) or H x W x 4 (RGBA)
     pixels = Image.fromarray(np.ascontiguousarray(image))
-    return atomic_write(path, lambda f: pixels.save(f, format="PNG"))
+    return atomic_write(path, lambda f: pixels.save(f, format="PNG"), replace=replace)
 
 
 def _check_writable_image(image: np.ndarray) -> None:
@@ -274,6 +336,16 @@ def _check_writable_image(image: np.ndarray) -> None:
         )
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] == 3)) or image.size == 0:
         raise ValueError(f"write_png needs shape H x W or H x W x 3, got {image.shape}")
+
+
+def _check_alpha(alpha: np.ndarray, size: tuple[int, ...]) -> None:
+    if not isinstance(alpha, np.ndarray) or alpha.dtype != np.uint8 or alpha.shape != size:
+        got = (
+            f"{alpha.dtype} {alpha.shape}"
+            if isinstance(alpha, np.ndarray)
+            else type(alpha).__name__
+        )
+        raise ValueError(f"write_png: alpha must be a uint8 {size[0]} x {size[1]} plane, got {got}")
 
 
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:

@@ -12,6 +12,7 @@ Pieces that compose, the first two functions of a *forward function* ``fn(x) -> 
   PNG. The one way a network is run on images: by :func:`upscale`, ``edsr-lite upscale``,
   :func:`edsr_lite.evaluation.evaluate` and ``edsr-lite eval``.
 * :func:`upscale` — the user-facing call: image in (array, PIL image or path), uint8 RGB out.
+* :func:`upscale_channels` — gray stays gray, an alpha plane is kept (``edsr-lite upscale``).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from edsr_lite.images import as_rgb_array, read_image, to_tensor
+from edsr_lite.images import _check_scale, as_rgb_array, read_image, to_tensor
 from edsr_lite.imresize import imresize
 from edsr_lite.models import EDSR, MDSR
 from edsr_lite.progress import progress_bar
@@ -33,6 +34,12 @@ Forward = Callable[[torch.Tensor], torch.Tensor]
 
 DEFAULT_MAX_MEMORY_MB = 2048
 MIN_TILE = 16
+MiB = 2**20
+
+#: What an upscale needs besides its images and a tile's activations (MiB): the working space
+#: PyTorch and oneDNN set up on the first call, and the freed tiles the memory allocator keeps
+#: (measured on 2 CPU cores: 60 to 90 MB above the tile estimate, EDSR-baseline x2).
+RUNTIME_MARGIN_MB = 100
 
 
 # --------------------------------------------------------------------------- scale and device
@@ -47,7 +54,12 @@ def model_scales(model: nn.Module) -> tuple[int, ...]:
 
 
 def resolve_scale(model: nn.Module | str, scale: int | None) -> int:
-    """The scale to run: the EDSR model's own, or the one asked for (checked against the model)."""
+    """The scale to run: the EDSR model's own, or the one asked for (checked against the model).
+
+    A scale is a positive integer (``2.5`` is refused, not rounded).
+    """
+    if scale is not None:
+        _check_scale(scale)
     if isinstance(model, str):  # "bicubic"
         if scale is None:
             raise ValueError("bicubic upscaling needs a scale, e.g. scale=4")
@@ -169,7 +181,9 @@ def tiled_forward(
     output costs 1 byte per value instead of 4.
     """
     n, c, h, w = x.shape
-    out = torch.empty(n, c, h * scale, w * scale, dtype=out_dtype, device=x.device)
+    # channels_last: the N x sH x sW x C view the caller hands out as numpy needs no copy.
+    shape, layout = (n, c, h * scale, w * scale), torch.channels_last
+    out = torch.empty(shape, dtype=out_dtype, device=x.device, memory_format=layout)
     for rows, cols, core_r, core_c in progress_bar(
         tile_grid(h, w, tile, overlap), "tiles", enabled=progress
     ):
@@ -202,18 +216,93 @@ def bytes_per_lr_pixel(model: nn.Module, scale: int, ensemble: bool = False) -> 
 
 
 def auto_tile(
-    model: nn.Module, scale: int, overlap: int, max_memory_mb: float, ensemble: bool = False
+    model: nn.Module,
+    scale: int,
+    overlap: int,
+    max_memory_mb: float,
+    ensemble: bool = False,
+    fixed_mb: float = 0.0,
 ) -> int:
-    """The largest core size whose tile (core + 2 * overlap) fits ``max_memory_mb``."""
-    budget_pixels = max_memory_mb * 2**20 / bytes_per_lr_pixel(model, scale, ensemble)
+    """The largest core size whose tile (core + 2 * overlap) fits ``max_memory_mb``.
+
+    ``fixed_mb``: what the budget must hold besides the tile (:func:`fixed_memory_mb`: the
+    images and the runtime's working space), taken off the budget first.
+    """
+    per_pixel = bytes_per_lr_pixel(model, scale, ensemble)
+    budget_pixels = max(0.0, max_memory_mb - fixed_mb) * MiB / per_pixel
     side = int(math.sqrt(budget_pixels)) - 2 * overlap
     if side < MIN_TILE:
-        need = bytes_per_lr_pixel(model, scale, ensemble) * (MIN_TILE + 2 * overlap) ** 2 / 2**20
+        need = fixed_mb + per_pixel * (MIN_TILE + 2 * overlap) ** 2 / MiB
+        images = f" ({fixed_mb:.0f} MB of it for the images and working space)" if fixed_mb else ""
         raise ValueError(
-            f"max_memory_mb={max_memory_mb:g} is too small for this model; it needs at least "
-            f"{math.ceil(need)} MB for a {MIN_TILE}-pixel tile"
+            f"a memory budget of {max_memory_mb:g} MB is too small for this model; it needs at "
+            f"least {math.ceil(need)} MB for a {MIN_TILE}-pixel tile{images}"
         )
     return side
+
+
+def choose_tile(
+    model: nn.Module,
+    scale: int,
+    shape: tuple[int, ...],
+    max_memory_mb: float,
+    ensemble: bool = False,
+    overlap: int | None = None,
+) -> int:
+    """The core tile size (LR pixels) :class:`Upscaler` uses for ``shape`` = (N, H, W) images:
+    :func:`auto_tile` of the budget left after :func:`fixed_memory_mb`."""
+    overlap = receptive_radius(model, scale) if overlap is None else overlap
+    fixed = fixed_memory_mb(shape, scale)
+    return auto_tile(model, scale, overlap, max_memory_mb, ensemble, fixed)
+
+
+def fixed_memory_mb(shape: tuple[int, int, int], scale: int) -> float:
+    """Memory (MiB) an upscale of ``shape`` = (N, H, W) LR images needs besides the tiles.
+
+    Per LR pixel: the uint8 input and one copy of it (3 + 3 bytes), its float32 tensor (12) and
+    the uint8 output (3 s^2); plus :data:`RUNTIME_MARGIN_MB` once.
+    """
+    n, h, w = shape
+    return n * h * w * (3 + 3 + 12 + 3 * scale * scale) / MiB + RUNTIME_MARGIN_MB
+
+
+def check_tiling(tile: int | None, overlap: int | None, max_memory_mb: float) -> None:
+    """Refuse tiling settings that cannot work (a negative tile would write no pixel at all)."""
+    if tile is not None and not (_is_int(tile) and tile >= 0):
+        raise ValueError(
+            f"tile must be a whole number of LR pixels, 1 or more (0: the whole image at once; "
+            f"None: from max_memory_mb), got {tile!r}"
+        )
+    if overlap is not None and not (_is_int(overlap) and overlap >= 0):
+        raise ValueError(
+            f"overlap must be a whole number of LR pixels, 0 or more (None: the model's "
+            f"receptive radius), got {overlap!r}"
+        )
+    number = isinstance(max_memory_mb, int | float | np.number) and not isinstance(
+        max_memory_mb, bool
+    )
+    if not (number and math.isfinite(max_memory_mb) and max_memory_mb > 0):
+        raise ValueError(
+            f"max_memory_mb must be a number of megabytes above 0 (default "
+            f"{DEFAULT_MAX_MEMORY_MB}), got {max_memory_mb!r}"
+        )
+
+
+#: The arithmetic an :class:`Upscaler` runs the network in: float32, or bfloat16 autocast
+#: (convolutions in bfloat16, the output back to float32 before rounding). Its speed and PSNR
+#: cost: ``python benchmarks/bench_runtimes.py`` prints them.
+PRECISIONS = ("fp32", "bf16")
+
+
+def check_precision(precision: str) -> str:
+    """``precision`` if it is one of :data:`PRECISIONS`, else a ValueError."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+    return precision
+
+
+def _is_int(value: object) -> bool:
+    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 # --------------------------------------------------------------------------- upscale
@@ -222,11 +311,12 @@ def auto_tile(
 class Upscaler:
     """A model ready to upscale uint8 images: ``Upscaler(model)(lr, scale) -> sr``.
 
-    Holds the choices (self-ensemble, tile size, memory budget, device), so one object serves
-    every image; it is an ``fn(lr, scale)`` as :func:`edsr_lite.evaluation.evaluate` takes one
-    (``evaluate(model)`` wraps a network in one). The model is moved to ``device`` (default:
-    the CPU) in the channels_last memory format; each call runs it in eval mode under
-    ``torch.inference_mode`` and puts back its previous mode.
+    Holds the choices (self-ensemble, tile size, memory budget, device, precision: see
+    :func:`upscale`), so one object serves every image; it is an ``fn(lr, scale)`` as
+    :func:`edsr_lite.evaluation.evaluate` takes one (``evaluate(model)`` wraps a network in one).
+    The model is moved to ``device`` (default: the CPU) in the channels_last memory format;
+    each call runs it in eval mode under ``torch.inference_mode`` and puts back its previous
+    mode.
     """
 
     def __init__(
@@ -238,7 +328,10 @@ class Upscaler:
         max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
         device: str | torch.device | None = None,
         progress: bool = False,
+        precision: str = "fp32",
     ):
+        check_tiling(tile, overlap, max_memory_mb)
+        self.precision = check_precision(precision)
         self.device = resolve_device(device)
         self.model = model.to(self.device, memory_format=torch.channels_last)
         self.ensemble, self.tile, self.overlap = ensemble, tile, overlap
@@ -267,15 +360,23 @@ class Upscaler:
         """N x 3 x H x W floats -> N x 3 x sH x sW uint8, tiled when the budget says so."""
 
         def fn(t: torch.Tensor) -> torch.Tensor:
-            return self.model(t.contiguous(memory_format=torch.channels_last), scale)
+            t = t.contiguous(memory_format=torch.channels_last)
+            if self.precision == "fp32":
+                return self.model(t, scale)
+            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+                return self.model(t, scale).float()
 
         run = (lambda t: self_ensemble(fn, t)) if self.ensemble else fn
         overlap = receptive_radius(self.model, scale) if self.overlap is None else self.overlap
         tile = self.tile
         if tile is None:
-            tile = auto_tile(self.model, scale, overlap, self.max_memory_mb, self.ensemble)
+            n, _, h, w = x.shape
+            tile = choose_tile(
+                self.model, scale, (n, h, w), self.max_memory_mb, self.ensemble, overlap
+            )
         if tile == 0 or tile >= max(x.shape[2:]):  # one tile: skip the bookkeeping
-            return run(x).round().clamp(0, 255).to(torch.uint8)
+            y = run(x).round_().clamp_(0, 255)
+            return y.to(torch.uint8, memory_format=torch.channels_last)
         return tiled_forward(run, x, scale, tile, overlap, self.progress, out_dtype=torch.uint8)
 
 
@@ -289,6 +390,7 @@ def upscale(
     progress: bool = False,
     device: str | torch.device | None = None,
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+    precision: str = "fp32",
 ) -> np.ndarray:
     """Upscale one image; returns uint8 RGB of (scale*H) x (scale*W) x 3.
 
@@ -303,14 +405,52 @@ def upscale(
         ensemble: self-ensemble x8 (the paper's "+", 8 times the compute).
         progress: a tqdm bar over the tiles.
         device: ``"cpu"`` (default) or ``"cuda"``.
-        max_memory_mb: the memory budget that sets the automatic tile size. It bounds what
-            the model's forward pass allocates per tile, not the whole process: the input and
-            output images come on top, and the allocator may keep freed memory.
+        max_memory_mb: the memory budget (MiB) that sets the automatic tile size: what the
+            upscale adds to the process at its peak, the input and output images, a tile's
+            activations and :data:`RUNTIME_MARGIN_MB` for PyTorch's working space included;
+            not the Python, PyTorch and model memory the process held before (about 300 MB).
+            An estimate, checked by the test suite in a fresh process.
+        precision: ``"fp32"`` (default) or ``"bf16"``: bfloat16 autocast, about 2x faster
+            on a CPU with native bfloat16 (AVX512-BF16, AMX) and about 10x slower on the
+            others (check with :func:`edsr_lite.train.bf16_available`); it moves some output
+            values by a gray level (:data:`PRECISIONS`).
     """
+    check_tiling(tile, overlap, max_memory_mb)
     lr = read_image(image) if isinstance(image, str | Path) else as_rgb_array(image)
     if isinstance(model, str):
         if model != "bicubic":
             raise ValueError(f"model must be a network or 'bicubic', got {model!r}")
         return imresize(lr, resolve_scale(model, scale))
-    upscaler = Upscaler(model, ensemble, tile, overlap, max_memory_mb, device, progress)
+    upscaler = Upscaler(model, ensemble, tile, overlap, max_memory_mb, device, progress, precision)
     return upscaler(lr, scale)
+
+
+def upscale_channels(
+    fn: Callable[[np.ndarray, int], np.ndarray],
+    image: np.ndarray,
+    scale: int,
+    alpha: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Upscale a gray or RGB image, and its alpha plane, with an RGB upscaler ``fn(lr, scale)``.
+
+    The network sees colour: a gray H x W image runs as three equal channels and comes out as
+    the mean of the three output channels, rounded (the channels differ by a few levels, a
+    tint a gray picture must not get). The alpha plane (transparency) is upscaled with MATLAB
+    bicubic (:func:`edsr_lite.imresize.imresize`): the network never learned transparency.
+
+    Args:
+        fn: an :class:`Upscaler`, or :func:`edsr_lite.imresize.imresize` for bicubic.
+        image: ``uint8`` H x W (gray) or H x W x 3 (RGB).
+        scale: the factor s.
+        alpha: ``uint8`` H x W, or None.
+
+    Returns:
+        ``(sr, sr_alpha)``: ``uint8`` sH x sW (gray) or sH x sW x 3, and sH x sW or None.
+    """
+    if image.ndim == 2:
+        sr = fn(np.repeat(image[:, :, None], 3, axis=2), scale)
+        # The mean of three integers is k, k + 1/3 or k + 2/3: rounding never meets a tie.
+        sr = ((sr.sum(axis=2, dtype=np.uint16) + 1) // 3).astype(np.uint8)
+    else:
+        sr = fn(image, scale)
+    return sr, None if alpha is None else imresize(alpha, scale)

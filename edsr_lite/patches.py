@@ -225,6 +225,7 @@ def load_training_set(
     cache: CacheMode = "auto",
     cache_dir: str | os.PathLike[str] | None = None,
     shard: tuple[int, int] = (0, 1),
+    exclude: Sequence[str] = (),
 ) -> TrainingSet:
     """Read the HR images of ``data`` and make their LR versions at every scale, once.
 
@@ -240,6 +241,8 @@ def load_training_set(
             memory without one).
         shard: ``(rank, world_size)``: this process takes images ``rank, rank + world_size, ...``
             of the sorted list, so distributed processes each see their own part.
+        exclude: file names (``"t10.png"``) left out of training: the held-out validation
+            images (:func:`load_holdout_set`).
 
     Unreadable images are skipped and reported (a :class:`SkippedImagesWarning`, and
     :attr:`TrainingSet.skipped`). Raises ValueError if no image is usable at some scale.
@@ -247,7 +250,7 @@ def load_training_set(
     folders = [resolve_training_folder(d) for d in as_data_list(data)]
     paths = []
     for folder in folders:
-        found = list_images(folder)
+        found = [p for p in list_images(folder) if p.name not in set(exclude)]
         if not found:
             raise ValueError(
                 f"no usable training image: {folder} holds no image files "
@@ -379,6 +382,32 @@ def _save_npy(path: Path, array: np.ndarray) -> None:
 # --------------------------------------------------------------------------------------------
 # Validation set
 # --------------------------------------------------------------------------------------------
+
+
+def load_holdout_set(
+    data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    names: Sequence[str],
+    scales: Sequence[int],
+    max_images: int | None = None,
+) -> dict[int, list[tuple[str, np.ndarray, np.ndarray]]]:
+    """``{s: [(image name, HR, LR), ...]}``: the training images named in ``names`` (file names,
+    e.g. ``"t10.png"``), held out of training (``load_training_set(exclude=names)``) to
+    validate on, in the order of ``names``; those not in ``data`` are left out (T91 alone holds
+    5 of the default 10). HR mod-cropped, LR by MATLAB bicubic, uint8, as for a benchmark.
+
+    Raises ValueError if none of ``names`` is in ``data``.
+    """
+    folders = [resolve_training_folder(d) for d in as_data_list(data)]
+    found = {p.name: p for folder in folders for p in list_images(folder)}
+    paths = [found[n] for n in names if n in found][:max_images]
+    if not paths:
+        raise ValueError(
+            f"val_data: holdout validates on the training images named in val_holdout, and none "
+            f"of them ({', '.join(names) or 'an empty list'}) is in the training data "
+            f"{data}. List some of its file names in val_holdout, or name a validation set "
+            "with val_data (e.g. a folder of images; Set5 is a test set: for reporting)."
+        )
+    return {int(s): [(p.stem, *_pair(read_image(p), int(s))) for p in paths] for s in scales}
 
 
 def load_validation_set(

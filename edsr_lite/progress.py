@@ -1,4 +1,4 @@
-"""Progress bars: one wrapper over tqdm, so every long loop of the package shows the same bar."""
+"""Progress for a person: one tqdm wrapper (every long loop shows the same bar), durations."""
 
 from __future__ import annotations
 
@@ -18,3 +18,11 @@ def progress_bar(
     from tqdm.auto import tqdm  # imported late: importing the package stays fast
 
     return tqdm(items, desc=desc, total=total, leave=False)
+
+
+def format_duration(seconds: float) -> str:
+    """A duration for a person: ``12.3 s`` under a minute and a half, ``12 min`` under 1.5 hours,
+    ``2.4 h`` from there on."""
+    if seconds < 90:
+        return f"{seconds:.1f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 5400 else f"{seconds / 3600:.1f} h"

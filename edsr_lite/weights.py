@@ -9,6 +9,11 @@
   lists them, :func:`load_pretrained` loads one by name (``"edsr_baseline_x2"``),
   :func:`default_pretrained` picks the best for a scale, :func:`describe_checkpoint` summarises
   one (``edsr-lite info``).
+* The authors' weights (the eight files of the official EDSR-PyTorch release, by name:
+  ``"official/edsr_x4"``, :data:`OFFICIAL_WEIGHTS`) are downloaded only when asked
+  (``load_pretrained(name, download=True)``, ``edsr-lite weights fetch``) into the user cache
+  (:func:`official_dir`), checked against the sha256 prefix in their file names; once there,
+  the name works wherever a checkpoint name does (``--model official/edsr_x4``).
 * :func:`init_from`: the paper's pretrained initialization (Sec. 4.1): copy every tensor whose
   name and shape match, e.g. x2 -> x4 keeps the head and body and leaves the upsampler random;
   the returned :class:`InitReport` says which.
@@ -33,8 +38,11 @@ from edsr_lite.checkpoints import (
     load_state_dict_strict,
     read_checkpoint,
 )
+from edsr_lite.download import download as download_file
+from edsr_lite.download import sha256_matches, user_cache_dir
 from edsr_lite.locations import CHECKPOINT_DIR
 from edsr_lite.models import build_from_config
+from edsr_lite.paper import PAPER_EDSR, REFERENCE_EDSR_BASELINE
 
 
 def load_model(
@@ -144,6 +152,8 @@ def resolve_checkpoint(
         return path / SHIPPED_FILE
     if path.exists():
         return path
+    if str(path_or_name).startswith(OFFICIAL_PREFIX):
+        return official_file(str(path_or_name))
     shipped = _shipped_file(str(path_or_name), checkpoint_dir)
     if shipped is not None:
         return shipped
@@ -163,21 +173,155 @@ def resolve_checkpoint(
             if names
             else f"no checkpoints ship yet ({folder} holds none)"
         )
+        + f"; the authors' weights: {', '.join(OFFICIAL_WEIGHTS)} (edsr-lite weights list)"
     )
 
 
-def load_pretrained(name: str, checkpoint_dir: str | os.PathLike | None = None) -> nn.Module:
-    """Load a checkpoint shipped in data/checkpoints by name.
+def load_pretrained(
+    name: str, checkpoint_dir: str | os.PathLike | None = None, download: bool = False
+) -> nn.Module:
+    """Load a checkpoint shipped in data/checkpoints, or the authors' weights, by name.
 
     Example: ``load_pretrained("edsr_baseline_x2")``; ``available_pretrained()`` lists them.
     The model carries the training metadata as ``model.meta`` (preset, scales, metrics,
-    train_config, machine, ...).
+    train_config, machine, ...). ``load_pretrained("official/edsr_x4", download=True)``
+    loads the authors' file from the user cache, downloading it first if it is not there
+    (:data:`OFFICIAL_WEIGHTS`; without ``download=True`` a missing file is an error that
+    says how to get it).
     """
+    if name.startswith(OFFICIAL_PREFIX):
+        return load_model(official_file(name, download=download))
     if Path(name).suffix:
         raise CheckpointError(
             f"give a shipped checkpoint's name, not a file: use load_model({name!r})"
         )
     return load_model(resolve_checkpoint(name, checkpoint_dir))
+
+
+# --------------------------------------------------------------------- the authors' weights
+
+#: The folder the official EDSR-PyTorch code downloads its weights from (the torch.hub URLs
+#: of its ``src/model/edsr.py`` and ``mdsr.py``); ``$EDSR_LITE_WEIGHTS_URL`` replaces it
+#: (a mirror, or the tests' local server).
+OFFICIAL_BASE_URL = "https://cv.snu.ac.kr/research/EDSR/models/"
+#: How the authors' files are named here: ``official/<file name without the hash>``.
+OFFICIAL_PREFIX = "official/"
+
+
+@dataclass(frozen=True)
+class OfficialWeights:
+    """One file of the authors' release: where it is, what it holds, what it should score."""
+
+    name: str  # "official/edsr_x4"
+    file: str  # torch.hub's name: "<model>-<first 8 hex digits of its sha256>.pt"
+    preset: str  # the architecture (edsr_lite.models.PRESETS)
+    scales: tuple[int, ...]
+    #: PSNR (dB) / SSIM on Y published for this file, keyed by ``(set, scale)``; empty if none
+    published: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
+    source: str = ""  # where ``published`` comes from
+
+    @property
+    def sha256_prefix(self) -> str:
+        return self.file.removesuffix(".pt").rsplit("-", 1)[1]
+
+    @property
+    def url(self) -> str:
+        base = os.environ.get("EDSR_LITE_WEIGHTS_URL") or OFFICIAL_BASE_URL
+        return base.rstrip("/") + "/" + self.file
+
+    @property
+    def path(self) -> Path:
+        """Where the file is kept: :func:`official_dir` / ``file``."""
+        return official_dir() / self.file
+
+
+def _at(table: dict[tuple[str, int], tuple[float, float]], scale: int) -> dict:
+    return {key: value for key, value in table.items() if key[1] == scale}
+
+
+_BASELINE = "the released file as torchSR measured it (the paper prints no baseline scores)"
+#: The eight files, by name. Published scores: Table 6 of the paper for the full-size EDSR
+#: (:data:`edsr_lite.paper.PAPER_EDSR`), torchSR's measurement for EDSR-baseline; none is
+#: given here for the MDSRs (no checked copy of the paper's MDSR column).
+OFFICIAL_WEIGHTS: dict[str, OfficialWeights] = {
+    w.name: w
+    for w in [
+        *(
+            OfficialWeights(
+                f"official/edsr_baseline_x{s}",
+                f"edsr_baseline_x{s}-{h}.pt",
+                "edsr_baseline",
+                (s,),
+                _at(REFERENCE_EDSR_BASELINE, s),
+                _BASELINE,
+            )
+            for s, h in ((2, "1bc95232"), (3, "abf2a44e"), (4, "6b446fab"))
+        ),
+        *(
+            OfficialWeights(
+                f"official/edsr_x{s}",
+                f"edsr_x{s}-{h}.pt",
+                "edsr",
+                (s,),
+                _at(PAPER_EDSR, s),
+                "Lim et al. 2017, Table 6 (EDSR)",
+            )
+            for s, h in ((2, "0edfb8a3"), (3, "ea3ef2c6"), (4, "4f62e9ef"))
+        ),
+        OfficialWeights(
+            "official/mdsr_baseline", "mdsr_baseline-a00cab12.pt", "mdsr_baseline", (2, 3, 4)
+        ),
+        OfficialWeights("official/mdsr", "mdsr-4a78bedf.pt", "mdsr", (2, 3, 4)),
+    ]
+}
+
+
+def official_dir() -> Path:
+    """Where the authors' files are kept: ``<user cache>/official``
+    (:func:`edsr_lite.download.user_cache_dir`: ``$EDSR_LITE_CACHE``, or the platform's)."""
+    return user_cache_dir() / "official"
+
+
+def official_weights(name: str) -> OfficialWeights:
+    """The registry entry of ``name`` (``"official/edsr_x4"``); a clear error if unknown."""
+    if name not in OFFICIAL_WEIGHTS:
+        raise CheckpointError(
+            f"{name!r} is not one of the authors' files; they are: {', '.join(OFFICIAL_WEIGHTS)}"
+        )
+    return OFFICIAL_WEIGHTS[name]
+
+
+def cached_official() -> list[str]:
+    """The names of the authors' files present in the cache (no download, no hashing)."""
+    return [name for name, w in OFFICIAL_WEIGHTS.items() if w.path.is_file()]
+
+
+def fetch_official(name: str, progress: bool = True, timeout: float = 60.0) -> Path:
+    """Download the authors' file ``name`` into the cache (resumable, sha256-checked, atomic:
+    :func:`edsr_lite.download.download`) unless it is there; return its path."""
+    w = official_weights(name)
+    return download_file(w.url, w.path, w.sha256_prefix, progress=progress, timeout=timeout)
+
+
+def official_file(name: str, download: bool = False) -> Path:
+    """The cached file of ``name``, checked against its sha256 prefix; fetched first when
+    ``download``, else a missing file raises an error that says how to get it."""
+    w = official_weights(name)
+    if download:
+        return fetch_official(name)
+    if not w.path.is_file():
+        raise CheckpointError(
+            f"{name}: the authors' file is not in the cache ({w.path}). Fetch it with "
+            f"`edsr-lite weights fetch {name}` (or load_pretrained({name!r}, download=True)), "
+            f"which downloads {w.url}; or download that URL by other means and put the file "
+            f"at {w.path}."
+        )
+    if not sha256_matches(w.path, w.sha256_prefix):
+        raise CheckpointError(
+            f"{w.path}: its sha256 does not start with {w.sha256_prefix}: damaged, or not the "
+            f"authors' file. Delete it and run `edsr-lite weights fetch {name}`."
+        )
+    return w.path
 
 
 def default_pretrained(scale: int | None) -> str:
@@ -203,56 +347,106 @@ def default_pretrained(scale: int | None) -> str:
     return max(candidates)[1]
 
 
-def describe_checkpoint(path_or_name: str | os.PathLike) -> str:
-    """A readable summary of a checkpoint: preset, scales, size, and what training recorded."""
+def describe_checkpoint(path_or_name: str | os.PathLike, full: bool = False) -> str:
+    """A short summary of a checkpoint for people: the network, the data it was trained on, how
+    long, on what machine, how the weights were selected and their validation score.
+
+    No machine paths, commit hashes or raw records: the full record is one call away,
+    ``describe_checkpoint(name, full=True)`` (appended as JSON) or
+    ``read_checkpoint(path)["meta"]`` (a shipped run's ``run.json`` holds it too).
+    """
     from edsr_lite.models import count_parameters
 
     path = resolve_checkpoint(path_or_name)
     ckpt = read_checkpoint(path)
-    official = not ckpt.get("config")
     config = ckpt.get("config") or infer_config(ckpt["state_dict"])
-    model = build_from_config(config)
+    meta = dict(ckpt.get("meta") or {})
+    run_json = path.parent / "run.json"  # a shipped run: how long the whole run took
+    run = (
+        json.loads(run_json.read_text()) if path.name == SHIPPED_FILE and run_json.is_file() else {}
+    )
     dtypes = sorted({str(v.dtype).replace("torch.", "") for v in ckpt["state_dict"].values()})
-    size_mb = path.stat().st_size / 2**20
     xz = ", xz-compressed" if is_compressed(path) else ""
     lines = [
-        f"file:        {path} ({size_mb:.1f} MB, stored as {', '.join(dtypes)}{xz})",
-        f"kind:        {'official EDSR-PyTorch weights' if official else 'edsr-lite checkpoint'}",
-        f"preset:      {config['preset']} ({config['arch'].upper()}, "
-        f"{config['n_resblocks']} blocks x {config['n_feats']} features, "
-        f"res_scale {config['res_scale']}{', BN' if config.get('bn') else ''})",
-        f"scales:      x{', x'.join(map(str, config['scales']))}",
-        f"parameters:  {count_parameters(model):,}",
+        f"model:       {config['preset']}: {config['arch'].upper()}, {config['n_resblocks']} "
+        f"residual blocks x {config['n_feats']} features, res_scale {config['res_scale']}"
+        f"{', with BN' if config.get('bn') else ''}; x{', x'.join(map(str, config['scales']))}",
+        f"parameters:  {count_parameters(build_from_config(config)):,}",
+        f"file:        {_shown_path(path)} ({path.stat().st_size / 2**20:.1f} MB, "
+        f"{', '.join(dtypes)}{xz})",
     ]
-    for key, value in (ckpt.get("meta") or {}).items():
-        if key in ("preset", "scales"):  # already shown above
-            continue
-        lines.append(f"{key + ':':<12} {_short(_readable_meta(key, value))}")
+    if not ckpt.get("config"):
+        lines.append("trained:     by the authors (official EDSR-PyTorch weights, no record)")
+    elif not meta:
+        lines.append("trained:     no training record in this file")
+    else:
+        lines += _training_lines(meta, run)
+    if full:
+        lines += ["full record:", json.dumps(meta, indent=2, default=str)]
     return "\n".join(lines)
 
 
-def _readable_meta(key: str, value: object) -> object:
-    """A training record's long entries, summarized for people (the full record stays in the
-    file and in the run's ``run.json``)."""
-    if key == "train_config" and isinstance(value, dict):
-        skip = ("preset", "scale", "out", "resume")  # shown above, or not part of the recipe
-        return ", ".join(f"{k}={v}" for k, v in value.items() if v is not None and k not in skip)
-    if key == "data" and isinstance(value, dict) and "folders" in value:
-        skipped = value.get("skipped") or []
-        text = f"{value.get('images')} images in {', '.join(map(str, value['folders']))}"
-        return text + (f"; {len(skipped)} skipped (too small or unreadable)" if skipped else "")
-    if key == "init_from" and isinstance(value, dict) and "source" in value:
-        report = InitReport(**{k: v for k, v in value.items() if k != "source"})
-        return (
-            f"{value['source']} (copied {len(report.copied)} tensors, "
-            f"left {len(report.left_random)} at random)"
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the shipped checkpoints or the working folder, else its name."""
+    for root in (CHECKPOINT_DIR, Path.cwd()):
+        try:
+            return path.resolve().relative_to(root.resolve()).as_posix()
+        except ValueError:
+            pass
+    return path.name
+
+
+def _training_lines(meta: Mapping, run: Mapping) -> list[str]:
+    """The summary's lines about training, from a checkpoint's meta (and its run.json)."""
+    tc = meta.get("train_config") or {}
+    data = meta.get("data") or {}
+    names = [Path(str(f)).name for f in data.get("folders") or tc.get("data") or []]
+    skipped = len(data.get("skipped") or [])
+    recipe = [f"{data['images']} images" if "images" in data else ""]
+    recipe[0] += f" ({skipped} too small, skipped)" if skipped else ""
+    recipe += [f"{tc['patch_size']}x{tc['patch_size']} LR patches"] if "patch_size" in tc else []
+    recipe += [f"batch {tc['batch_size']}"] if "batch_size" in tc else []
+    recipe += [f"lr {tc['lr']}"] if "lr" in tc else []
+    recipe = [part for part in recipe if part]
+    lines = [f"trained on:  {' + '.join(names) or 'data not recorded'}" + ": " * bool(recipe)]
+    lines[0] += ", ".join(recipe)
+    steps = run.get("step") or tc.get("max_steps") or meta.get("step")
+    seconds = run.get("seconds")
+    took = f" in {seconds / 3600:.1f} h" if seconds else ""
+    where = f" on {_machine(meta)}" if meta.get("machine") or meta.get("segments") else ""
+    lines += [f"steps:       {steps:,}{took}{where}"] if isinstance(steps, int) else []
+    source = (meta.get("init_from") or {}).get("source") if meta.get("init_from") else None
+    if source:
+        lines.append(f"started:     from the weights of {Path(source).parent.name or source}")
+    metrics = {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, dict)}
+    best = _int(meta.get("best_step") or meta.get("step"))
+    for val_set, by_scale in metrics.items():
+        scores = ", ".join(f"{s} {p:.2f} dB" for s, p in by_scale.items())
+        lines.append(
+            f"selected:    the step with the best {val_set} PSNR, checked every "
+            f"{_int(tc.get('val_every'))} steps: step {best}"
+            + (f" of {steps:,}" if isinstance(steps, int) else "")
         )
-    return value
+        lines.append(f"score:       {val_set} {scores} (Y channel, validation during training)")
+    return lines
 
 
-def _short(value: object, limit: int = 300) -> str:
-    text = str(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
+def _int(value: object) -> str:
+    """``10,000`` for a count, ``?`` when the record lacks it."""
+    return f"{value:,}" if isinstance(value, int) else "?"
+
+
+def _machine(meta: Mapping) -> str:
+    """The kind of machine the run used, e.g. ``a 2-core CPU (AMD EPYC), bfloat16``."""
+    segments = meta.get("segments") or [{"machine": meta.get("machine") or {}}]
+    kinds = []
+    for segment in segments:
+        m = segment.get("machine") or {}
+        kind = m.get("gpu") or f"a {m.get('cpu_cores', '?')}-core CPU ({m.get('cpu', '?')})"
+        kind += f", {segment['precision']}" if segment.get("precision") else ""
+        if kind not in kinds:
+            kinds.append(kind)
+    return "; then ".join(kinds)
 
 
 # ------------------------------------------------------------------ pretrained initialization

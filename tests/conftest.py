@@ -2,6 +2,7 @@
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,15 @@ from edsr_lite.models import build
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
+
+# The authors' weights a developer fetched stay out of the suite: every test (and every
+# subprocess it starts) sees an empty user cache unless it sets its own.
+EMPTY_CACHE = tempfile.mkdtemp(prefix="edsr-lite-test-cache-")
+os.environ["EDSR_LITE_CACHE"] = EMPTY_CACHE
+
+
+def pytest_sessionfinish(session, exitstatus):
+    shutil.rmtree(EMPTY_CACHE, ignore_errors=True)
 
 
 @pytest.fixture

@@ -24,10 +24,10 @@ PACKAGE = REPO / "edsr_lite"
 #: (and, inside a package such as train/ or cli/, its own siblings).
 STAGES: list[set[str]] = [
     {"files", "progress", "locations", "paper", "models", "imresize", "metrics"},
-    {"images", "checkpoints"},
+    {"download", "images", "checkpoints"},
     {"datasets", "weights"},
     {"patches", "infer"},
-    {"evaluation"},
+    {"evaluation", "export"},
     {"train"},
     {"__init__"},  # the public API gathers every stage
     {"cli"},

@@ -231,7 +231,7 @@ def test_eval_runs_several_models_at_their_own_scales(checkpoints, capsys):
         ("edsr_baseline_x2", 2),
     ]
     assert cli(["eval", "--set", "Set5", "--scale", "3", "--model", edsr]) == 2
-    assert "x2 model: it has no x3" in capsys.readouterr().err
+    assert "is a x2 model (no x3)" in capsys.readouterr().err
 
 
 def test_resume_reuses_finished_evaluations(made, checkpoints, tmp_path, capsys):

@@ -76,8 +76,9 @@ def test_make_lab_serves_jupyterlab_on_the_notebooks(tmp_path):
             except OSError:
                 time.sleep(0.5)
         assert body is not None, "make lab did not serve:\n" + (tmp_path / "lab.log").read_text()
-        # The server's root is notebooks/: its listing holds that folder's files.
-        assert "README.md" in body
+        # The server's root is the repository (so the notebooks' links to README.md, data/ and
+        # the package open): its listing holds the top-level files and folders.
+        assert '"notebooks"' in body and '"README.md"' in body and '"edsr_lite"' in body
     finally:
         if proc.poll() is None:
             os.killpg(proc.pid, signal.SIGTERM)

@@ -18,6 +18,7 @@ def tiny_cli(train_dir, out) -> list[str]:
     """``edsr-lite train`` arguments for a 2-step run of a 1-block, 8-feature model."""
     args = ["train", "--preset", "edsr_tiny", "--n-resblocks", "1", "--n-feats", "8"]
     args += ["--data", str(train_dir), "--patch-size", "12", "--batch-size", "4"]
+    args += ["--val-data", "Set5"]  # the fixture's 4 images hold none of the default hold-out
     return [*args, "--val-images", "1", "--max-steps", "2", "--out", str(out)]
 
 

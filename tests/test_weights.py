@@ -178,7 +178,7 @@ def test_truncated_empty_and_non_checkpoint_files_get_clear_errors(tmp_path):
         load_model(empty)
     text = tmp_path / "notes.pt"
     text.write_text("hello")
-    with pytest.raises(CheckpointError, match="notes.pt is not a readable PyTorch checkpoint"):
+    with pytest.raises(CheckpointError, match="notes.pt is not a checkpoint edsr-lite can read"):
         load_model(text)
     a_list = tmp_path / "list.pt"
     torch.save([1, 2, 3], a_list)

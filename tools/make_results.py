@@ -18,6 +18,12 @@ A maintainer's script (not part of the installed package), run once after traini
 4. render that JSON (and nothing else) into ``data/RESULTS.md`` and the README's results block
    (``tools/results_tables.py``); ``--check`` fails if either differs from a fresh rendering.
 
+The authors' released weights (:data:`OFFICIAL_GROUPS`) are scored too, without self-ensemble
+as in the paper's Table 6, when their files are in the user cache (``edsr-lite weights fetch
+--all`` puts them there; this script never downloads): they become the columns "measured here
+with the authors' weights". Absent files leave those columns out (the text says so);
+``--no-official`` skips them. The full-size EDSR takes hours on 2 CPU cores.
+
 Scoring EDSR-baseline with self-ensemble over B100 x2 alone takes 10+ minutes on 2 CPU cores;
 the whole table one to two hours (the script prints an estimate first, then progress).
 ``--resume`` reuses the evaluations an interrupted run finished (cached in ``build/`` by
@@ -30,7 +36,6 @@ Its files are the checkout's own (committed), found from this file, not by edsr_
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -41,19 +46,47 @@ from pathlib import Path
 
 import torch
 
-from edsr_lite.checkpoints import CheckpointError, infer_config, read_checkpoint
+from edsr_lite.checkpoints import CheckpointError
 from edsr_lite.course.recorded import FORMAT, ResultsError, load_results
-from edsr_lite.datasets import find_dataset, list_images
-from edsr_lite.evaluation import Protocol, evaluate, evaluate_checkpoint
-from edsr_lite.files import atomic_write_text, sha256_file
-from edsr_lite.infer import Upscaler
-from edsr_lite.models import build, build_from_config, count_parameters
-from edsr_lite.weights import available_pretrained, load_model, resolve_checkpoint
+from edsr_lite.evaluation import (
+    Protocol,
+    evaluate,
+    evaluate_checkpoint,
+    lr_work,
+    seconds_per_lr_pixel,
+)
+from edsr_lite.files import atomic_write_text
+from edsr_lite.progress import format_duration
+from edsr_lite.weights import (
+    load_model,
+)
 
 if __package__:  # imported as tools.make_results (by the tests)
     from tools import results_tables as tables
+    from tools.results_models import (
+        MAIN_GROUPS,
+        OFFICIAL_GROUPS,
+        Group,
+        describe_for_results,
+        describe_official,
+        find_main_models,
+        find_official_models,
+        official_data,
+        parameters,
+    )
 else:  # run as `python tools/make_results.py`: Python put tools/ itself on sys.path
     import results_tables as tables
+    from results_models import (
+        MAIN_GROUPS,
+        OFFICIAL_GROUPS,
+        Group,
+        describe_for_results,
+        describe_official,
+        find_main_models,
+        find_official_models,
+        official_data,
+        parameters,
+    )
 
 SETS, SCALES = tables.SETS, tables.SCALES  # the rows of the table
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: tools/..
@@ -62,146 +95,6 @@ RESULTS_MD = ROOT / "data" / "RESULTS.md"
 README = ROOT / "README.md"
 CACHE = ROOT / "build" / "results-cache.json"
 FORMAT_VERSION = 1
-
-
-@dataclass(frozen=True)
-class Group:
-    """Checkpoints that form one method of the table: ``checkpoints[scale]`` is a shipped name."""
-
-    key: str
-    label: str
-    preset: str  # the architecture whose parameters the table counts
-    checkpoints: dict[int, str]
-
-    def names(self, scales: Sequence[int]) -> list[str]:
-        """The distinct checkpoint names needed for ``scales``, in scale order."""
-        return list(dict.fromkeys(self.checkpoints[s] for s in scales if s in self.checkpoints))
-
-
-MAIN_GROUPS: tuple[Group, ...] = (
-    Group(
-        "edsr_baseline",
-        "EDSR-baseline",
-        "edsr_baseline",
-        {s: f"edsr_baseline_x{s}" for s in SCALES},
-    ),
-    Group(
-        "mdsr_baseline", "MDSR-baseline", "mdsr_baseline", dict.fromkeys(SCALES, "mdsr_baseline")
-    ),
-)
-
-
-def find_main_models(checkpoint_dir: str | os.PathLike | None = None) -> dict[str, Path]:
-    """The main checkpoints that ship (in ``checkpoint_dir``, default ``data/checkpoints``)."""
-    shipped = set(available_pretrained(checkpoint_dir))
-    wanted = [n for g in MAIN_GROUPS for n in g.names(SCALES)]
-    return {n: resolve_checkpoint(n, checkpoint_dir) for n in dict.fromkeys(wanted) if n in shipped}
-
-
-def _relative(path: Path) -> str:
-    """``data/checkpoints/<name>/best.pt``: relative to the checkout when inside it."""
-    try:
-        return path.resolve().relative_to(ROOT).as_posix()
-    except ValueError:
-        return str(path)
-
-
-def _validation_curve(folder: Path) -> list[list[float]]:
-    """``[[step, psnr], ...]``: the validation rows of the run's ``log.csv`` (if it has one)."""
-    try:
-        with open(folder / "log.csv", newline="") as f:
-            rows = list(csv.DictReader(f))
-    except OSError:
-        return []
-    return [[int(r["step"]), float(r["psnr"])] for r in rows if r.get("psnr")]
-
-
-def _megapixels(folders: Sequence[str]) -> float | None:
-    """Total HR megapixels of the training images (``None`` if a folder is not here)."""
-    from PIL import Image
-
-    total = 0
-    for folder in folders:
-        if not Path(folder).is_dir():
-            return None
-        for path in list_images(folder):
-            with Image.open(path) as img:
-                total += img.width * img.height
-    return round(total / 1e6, 1)
-
-
-def describe_for_results(name: str, path: Path) -> dict:
-    """What RESULTS.json records about a checkpoint: file, sha256, architecture, training."""
-    ckpt = read_checkpoint(path)
-    meta = dict(ckpt.get("meta") or {})
-    config = ckpt.get("config") or infer_config(ckpt["state_dict"])
-    train_config = dict(meta.get("train_config") or {})
-    data = dict(meta.get("data") or {})
-    run_json = path.parent / "run.json" if path.name == "best.pt" else None
-    run = json.loads(run_json.read_text()) if run_json and run_json.is_file() else {}
-    return {
-        "name": name,
-        "file": _relative(path),
-        "sha256": sha256_file(path),
-        "bytes": path.stat().st_size,
-        "dtype": sorted({str(v.dtype).replace("torch.", "") for v in ckpt["state_dict"].values()}),
-        "preset": config["preset"],
-        "architecture": {k: config.get(k) for k in ("arch", "n_resblocks", "n_feats", "res_scale")}
-        | {"bn": bool(config.get("bn"))},
-        "scales": [int(s) for s in config["scales"]],
-        "parameters": count_parameters(build_from_config(config)),
-        "step": meta.get("step"),
-        "best_step": meta.get("best_step"),
-        "train_steps": run.get("step"),
-        "train_config": train_config,
-        "init_from": train_config.get("init_from"),
-        "train_images": data.get("images"),
-        "train_megapixels": _megapixels(data["folders"]) if data.get("folders") else None,
-        "validation": meta.get("metrics"),
-        "validation_curve": _validation_curve(path.parent) if run_json else [],
-        "train_seconds": run.get("seconds"),
-        "machine": meta.get("machine"),
-        "git": meta.get("git"),
-        "torch": meta.get("torch"),
-    }
-
-
-def _parameters() -> dict:
-    """Parameter counts of the two architectures (the same for every trained copy)."""
-    edsr = {f"x{s}": count_parameters(build("edsr_baseline", s)) for s in SCALES}
-    mdsr = count_parameters(build("mdsr_baseline"))
-    return {
-        "edsr_baseline": edsr,
-        "edsr_baseline_total": sum(edsr.values()),
-        "mdsr_baseline": mdsr,
-        "mdsr_over_three_edsr": mdsr / sum(edsr.values()),
-    }
-
-
-def _lr_pixels(set_name: str, scale: int) -> int:
-    """LR pixels of a set at a scale: the work a network does there (for the time estimate)."""
-    from PIL import Image
-
-    total = 0
-    for path in list_images(find_dataset(set_name)):
-        with Image.open(path) as img:
-            total += (img.width // scale) * (img.height // scale)
-    return total
-
-
-def _seconds_per_pixel(model: torch.nn.Module, scale: int, device: str) -> float:
-    """A quick timing of one forward pass on a 48 x 48 input (after a warm-up)."""
-    upscaler = Upscaler(model, device=device)
-    x = torch.rand(1, 3, 48, 48) * 255
-    upscaler.upscale_tensor(x, scale)
-    start = time.perf_counter()
-    upscaler.upscale_tensor(x, scale)
-    return (time.perf_counter() - start) / (48 * 48)
-
-
-def _minutes(seconds: float) -> str:
-    """``45 s`` under a minute and a half, ``12 min`` from there on."""
-    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
 
 
 @dataclass
@@ -231,6 +124,7 @@ def _finished_rows(json_path: Path) -> dict[str, dict]:
     try:
         data = json.loads(json_path.read_text())
         infos, rows = data["checkpoints"], data["rows"]
+        infos = infos | data.get("official", {}).get("checkpoints", {})
     except (OSError, ValueError, KeyError, TypeError):
         return {}
     done = {}
@@ -254,8 +148,12 @@ def make_results(
     resume: bool = False,
     log: Callable[[str], None] = print,
     results_json: str | os.PathLike | None = None,
+    official: bool = True,
 ) -> dict:
     """Evaluate bicubic and the main shipped checkpoints; return the data RESULTS.json holds.
+
+    With ``official``, the authors' files present in the user cache are scored too (no
+    self-ensemble), as :func:`find_official_models` finds them.
 
     With ``resume``, evaluations already in ``results_json`` (default ``data/RESULTS.json``)
     or in ``cache`` (default ``build/results-cache.json``) are reused when their checkpoint's
@@ -265,12 +163,20 @@ def make_results(
     infos = {name: describe_for_results(name, path) for name, path in found.items()}
     _refuse_missing_scales(infos, scales)
     jobs = _plan_jobs(found, sets, scales, ensemble, device)
+    authors = find_official_models() if official else {}
+    official_infos = {name: describe_official(name, path) for name, path in authors.items()}
+    jobs += _plan_jobs(authors, sets, scales, False, device, OFFICIAL_GROUPS)
     missing = [n for g in MAIN_GROUPS for n in g.names(scales) if n not in found]
     not_yet = f"; not shipped yet: {', '.join(missing)}" if missing else ""
     log(f"checkpoints: {', '.join(found)}{not_yet}")
+    if official:
+        log(
+            f"the authors' weights in the cache: {', '.join(authors) or 'none'}"
+            + ("" if authors else " (`edsr-lite weights fetch --all` adds them)")
+        )
     log(
         f"{len(jobs)} evaluations on {device} ({torch.get_num_threads()} threads); estimated "
-        f"{_minutes(sum(j.estimate for j in jobs))} (from one timed forward pass per model; "
+        f"{format_duration(sum(j.estimate for j in jobs))} (from one timed forward pass per model; "
         "bicubic not counted)"
     )
     cache_path = Path(cache) if cache is not None else CACHE
@@ -279,8 +185,8 @@ def make_results(
         done = _finished_rows(Path(results_json) if results_json else RESULTS_JSON)
     if resume and cache_path.is_file():
         done.update(json.loads(cache_path.read_text()))
-    rows = _run_jobs(jobs, infos, done, cache_path, device, log)
-    return _results_data(infos, rows, sets, scales, ensemble, device)
+    rows = _run_jobs(jobs, infos | official_infos, done, cache_path, device, log)
+    return _results_data(infos, rows, sets, scales, ensemble, device, official_infos)
 
 
 def _shipped_or_refuse(checkpoint_dir: str | os.PathLike | None) -> dict[str, Path]:
@@ -314,20 +220,23 @@ def _plan_jobs(
     scales: Sequence[int],
     ensemble: bool,
     device: str,
+    groups: Sequence[Group] = MAIN_GROUPS,
 ) -> list[_Job]:
-    """Bicubic on every (set, scale), then each shipped model at its scales, without and with
-    the self-ensemble (8 forward passes: 8 times the estimate)."""
-    jobs = [_Job("bicubic", None, s, k, False) for s in sets for k in scales]
-    for group in MAIN_GROUPS:
+    """Bicubic on every (set, scale) (for :data:`MAIN_GROUPS`), then each model of ``groups``
+    at its scales, without and with the self-ensemble (8 forward passes: 8 times the
+    estimate)."""
+    bicubic = groups is MAIN_GROUPS
+    jobs = [_Job("bicubic", None, s, k, False) for s in sets for k in scales if bicubic]
+    for group in groups:
         for name in group.names(scales):
             if name not in found:
                 continue
             model = load_model(found[name])
             for k in [k for k in scales if group.checkpoints.get(k) == name]:
-                speed = _seconds_per_pixel(model, k, device)
+                speed = seconds_per_lr_pixel(model, k, device)
                 for plus in (False, True) if ensemble else (False,):
                     for s in sets:
-                        estimate = speed * _lr_pixels(s, k) * (8 if plus else 1)
+                        estimate = speed * lr_work(model, s, k, plus) * (8 if plus else 1)
                         jobs.append(_Job(name, found[name], s, k, plus, estimate))
     return jobs
 
@@ -364,7 +273,7 @@ def _run_jobs(
             left *= spent / estimated_done  # correct the estimate by the speed seen so far
         log(
             f"[{i}/{len(jobs)}] {job.label}: {row['psnr']:.2f} dB / {row['ssim']:.4f} ({how}); "
-            f"about {_minutes(left)} left"
+            f"about {format_duration(left)} left"
         )
     return rows
 
@@ -388,9 +297,10 @@ def _results_data(
     scales: Sequence[int],
     ensemble: bool,
     device: str,
+    official: dict[str, dict] | None = None,
 ) -> dict:
     """What RESULTS.json holds: how it was made, the groups, checkpoints, parameter counts,
-    published references, and the rows."""
+    published references, the rows, and (when some were scored) the authors' files."""
     from edsr_lite import __version__
     from edsr_lite.train import git_describe, machine_info
 
@@ -417,11 +327,11 @@ def _results_data(
             for g in MAIN_GROUPS
         ],
         "checkpoints": infos,
-        "parameters": _parameters(),
+        "parameters": parameters(),
         "references": tables.reference_columns(),
         "classic_cnns": tables.classic_cnn_columns(),
         "rows": rows,
-    }
+    } | ({"official": official_data(official, scales)} if official else {})
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -442,6 +352,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the shipped checkpoints are (default: data/checkpoints)",
     )
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"], help="default: cpu")
+    p.add_argument(
+        "--no-official",
+        action="store_true",
+        help="do not score the authors' weights even if they are in the cache",
+    )
     mode = p.add_mutually_exclusive_group()
     mode.add_argument(
         "--check",
@@ -459,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", type=Path, default=RESULTS_JSON, help="default: data/RESULTS.json")
     p.add_argument("--md", type=Path, default=RESULTS_MD, help="default: data/RESULTS.md")
     p.add_argument("--readme", type=Path, default=README, help="default: README.md")
-    p.add_argument("--cache", type=Path, default=CACHE, help=f"default: {_relative(CACHE)}")
+    p.add_argument("--cache", type=Path, default=CACHE, help=f"default: {CACHE.relative_to(ROOT)}")
     return p
 
 
@@ -489,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 cache=args.cache,
                 resume=args.resume,
                 results_json=args.json,
+                official=not args.no_official,
             )
         tables.write_outputs(data, args.json, args.md, args.readme)
         print(f"wrote {args.json}, {args.md} and the results block of {args.readme}")

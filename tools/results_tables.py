@@ -11,6 +11,9 @@ It reads these keys of that data:
   :func:`edsr_lite.course.recorded.row_value` (PSNR in dB on the Y channel, SSIM in [0, 1]);
 - ``groups``, ``checkpoints``, ``parameters``: our methods, what each checkpoint is and how
   it was trained, and the parameter counts of EDSR-baseline and MDSR-baseline;
+- ``official`` (only when the authors' files were in the cache): their ``groups`` and
+  ``checkpoints``, scored here like ours: the columns "measured here with the authors'
+  weights" (:func:`official_note` says so, or that they are left out);
 - ``references``, ``classic_cnns``: published numbers (Lim et al. 2017, Table 6; the
   official EDSR-baseline weights; SRCNN, VDSR), copied into the JSON from
   :mod:`edsr_lite.paper` by :func:`reference_columns` and :func:`classic_cnn_columns`.
@@ -135,9 +138,37 @@ def _columns(data: dict) -> list[tuple[str, Callable[[str, int], list[float] | N
                 return row_value(data, f"{name}{plus}", s, k) if name else None
 
             columns.append((f"{group['label']}{plus} (ours)", value))
+    for group in data.get("official", {}).get("groups", []):
+        names = group["checkpoints"]
+        columns.append(
+            (
+                f"{group['label']} (authors' weights, measured here)",
+                lambda s, k, names=names: (
+                    row_value(data, names[f"x{k}"], s, k) if f"x{k}" in names else None
+                ),
+            )
+        )
     for ref in data["references"]:
         columns.append((ref["label"], lambda s, k, v=ref["values"]: v.get(f"{s} x{k}")))
     return columns
+
+
+def official_note(data: dict) -> str:
+    """The sentence on the columns measured here with the authors' weights: what they are, or
+    that they are left out and how to add them."""
+    official = data.get("official", {})
+    if not official.get("groups"):
+        return (
+            "*Measured here with the authors' weights*: left out, their files were not in the "
+            "cache when this table was made; `edsr-lite weights fetch --all`, then `make "
+            "results`, adds these columns (the README's section \"The authors' weights\")."
+        )
+    files = ", ".join(f"`{name}`" for name in official["checkpoints"])
+    return (
+        "*(authors' weights, measured here)*: the files the authors released "
+        f"({files}; sha256 in `data/RESULTS.json`), scored here under the same protocol as ours, "
+        "without self-ensemble, as in the paper's Table 6."
+    )
 
 
 def _main_table(data: dict) -> list[str]:
@@ -374,6 +405,40 @@ def _checkpoint_table(data: dict) -> list[str]:
     return lines
 
 
+def _selection_sentence(data: dict) -> str:
+    """How each checkpoint's weights were chosen, from what its run recorded: the validation
+    set (``train_config``'s ``val_data``) and the step kept as ``best.pt`` of the steps run.
+    Empty when no checkpoint recorded a validation set."""
+    parts, on_test_set = [], False
+    for name, info in data["checkpoints"].items():
+        tc = info.get("train_config") or {}
+        val, step = tc.get("val_data"), info.get("best_step") or info.get("step")
+        if not val or step is None:
+            continue
+        shown = "held-out training images" if val == "holdout" else val
+        shown += f" (first {tc['val_images']} images)" if tc.get("val_images") else ""
+        scales = "/".join(f"×{k}" for k in info["scales"])
+        scales = f"mean {scales}" if len(info["scales"]) > 1 else scales
+        total = _train_steps(info)
+        of = f" of {total:,}" if total and total != step else " (the last)"
+        parts.append(f"`{name}`: the best {shown} {scales} PSNR, step {step:,}{of}")
+        on_test_set |= val in ("Set5", "Set14", "B100", "Urban100")
+    if not parts:
+        return ""
+    text = (
+        "**How each checkpoint was chosen.** Training validated as it went and kept the weights "
+        "of the best validation PSNR as `best.pt`: " + "; ".join(parts) + "."
+    )
+    if on_test_set:
+        text += (
+            " Set5 is also a test set above, so its numbers for these checkpoints were seen "
+            "when choosing the step (the paper validated on DIV2K images it did not train on); "
+            "Set14 and B100 were not. Runs trained now validate on 10 held-out training images "
+            "instead (`val_data: holdout`, `configs/README.md`)."
+        )
+    return text
+
+
 def render(data: dict) -> str:
     """The results as Markdown (no markers, no title), a pure function of RESULTS.json's data."""
     ensemble = " `+`: the x8 geometric self-ensemble." if data["ensemble"] else ""
@@ -393,6 +458,8 @@ def render(data: dict) -> str:
         "GPU) as measured by torchSR; the paper prints no Set5/Set14/B100 numbers for its "
         "baseline models. –: not published, or not shipped yet.",
         "",
+        official_note(data),
+        "",
         *_multiscale_section(data),
     ]
     classic = _classic_section(data)
@@ -402,6 +469,9 @@ def render(data: dict) -> str:
     if gap:
         lines += ["", *gap]
     lines += ["", *_checkpoint_table(data)]
+    selection = _selection_sentence(data)
+    if selection:
+        lines += ["", selection]
     return "\n".join(lines)
 
 

@@ -1,4 +1,4 @@
-"""The ``edsr-lite`` command: upscale, eval, train, info.
+"""The ``edsr-lite`` command: upscale, eval, train, info, weights, export.
 
 Each subcommand is a thin layer over a package function; user mistakes (a missing file, a
 wrong scale) print one clear line and exit with status 2, never a traceback.
@@ -7,7 +7,9 @@ wrong scale) print one clear line and exit with status 2, never a traceback.
 from __future__ import annotations
 
 import argparse
+import errno
 import sys
+import time
 from collections.abc import Sequence
 
 from edsr_lite import __version__
@@ -91,6 +93,20 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     add_train_arguments(p)
 
 
+def _add_weights(sub: argparse._SubParsersAction) -> None:
+    from edsr_lite.cli.weights import add_weights_arguments
+
+    p = sub.add_parser("weights", help="the authors' weights: list, fetch (on request only)")
+    add_weights_arguments(p)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    from edsr_lite.cli.export import add_export_arguments
+
+    p = sub.add_parser("export", help="write a model as an ONNX file, checked in ONNX Runtime")
+    add_export_arguments(p)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="edsr-lite",
@@ -102,7 +118,72 @@ def build_parser() -> argparse.ArgumentParser:
     _add_eval(sub)
     _add_info(sub)
     _add_train(sub)
+    _add_weights(sub)
+    _add_export(sub)
     return parser
+
+
+def _load_eval_models(names: Sequence[str], scales: Sequence[int] | None) -> dict:
+    """``{name: network}`` (``None`` for bicubic), each loaded once, and every one checked
+    against ``--scale`` before anything is scored: a mismatch found after minutes of scoring
+    would throw the finished rows away."""
+    from edsr_lite.weights import load_model, resolve_checkpoint
+
+    models = {n: None if n == "bicubic" else load_model(resolve_checkpoint(n)) for n in names}
+    wrong = []
+    for name, model in models.items():
+        missing = [s for s in scales or () if model is not None and s not in model.scales]
+        if missing:
+            has, lacks = "/x".join(map(str, model.scales)), "/x".join(map(str, missing))
+            wrong.append(f"{name} is a x{has} model (no x{lacks})")
+    if wrong:
+        raise UserError(
+            f"--scale {' '.join(map(str, scales))}: {'; '.join(wrong)}. Nothing was scored: "
+            "leave out --scale (each model is scored at its own scales), or evaluate these "
+            "models separately."
+        )
+    return models
+
+
+#: ``edsr-lite eval`` announces its duration when the estimate is at least this long.
+LONG_RUN_SECONDS = 60.0
+
+
+def _announce_eval(models: dict, args: argparse.Namespace) -> float:
+    """Print (to stderr) how long the evaluation will take when that is at least
+    :data:`LONG_RUN_SECONDS` (a full-size EDSR takes minutes); return the start time."""
+    from edsr_lite.evaluation import PROBE, estimate_seconds
+    from edsr_lite.progress import format_duration
+
+    seconds = sum(
+        estimate_seconds(
+            model,
+            args.sets,
+            [s for s in (args.scales or model.scales) if s in model.scales],
+            args.ensemble,
+            args.device,
+        )
+        for model in models.values()
+        if model is not None
+    )
+    if seconds >= LONG_RUN_SECONDS:
+        ensemble = ", x8 for the self-ensemble" if args.ensemble else ""
+        print(
+            f"edsr-lite eval: this will take up to about {format_duration(seconds)} here (a "
+            f"timed {PROBE}x{PROBE} forward pass per model and scale, times the pixels of "
+            f"{', '.join(args.sets)}{ensemble})",
+            file=sys.stderr,
+        )
+    return time.perf_counter()
+
+
+def _report_time(command: str, started: float, quiet: bool = False) -> None:
+    """``edsr-lite upscale: done in 12.3 s`` (to stderr, so the results stay clean)."""
+    from edsr_lite.progress import format_duration
+
+    if not quiet:
+        took = format_duration(time.perf_counter() - started)
+        print(f"edsr-lite {command}: done in {took}", file=sys.stderr)
 
 
 def _run_eval(args: argparse.Namespace) -> int:
@@ -110,22 +191,26 @@ def _run_eval(args: argparse.Namespace) -> int:
 
     from edsr_lite.evaluation import evaluate, evaluate_checkpoint, format_table
 
+    models = _load_eval_models(args.models, args.scales)
+    started = _announce_eval(models, args)
     rows = []
-    for model in args.models:
-        if model == "bicubic":
+    for name, model in models.items():
+        if model is None:
             scales = args.scales or [2, 3, 4]
-            rows += evaluate(model, args.sets, scales, protocol=args.protocol, progress=True)
+            rows += evaluate("bicubic", args.sets, scales, protocol=args.protocol, progress=True)
         else:
             rows += evaluate_checkpoint(
-                model,
+                name,
                 args.sets,
                 args.scales,
                 ensemble=args.ensemble,
                 device=args.device,
                 protocol=args.protocol,
                 progress=True,
+                model=model,
             )
     print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    _report_time("eval", started)
     return 0
 
 
@@ -140,11 +225,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.command == "upscale":
         from edsr_lite.cli.upscale import run_upscale_command
 
-        return run_upscale_command(args)
+        started = time.perf_counter()
+        status = run_upscale_command(args)
+        _report_time("upscale", started, quiet=args.quiet)
+        return status
     if args.command == "eval":
         return _run_eval(args)
     if args.command == "info":
         return _run_info(args)
+    if args.command == "weights":
+        from edsr_lite.cli.weights import run_weights_command
+
+        return run_weights_command(args)
+    if args.command == "export":
+        from edsr_lite.cli.export import run_export_command
+
+        return run_export_command(args)
     from edsr_lite.cli.train import run_train_command
 
     return run_train_command(args)
@@ -161,6 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UserError, CheckpointError, ImageReadError, FileNotFoundError, ValueError) as exc:
         print(f"edsr-lite {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except OSError as exc:  # a full disk: the message says what was being saved, what to do
+        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        print(f"edsr-lite {args.command}: error: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt as exc:
         why = f" ({exc})" if str(exc) else ""  # e.g. which step training saved before stopping
         print(f"edsr-lite {args.command}: interrupted{why}", file=sys.stderr)

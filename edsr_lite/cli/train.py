@@ -17,6 +17,7 @@ from typing import Any
 from edsr_lite.checkpoints import read_checkpoint
 from edsr_lite.models import PRESETS
 from edsr_lite.train import TrainConfig, read_yaml, train
+from edsr_lite.train.config import check_same_run
 from edsr_lite.train.runlog import LATEST
 from edsr_lite.weights import finished_run_info
 
@@ -206,6 +207,8 @@ def run_train_command(args: argparse.Namespace) -> int:
     config = config_from_args(args)
     done = finished_run(config) if config.resume else None
     if done is not None:
+        # A changed recipe (--preset, --lr, ...) is refused as for an unfinished run.
+        check_same_run(done.get("train_config") or {}, config)
         if not args.quiet:
             print(f"{config.out_dir}: finished at step {done['step']} (run.json); nothing to do")
         return 0

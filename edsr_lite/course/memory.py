@@ -30,7 +30,7 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from edsr_lite.infer import Upscaler, auto_tile, receptive_radius, tile_grid
+from edsr_lite.infer import Upscaler, choose_tile, receptive_radius, tile_grid
 
 MiB = 2**20
 
@@ -192,9 +192,9 @@ def measure_upscale_memory(
 
     scale = model.scales[0]
     overlap = receptive_radius(model, scale)
-    if tile is None:
-        tile = auto_tile(model, scale, overlap, max_memory_mb)
     h, w = image.shape[:2]
+    if tile is None:
+        tile = choose_tile(model, scale, (1, h, w), max_memory_mb, overlap=overlap)
     grid = tile_grid(h, w, tile, overlap) if tile and tile < max(h, w) else []
     biggest = max(((r.stop - r.start) * (c.stop - c.start) for r, c, *_ in grid), default=h * w)
     estimate = bytes_per_lr_pixel(model, scale) * biggest / MiB

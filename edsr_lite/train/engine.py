@@ -12,14 +12,12 @@ lost; a second one stops at once. Under ``torchrun`` every process runs this
 
 from __future__ import annotations
 
+import contextlib
 import math
 import random
-import signal
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
 
 import numpy as np
 import torch
@@ -32,7 +30,13 @@ from edsr_lite.images import to_tensor
 from edsr_lite.infer import Upscaler
 from edsr_lite.metrics import psnr
 from edsr_lite.models import build, count_parameters
-from edsr_lite.patches import TrainingSet, load_training_set, load_validation_set, step_rng
+from edsr_lite.patches import (
+    TrainingSet,
+    load_holdout_set,
+    load_training_set,
+    load_validation_set,
+    step_rng,
+)
 from edsr_lite.train.config import TrainConfig
 from edsr_lite.train.distributed import (
     all_reduce_sum,
@@ -43,18 +47,28 @@ from edsr_lite.train.distributed import (
 )
 from edsr_lite.train.precision import choose_bf16, precision_name
 from edsr_lite.train.recipe import draw_scale, forward_backward, make_optimizer, make_scheduler
-from edsr_lite.train.resume import check_out_dir, load_latest, save_latest, saved_step
+from edsr_lite.train.resume import (
+    StopRequest,
+    check_out_dir,
+    load_latest,
+    remove_stale_temp_files,
+    save_latest,
+    saved_step,
+)
 from edsr_lite.train.runlog import (
     BEST,
     LATEST,
     LOG_CSV,
+    DiskFullError,
     RunFiles,
     TrainLog,
     TrainResult,
     extend_segments,
     git_describe,
     machine_info,
+    portable_data_report,
     run_segments,
+    saving,
     val_metrics,
 )
 from edsr_lite.weights import init_from
@@ -127,9 +141,13 @@ class Trainer:
         self.bf16 = choose_bf16(config.bf16, self.ctx.device)
         # Which steps ran where and in which precision: a run may be resumed on other machines.
         self.past_segments: list[dict] = []  # from the checkpoint resumed, if any
-        check_out_dir(self.out_dir, config.resume)
+        starting_over = check_out_dir(self.out_dir, config.resume)
         if self.ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
+            for path in remove_stale_temp_files(self.out_dir):  # left by a save killed midway
+                self._log(f"removed {path.name}, left by a save that was killed")
+        if starting_over:
+            self._log(starting_over)
         self._seed_everything()
         self.model = self._build_model()
         self.optimizer = make_optimizer(self.model, config.lr)
@@ -181,6 +199,7 @@ class Trainer:
             cache=c.cache,
             cache_dir=self.out_dir / "cache",
             shard=(self.ctx.rank, self.ctx.world_size),
+            exclude=c.val_holdout if c.holdout else (),  # held out: the validation images
         )
         # Every process must hold images, or the others would wait for it forever.
         if self.ctx.enabled:
@@ -198,6 +217,8 @@ class Trainer:
         c = self.config
         if not c.val_data:
             return None
+        if c.holdout:
+            return load_holdout_set(c.data, c.val_holdout, self.scales, c.val_images)
         if find_dataset(c.val_data).resolve() in [f.resolve() for f in self.data.folders]:
             raise ValueError("the validation set must not be the training set")
         return load_validation_set(c.val_data, self.scales, c.val_images)
@@ -259,12 +280,6 @@ class Trainer:
         """Train until ``max_steps`` or ``max_minutes``; validate, log, checkpoint on the way."""
         c = self.config
         start_wall, start_step = time.monotonic(), self.step_count
-        if self.step_count == 0:
-            self.files.start([])
-            self._validate_and_log({"step": 0, "seconds": 0.0})
-        else:
-            self.files.start(self.rows)
-        self._write_info("running")
         save_every = c.save_every or c.val_every
         stopped_by = "max_steps"
         stop_request = StopRequest()
@@ -276,6 +291,7 @@ class Trainer:
             dynamic_ncols=True,
         )
         try:
+            self._start()
             while self.step_count < c.max_steps:
                 if self._out_of_time(start_wall):
                     stopped_by = "max_minutes"
@@ -300,8 +316,18 @@ class Trainer:
                         f"stopped at step {self.step_count}; {self.out_dir / LATEST} saved: "
                         "resume continues from it"
                     )
+            train_seconds = time.monotonic() - start_wall
+            if stopped_by == "max_minutes" and self.rows and self.rows[-1].get("psnr") is None:
+                self._validate(self.rows[-1])  # final weights get their PSNR
+                self.files.start(self.rows)
+            self.elapsed += train_seconds
+            self._save_latest(self.elapsed)
         except TrainingDiverged:
             self._write_info("diverged")
+            raise
+        except DiskFullError:  # the files saved so far are intact: resume continues from them
+            with contextlib.suppress(OSError):
+                self._write_info("failed")
             raise
         except KeyboardInterrupt:  # a second Ctrl-C/SIGTERM stops mid-step: the last save stands
             self._write_info("interrupted")
@@ -309,14 +335,20 @@ class Trainer:
         finally:
             bar.close()
             stop_request.restore()
-        train_seconds = time.monotonic() - start_wall
-        if stopped_by == "max_minutes" and self.rows and self.rows[-1].get("psnr") is None:
-            self._validate(self.rows[-1])  # final weights get their PSNR
-            self.files.start(self.rows)
-        self.elapsed += train_seconds
-        self._save_latest(self.elapsed)
         self._write_info("finished", stopped_by)
         return self._result(start_step, train_seconds, stopped_by)
+
+    def _start(self) -> None:
+        """A new run saves ``latest.pt`` at step 0 before it writes anything else, so that a
+        kill at any point leaves a run that ``resume`` continues; then it validates the initial
+        weights. A resumed run rewrites its log up to its checkpoint's step."""
+        if self.step_count == 0 and not self.rows:
+            self._save_latest(0.0)
+            self.files.start([])
+            self._validate_and_log({"step": 0, "seconds": 0.0})
+        else:
+            self.files.start(self.rows)
+        self._write_info("running")
 
     def _out_of_time(self, start_wall: float) -> bool:
         """Whether ``max_minutes`` is spent (for any process)."""
@@ -354,7 +386,7 @@ class Trainer:
             "scales": list(self.scales),
             "train_config": c.to_dict(),
             "step": self.step_count,
-            "data": self.data.report() if hasattr(self, "data") else None,
+            "data": portable_data_report(self.data.report()) if hasattr(self, "data") else None,
             "val_data": c.val_data,
             "metrics": val_metrics(row, c, self.scales),
             "best_psnr": self.best_psnr,
@@ -374,13 +406,14 @@ class Trainer:
         return self._git_value
 
     def _save_best(self, row: dict) -> None:
-        save_checkpoint(
-            self.out_dir / BEST,
-            self.model,
-            meta=self._meta(row),
-            half=self.config.half_best,
-            compress=self.config.xz_best,
-        )
+        with saving(self.out_dir / BEST):
+            save_checkpoint(
+                self.out_dir / BEST,
+                self.model,
+                meta=self._meta(row),
+                half=self.config.half_best,
+                compress=self.config.xz_best,
+            )
 
     def _save_latest(self, elapsed: float) -> None:
         """Everything resume needs; never weights that are NaN (keep the last good file)."""
@@ -453,38 +486,6 @@ class Trainer:
             log=TrainLog([{k: r.get(k) for k in self.files.columns} for r in self.rows]),
             model=self.model.eval(),
         )
-
-
-class StopRequest:
-    """While a run trains, the first Ctrl-C (SIGINT, a notebook's interrupt) or SIGTERM
-    (``kill``, a session or container ending) only asks the loop to stop: it finishes the
-    step, saves ``latest.pt`` and raises KeyboardInterrupt, so no finished step is lost. A
-    second signal raises KeyboardInterrupt at once (then the last periodic save stands)."""
-
-    SIGNALS = (signal.SIGINT, signal.SIGTERM)
-
-    def __init__(self) -> None:
-        self.signum: int | None = None
-        self.previous: dict[int, Any] = {}
-        if threading.current_thread() is threading.main_thread():  # signals: main thread only
-            for signum in self.SIGNALS:
-                self.previous[signum] = signal.signal(signum, self._handle)
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if self.signum is not None:
-            raise KeyboardInterrupt(f"signal {signum}")
-        self.signum = signum
-        print(
-            f"signal {signum}: stopping after this step and saving latest.pt "
-            "(send it again to stop at once)",
-            file=sys.stderr,
-            flush=True,
-        )
-
-    def restore(self) -> None:
-        for signum, handler in self.previous.items():
-            # None: a handler installed outside Python, which cannot be put back; the default is
-            signal.signal(signum, signal.SIG_DFL if handler is None else handler)
 
 
 def _postfix(rows: list[dict]) -> dict:

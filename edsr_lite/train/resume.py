@@ -4,11 +4,20 @@ It holds the weights, Adam's moments, the scheduler's count, the step, the train
 far, the RNG states and the log. The patches and the MDSR scale of a step are pure functions of
 (seed, step, rank) (:func:`edsr_lite.patches.step_rng`), so a resumed run draws the same
 minibatches as the uninterrupted one and ends with the same losses and weights.
+
+A run saves ``latest.pt`` at step 0, before any other file, so a kill at any moment leaves a
+run to continue; the temporary files of a save that was killed are removed by the next run in
+the folder (:func:`remove_stale_temp_files`). :class:`StopRequest` turns Ctrl-C and SIGTERM
+into a stop after the current step, with ``latest.pt`` saved.
 """
 
 from __future__ import annotations
 
+import json
 import random
+import signal
+import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +27,7 @@ from torch import nn
 
 from edsr_lite.checkpoints import load_state_dict_strict, read_checkpoint, save_checkpoint
 from edsr_lite.train.config import TrainConfig, check_same_run
-from edsr_lite.train.runlog import BEST, LATEST, LOG_CSV
+from edsr_lite.train.runlog import BEST, LATEST, LOG_CSV, RUN_JSON, saving
 
 
 @dataclass
@@ -31,22 +40,60 @@ class Resumed:
     meta: dict  # the checkpoint's metadata (best PSNR, init report, segments, ...)
 
 
-def check_out_dir(out_dir: Path, resume: bool) -> None:
+def check_out_dir(out_dir: Path, resume: bool) -> str | None:
     """Refuse to overwrite a run: a folder with a ``latest.pt`` is continued (``resume``) or
-    left alone, and a finished run shipped without ``latest.pt`` is never started over."""
+    left alone, and a finished run shipped without ``latest.pt`` is never started over.
+
+    Returns what to tell the user when ``resume`` finds nothing to continue and the run
+    starts from step 0: an empty folder, or a run that stopped before its first save of
+    ``latest.pt`` (``run.json`` not ``"finished"``), whose files are then rewritten.
+    """
     latest = out_dir / LATEST
-    if latest.is_file() and not resume:
-        raise ValueError(
-            f"{out_dir} already holds a run ({LATEST}). Continue it with --resume "
-            "(resume=True), or choose another --out folder."
-        )
+    if latest.is_file():
+        if not resume:
+            raise ValueError(
+                f"{out_dir} already holds a run ({LATEST}). Continue it with --resume "
+                "(resume=True), or choose another --out folder."
+            )
+        return None
     kept = [name for name in (BEST, LOG_CSV) if (out_dir / name).is_file()]
-    if kept and not latest.is_file():
-        raise ValueError(
-            f"{out_dir} holds a run's {' and '.join(kept)} but no {LATEST} to resume "
-            "from; starting over would overwrite them. Choose another --out folder (or "
-            "delete this one to train it again)."
+    if not kept:
+        return f"{out_dir}: no {LATEST} to resume from; starting the run" if resume else None
+    status = _run_status(out_dir)
+    if resume and status not in (None, "finished"):
+        return (
+            f"{out_dir}: the run ({RUN_JSON}: {status!r}) stopped before its first save of "
+            f"{LATEST}; starting it over from step 0 (its {' and '.join(kept)} are rewritten)"
         )
+    raise ValueError(
+        f"{out_dir} holds a run's {' and '.join(kept)} but no {LATEST} to resume "
+        "from; starting over would overwrite them. Choose another --out folder (or "
+        "delete this one to train it again)."
+    )
+
+
+def _run_status(out_dir: Path) -> str | None:
+    """``run.json``'s status, or None without a readable one."""
+    try:
+        info = json.loads((out_dir / RUN_JSON).read_text())
+    except (OSError, ValueError):
+        return None
+    return info.get("status") if isinstance(info, dict) else None
+
+
+def remove_stale_temp_files(out_dir: Path) -> list[Path]:
+    """Delete the temporary files that killed saves left in the run folder (``.latest.pt.
+    <random>.tmp``, the pattern of :func:`edsr_lite.files.atomic_write`, for the run's own
+    files only); returns them. A kill during a save leaves one; the saved file is intact."""
+    if not out_dir.is_dir():
+        return []
+    stale = []
+    for name in (LATEST, BEST, LOG_CSV, RUN_JSON):
+        for path in out_dir.glob(f".{name}.*.tmp"):
+            if path.is_file() and not path.is_symlink():
+                path.unlink(missing_ok=True)
+                stale.append(path)
+    return sorted(stale)
 
 
 def save_latest(
@@ -69,7 +116,8 @@ def save_latest(
         "rng": {"torch": torch.get_rng_state(), "python": random.getstate()},
         "log": rows,
     }
-    save_checkpoint(path, model, meta=meta, extra=extra)
+    with saving(path):
+        save_checkpoint(path, model, meta=meta, extra=extra)
 
 
 def load_latest(
@@ -103,3 +151,35 @@ def saved_step(path: Path) -> int | None:
 def _as_tuple(value: Any) -> Any:
     """random.setstate wants tuples; a checkpoint may give them back as lists."""
     return tuple(_as_tuple(v) for v in value) if isinstance(value, list | tuple) else value
+
+
+class StopRequest:
+    """While a run trains, the first Ctrl-C (SIGINT, a notebook's interrupt) or SIGTERM
+    (``kill``, a session or container ending) only asks the loop to stop: it finishes the
+    step, saves ``latest.pt`` and raises KeyboardInterrupt, so no finished step is lost. A
+    second signal raises KeyboardInterrupt at once (then the last periodic save stands)."""
+
+    SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self.previous: dict[int, Any] = {}
+        if threading.current_thread() is threading.main_thread():  # signals: main thread only
+            for signum in self.SIGNALS:
+                self.previous[signum] = signal.signal(signum, self._handle)
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if self.signum is not None:
+            raise KeyboardInterrupt(f"signal {signum}")
+        self.signum = signum
+        print(
+            f"signal {signum}: stopping after this step and saving latest.pt "
+            "(send it again to stop at once)",
+            file=sys.stderr,
+            flush=True,
+        )
+
+    def restore(self) -> None:
+        for signum, handler in self.previous.items():
+            # None: a handler installed outside Python, which cannot be put back; the default is
+            signal.signal(signum, signal.SIG_DFL if handler is None else handler)

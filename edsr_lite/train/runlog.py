@@ -13,12 +13,14 @@ Files written in the run folder (``TrainConfig.out``; by rank 0 only under ``tor
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import os
 import platform
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,11 +28,41 @@ import torch
 from torch import nn
 
 from edsr_lite.files import atomic_write_text
-from edsr_lite.locations import REPO_ROOT
+from edsr_lite.locations import REPO_ROOT, SOURCE_CHECKOUT
 from edsr_lite.train.config import TrainConfig
 from edsr_lite.train.precision import bf16_available, precision_name
 
 LATEST, BEST, LOG_CSV, RUN_JSON = "latest.pt", "best.pt", "log.csv", "run.json"
+
+
+class DiskFullError(OSError):
+    """No space left on the device while the run wrote one of its files. The files already
+    written stay as they were (every save is atomic); ``run.json`` says ``"failed"``."""
+
+    def __str__(self) -> str:
+        return str(self.strerror)  # the message, without OSError's "[Errno 28]"
+
+
+@contextmanager
+def saving(path: Path) -> Iterator[None]:
+    """Turn a full disk while writing ``path`` into a :class:`DiskFullError` that says what to
+    do. torch.save reports it as a RuntimeError ("unexpected pos", "file write failed")."""
+    try:
+        yield
+    except DiskFullError:
+        raise
+    except (OSError, RuntimeError) as exc:
+        text = str(exc)
+        full = getattr(exc, "errno", None) in (errno.ENOSPC, errno.EDQUOT) or any(
+            s in text for s in ("unexpected pos", "file write failed", "No space left")
+        )
+        if not full:
+            raise
+        raise DiskFullError(
+            errno.ENOSPC,
+            f"no space left on device while saving {path}; free space and run again with "
+            "--resume (resume=True): the files already saved are intact",
+        ) from None
 
 
 @dataclass
@@ -114,12 +146,13 @@ class RunFiles:
 
     def append(self, row: dict) -> None:
         if self.enabled:
-            with open(self.out_dir / LOG_CSV, "a", newline="") as f:
+            with saving(self.out_dir / LOG_CSV), open(self.out_dir / LOG_CSV, "a", newline="") as f:
                 csv.DictWriter(f, self.columns, extrasaction="ignore").writerow(row)
 
     def write_info(self, info: dict) -> None:
         if self.enabled:
-            atomic_write_text(self.out_dir / RUN_JSON, json.dumps(info, indent=2) + "\n")
+            with saving(self.out_dir / RUN_JSON):
+                atomic_write_text(self.out_dir / RUN_JSON, json.dumps(info, indent=2) + "\n")
 
 
 def val_metrics(row: dict | None, config: TrainConfig, scales: Sequence[int]) -> dict:
@@ -170,8 +203,31 @@ def extend_segments(past: list[dict], current: dict) -> list[dict]:
     return segments
 
 
+def portable_path(path: str | os.PathLike) -> str:
+    """How a run records a folder: repository-relative (``data/T91``) inside the clone, else its
+    name (``BSD200``, the data set found through ``$EDSR_LITE_DATA``), never a machine's absolute
+    path, so that a shipped run.json means the same on every machine."""
+    folder = Path(path)
+    if not folder.is_absolute():
+        return folder.as_posix()
+    try:
+        return folder.resolve().relative_to(REPO_ROOT.resolve()).as_posix()
+    except ValueError:
+        return folder.name
+
+
+def portable_data_report(report: dict | None) -> dict | None:
+    """A training set's report (:meth:`TrainingSet.report`) with its folders made portable."""
+    if not report or "folders" not in report:
+        return report
+    return {**report, "folders": [portable_path(f) for f in report["folders"]]}
+
+
 def git_describe() -> str | None:
-    """``git describe --always --dirty`` of the repository, or None outside a git checkout."""
+    """``git describe --always --dirty`` of the edsr-lite clone the package runs from, or None
+    (an installed package: the folder around site-packages may be another project's repository)."""
+    if not SOURCE_CHECKOUT:
+        return None
     try:
         out = subprocess.run(
             ["git", "describe", "--always", "--dirty", "--tags"],
