@@ -25,8 +25,8 @@ PACKAGE = REPO / "edsr_lite"
 STAGES: list[set[str]] = [
     {"files", "progress", "locations", "paper", "models", "imresize", "metrics"},
     {"download", "images", "checkpoints"},
-    {"datasets", "weights"},
-    {"patches", "infer"},
+    {"datasets", "official"},
+    {"weights", "patches", "infer"},
     {"evaluation", "export"},
     {"train"},
     {"__init__"},  # the public API gathers every stage

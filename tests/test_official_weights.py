@@ -22,7 +22,7 @@ import torch
 from local_server import LocalServer, hashed_name, no_proxy
 
 import edsr_lite as el
-from edsr_lite import weights
+from edsr_lite import official
 from edsr_lite.checkpoints import CheckpointError
 from edsr_lite.cli import main
 from edsr_lite.images import read_image, write_png
@@ -49,8 +49,8 @@ def cache(tmp_path, monkeypatch) -> Path:
     """An empty user cache, and the registry's x2 baseline renamed after the served file."""
     folder = tmp_path / "cache"
     monkeypatch.setenv("EDSR_LITE_CACHE", str(folder))
-    entry = dataclasses.replace(weights.OFFICIAL_WEIGHTS[NAME], file=FILE)
-    monkeypatch.setitem(weights.OFFICIAL_WEIGHTS, NAME, entry)
+    entry = dataclasses.replace(official.OFFICIAL_WEIGHTS[NAME], file=FILE)
+    monkeypatch.setitem(official.OFFICIAL_WEIGHTS, NAME, entry)
     return folder
 
 
@@ -73,7 +73,7 @@ def lr_image(tmp_path) -> Path:
 
 
 def test_the_registry_names_the_eight_files_of_the_official_code():
-    files = {w.name: w.file for w in weights.OFFICIAL_WEIGHTS.values()}
+    files = {w.name: w.file for w in official.OFFICIAL_WEIGHTS.values()}
     assert files == {
         "official/edsr_baseline_x2": "edsr_baseline_x2-1bc95232.pt",
         "official/edsr_baseline_x3": "edsr_baseline_x3-abf2a44e.pt",
@@ -84,33 +84,33 @@ def test_the_registry_names_the_eight_files_of_the_official_code():
         "official/mdsr_baseline": "mdsr_baseline-a00cab12.pt",
         "official/mdsr": "mdsr-4a78bedf.pt",
     }
-    x4 = weights.OFFICIAL_WEIGHTS["official/edsr_x4"]
+    x4 = official.OFFICIAL_WEIGHTS["official/edsr_x4"]
     assert (x4.preset, x4.scales, x4.sha256_prefix) == ("edsr", (4,), "4f62e9ef")
     assert x4.published[("Set5", 4)] == PAPER_EDSR[("Set5", 4)] == (32.46, 0.8968)
-    assert weights.OFFICIAL_WEIGHTS["official/mdsr"].scales == (2, 3, 4)
+    assert official.OFFICIAL_WEIGHTS["official/mdsr"].scales == (2, 3, 4)
 
 
 def test_the_base_url_is_the_authors_unless_a_setting_says_otherwise(monkeypatch):
     monkeypatch.delenv("EDSR_LITE_WEIGHTS_URL", raising=False)
-    x4 = weights.OFFICIAL_WEIGHTS["official/edsr_x4"]
+    x4 = official.OFFICIAL_WEIGHTS["official/edsr_x4"]
     assert x4.url == "https://cv.snu.ac.kr/research/EDSR/models/edsr_x4-4f62e9ef.pt"
     monkeypatch.setenv("EDSR_LITE_WEIGHTS_URL", "http://127.0.0.1:9/mirror")
     assert x4.url == "http://127.0.0.1:9/mirror/edsr_x4-4f62e9ef.pt"
 
 
 def test_the_cache_is_the_setting_or_the_platforms(cache, monkeypatch):
-    assert weights.official_dir() == cache / "official"
+    assert official.official_dir() == cache / "official"
     monkeypatch.delenv("EDSR_LITE_CACHE")
     monkeypatch.setenv("XDG_CACHE_HOME", str(cache / "xdg"))
     if sys.platform.startswith("linux"):
-        assert weights.official_dir() == cache / "xdg" / "edsr-lite" / "official"
+        assert official.official_dir() == cache / "xdg" / "edsr-lite" / "official"
 
 
 # --------------------------------------------------------------------------- not cached
 
 
 def test_without_the_file_every_way_in_says_how_to_get_it(cache, capsys):
-    x4 = weights.OFFICIAL_WEIGHTS["official/edsr_x4"]
+    x4 = official.OFFICIAL_WEIGHTS["official/edsr_x4"]
     with pytest.raises(CheckpointError) as err:
         el.load_pretrained("official/edsr_x4")
     message = str(err.value)
@@ -130,7 +130,7 @@ def test_the_listing_shows_shipped_cached_and_available(server, capsys):
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
     assert "edsr_baseline_x2" in out.split("The authors' weights")[0]  # shipped
-    assert str(weights.official_dir()) in out
+    assert str(official.official_dir()) in out
     line = next(row for row in out.splitlines() if NAME in row)
     assert "available" in line and "~" in line  # its size from the parameter count
     assert main(["weights", "fetch", NAME, "-q"]) == 0
@@ -169,10 +169,10 @@ def test_fetch_resumes_after_a_cut_connection(server, cache, capsys):
 
 
 def test_a_file_with_the_wrong_hash_is_refused_and_not_kept(server, cache, monkeypatch, capsys):
-    wrong = dataclasses.replace(weights.OFFICIAL_WEIGHTS[NAME], file=FILE)
+    wrong = dataclasses.replace(official.OFFICIAL_WEIGHTS[NAME], file=FILE)
     server.files["edsr_baseline_x2-00000000.pt"] = PAYLOAD
     wrong = dataclasses.replace(wrong, file="edsr_baseline_x2-00000000.pt")
-    monkeypatch.setitem(weights.OFFICIAL_WEIGHTS, NAME, wrong)
+    monkeypatch.setitem(official.OFFICIAL_WEIGHTS, NAME, wrong)
     assert main(["weights", "fetch", NAME, "-q"]) == 2
     assert "sha256" in capsys.readouterr().err
     assert list((cache / "official").iterdir()) == []
@@ -245,8 +245,8 @@ def test_the_full_size_edsr_upscales_within_the_memory_budget(full_size_x4, lr_i
         "from edsr_lite import weights\n"
         "from edsr_lite.cli import main\n"
         "import dataclasses\n"
-        "w = weights.OFFICIAL_WEIGHTS['official/edsr_x4']\n"
-        f"weights.OFFICIAL_WEIGHTS[w.name] = dataclasses.replace(w, file={name!r})\n"
+        "w = official.OFFICIAL_WEIGHTS['official/edsr_x4']\n"
+        f"official.OFFICIAL_WEIGHTS[w.name] = dataclasses.replace(w, file={name!r})\n"
         f"status = main(['upscale', {str(lr_image)!r}, '--model', 'official/edsr_x4', "
         f"'--max-memory-mb', '1200', '-o', {str(out)!r}])\n"
         "print('peak_mb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
@@ -271,8 +271,8 @@ def test_eval_estimates_the_time_of_the_full_size_edsr(full_size_x4, monkeypatch
 
     cache, name = full_size_x4
     monkeypatch.setenv("EDSR_LITE_CACHE", str(cache))
-    entry = dataclasses.replace(weights.OFFICIAL_WEIGHTS["official/edsr_x4"], file=name)
-    monkeypatch.setitem(weights.OFFICIAL_WEIGHTS, entry.name, entry)
+    entry = dataclasses.replace(official.OFFICIAL_WEIGHTS["official/edsr_x4"], file=name)
+    monkeypatch.setitem(official.OFFICIAL_WEIGHTS, entry.name, entry)
     model = el.load_pretrained("official/edsr_x4")
     # Set5 x4 at the default 2048 MB budget: tiles of 77 LR pixels plus 68 of overlap each side
     assert lr_work(model, "Set5", 4) > sum(

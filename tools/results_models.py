@@ -20,10 +20,12 @@ from edsr_lite.checkpoints import infer_config, read_checkpoint
 from edsr_lite.datasets import find_dataset, list_images
 from edsr_lite.files import sha256_file
 from edsr_lite.models import build, build_from_config, count_parameters
-from edsr_lite.weights import (
+from edsr_lite.official import (
     OFFICIAL_WEIGHTS,
-    available_pretrained,
     cached_official,
+)
+from edsr_lite.weights import (
+    available_pretrained,
     resolve_checkpoint,
 )
 

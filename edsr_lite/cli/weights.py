@@ -2,7 +2,7 @@
 
 ``edsr-lite weights list`` shows what ships with the package, which of the authors' eight files
 are in the cache and which could be fetched (with sizes); ``edsr-lite weights fetch NAME ...``
-(or ``--all``) downloads them (:func:`edsr_lite.weights.fetch_official`). Nothing is ever
+(or ``--all``) downloads them (:func:`edsr_lite.official.fetch_official`). Nothing is ever
 downloaded without one of these commands (or ``load_pretrained(..., download=True)``).
 """
 
@@ -15,13 +15,15 @@ import torch
 from edsr_lite.cli import UserError
 from edsr_lite.download import DownloadError
 from edsr_lite.models import build, count_parameters
-from edsr_lite.weights import (
+from edsr_lite.official import (
     OFFICIAL_WEIGHTS,
     OfficialWeights,
-    available_pretrained,
     fetch_official,
     official_dir,
     official_weights,
+)
+from edsr_lite.weights import (
+    available_pretrained,
     resolve_checkpoint,
 )
 
