@@ -10,13 +10,13 @@ ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test venv lint format bench clean results checkpoints
 
-## venv: a local virtual environment with edsr-lite installed (editable) with its course and dev extras
+## venv: a local virtual environment with edsr-lite installed (editable) with its course, dev and fast extras
 venv: $(STAMP)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
-	$(BIN)/python -m pip install --quiet -e '.[course,dev]'
+	$(BIN)/python -m pip install --quiet -e '.[course,dev,fast]'
 	touch $(STAMP)
 
 ## lab: open JupyterLab on the notebooks (headless, it prints the address to open). The server's

@@ -5,11 +5,13 @@ benchmark-sized LR input (256 x 192) and a photo-sized one (1000 x 750, skipped 
 each path upscales the same image and gets one row:
 
 * bare torch ``model(x)``, NCHW and channels_last, float32;
-* ``Upscaler`` as ``edsr-lite upscale`` runs it (tiled when the memory budget says so);
+* ``Upscaler`` as ``edsr-lite upscale`` runs it (tiled when the memory budget says so), with
+  the torch backend and with ``--backend openvino`` (compiled before the timing starts: the
+  conversion, a few seconds per run, is not in the row);
 * ONNX Runtime and OpenVINO at float32 (the file written by :func:`edsr_lite.export.export_onnx`);
 * each reduced-precision path the CPU runs natively: torch bfloat16 autocast (bare, and
-  ``edsr-lite upscale --precision bf16``) where ``bf16_available()``; OpenVINO's bf16 / f16
-  precision hints where OpenVINO reports the capability.
+  ``edsr-lite upscale --precision bf16``, with either backend) where ``bf16_available()``;
+  OpenVINO's bf16 / f16 precision hints where OpenVINO reports the capability.
 
 Each row: the best of N times (after a warm-up call; every path takes the uint8 image and gives
 the uint8 image, so rounding and layout changes are in each time), the ratio to bare torch
@@ -37,6 +39,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edsr_lite.backends import openvino_available
 from edsr_lite.datasets import benchmark
 from edsr_lite.images import to_tensor
 from edsr_lite.infer import Upscaler
@@ -49,6 +52,8 @@ Runner = Callable[[np.ndarray], np.ndarray]  # uint8 H x W x 3 -> uint8 sH x sW 
 CASES = [("edsr_baseline_x2", 2), ("edsr_baseline_x4", 4), ("mdsr_baseline", 4)]
 SIZES = {"benchmark": (256, 192), "photo": (1000, 750)}  # LR width x height
 REFERENCE = "torch channels_last fp32"
+OPENVINO_FP32 = "el.upscale fp32 --backend openvino"
+OPENVINO_BF16 = "el.upscale --precision bf16 --backend openvino"
 
 
 class Skipped(Exception):
@@ -75,10 +80,13 @@ def torch_path(model, scale: int, channels_last: bool, bf16: bool = False) -> Ru
     return run
 
 
-def upscaler_path(model, scale: int, precision: str = "fp32") -> Runner:
+def upscaler_path(model, scale: int, precision: str = "fp32", backend: str = "torch") -> Runner:
     if precision == "bf16" and not bf16_available():
         raise Skipped("no native bfloat16 on this CPU (edsr-lite upscale would warn, run fp32)")
-    upscaler = Upscaler(copy.deepcopy(model), precision=precision)  # as `edsr-lite upscale`
+    if backend == "openvino" and not openvino_available():
+        raise Skipped("OpenVINO is not installed (pip install 'edsr-lite[fast]')")
+    # as `edsr-lite upscale --precision ... --backend ...`
+    upscaler = Upscaler(copy.deepcopy(model), precision=precision, backend=backend)
     return lambda lr: upscaler(lr, scale)
 
 
@@ -134,6 +142,7 @@ def paths(model, scale: int, folder: Path) -> dict[str, Callable[[], Runner]]:
         "torch NCHW fp32": lambda: torch_path(model, scale, channels_last=False),
         REFERENCE: lambda: torch_path(model, scale, channels_last=True),
         "el.upscale fp32 (edsr-lite upscale)": lambda: upscaler_path(model, scale),
+        OPENVINO_FP32: lambda: upscaler_path(model, scale, "fp32", "openvino"),
         "ONNX Runtime fp32": lambda: ort_path(onnx_file(model, scale, folder)),
         "OpenVINO fp32": lambda: openvino_path(onnx_file(model, scale, folder), "f32"),
         **reduced_paths(model, scale, folder),
@@ -144,6 +153,7 @@ def reduced_paths(model, scale: int, folder: Path) -> dict[str, Callable[[], Run
     return {
         "torch channels_last bf16 autocast": lambda: torch_path(model, scale, True, bf16=True),
         "el.upscale --precision bf16": lambda: upscaler_path(model, scale, "bf16"),
+        OPENVINO_BF16: lambda: upscaler_path(model, scale, "bf16", "openvino"),
         "OpenVINO bf16 hint": lambda: openvino_path(onnx_file(model, scale, folder), "bf16"),
         "OpenVINO f16 hint": lambda: openvino_path(onnx_file(model, scale, folder), "f16"),
     }
@@ -192,12 +202,20 @@ def _goals(rows: list) -> None:
     within 1.05x of the fastest reduced-precision row."""
     times = {label: seconds for label, seconds, _ in rows}
     fp32 = min(t for label, t in times.items() if "fp32" in label)
-    ours = times["el.upscale fp32 (edsr-lite upscale)"]
-    print(f"\nedsr-lite upscale / fastest fp32 path: {ours / fp32:.2f} (goal: 1.05 or less)")
     reduced = [t for label, t in times.items() if "fp32" not in label]
-    fast = times.get("el.upscale --precision bf16")
-    if reduced and fast:
-        print(f"edsr-lite upscale --precision bf16 / fastest reduced: {fast / min(reduced):.2f}")
+    print()
+    for label, command in [
+        ("el.upscale fp32 (edsr-lite upscale)", "edsr-lite upscale"),
+        (OPENVINO_FP32, "edsr-lite upscale --backend openvino"),
+    ]:
+        if label in times:
+            print(f"{command} / fastest fp32 path: {times[label] / fp32:.2f} (goal: 1.05 or less)")
+    for label, command in [
+        ("el.upscale --precision bf16", "edsr-lite upscale --precision bf16"),
+        (OPENVINO_BF16, "edsr-lite upscale --precision bf16 --backend openvino"),
+    ]:
+        if reduced and label in times:
+            print(f"{command} / fastest reduced: {times[label] / min(reduced):.2f} (goal: 1.05)")
 
 
 def psnr_costs(sets: list[str], folder: Path) -> None:

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from edsr_lite.backends import OneScale
 from edsr_lite.datasets import benchmark
 from edsr_lite.files import atomic_write
 from edsr_lite.images import to_tensor
@@ -63,17 +64,6 @@ def require_onnx() -> None:
             ) from None
 
 
-class _OneScale(nn.Module):
-    """``model(x, scale)`` with the scale fixed: the graph has one input, the image."""
-
-    def __init__(self, model: nn.Module, scale: int):
-        super().__init__()
-        self.model, self.scale = model, scale
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x, self.scale)
-
-
 def export_onnx(
     model: nn.Module,
     path: str | os.PathLike,
@@ -98,7 +88,7 @@ def export_onnx(
     """
     require_onnx()
     scale = resolve_scale(model, scale)
-    net = _OneScale(getattr(model, "module", model), scale).cpu()
+    net = OneScale(getattr(model, "module", model), scale).cpu()
     was_training = net.training
     net.eval()
     try:

@@ -24,7 +24,7 @@ PACKAGE = REPO / "edsr_lite"
 #: (and, inside a package such as train/ or cli/, its own siblings).
 STAGES: list[set[str]] = [
     {"files", "progress", "locations", "paper", "models", "imresize", "metrics"},
-    {"download", "images", "checkpoints"},
+    {"download", "images", "checkpoints", "backends"},
     {"datasets", "official"},
     {"weights", "patches", "infer"},
     {"evaluation", "export"},

@@ -242,7 +242,7 @@ def test_the_full_size_edsr_upscales_within_the_memory_budget(full_size_x4, lr_i
     out = tmp_path / "sr.png"
     script = (
         "import resource, sys\n"
-        "from edsr_lite import weights\n"
+        "from edsr_lite import official\n"
         "from edsr_lite.cli import main\n"
         "import dataclasses\n"
         "w = official.OFFICIAL_WEIGHTS['official/edsr_x4']\n"

@@ -77,8 +77,8 @@ def test_torch_is_pinned_as_the_project_requires():
 
 def test_make_venv_installs_every_extra():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    assert set(project["optional-dependencies"]) == {"course", "dev"}
-    assert "pip install --quiet -e '.[course,dev]'" in (ROOT / "Makefile").read_text()
+    assert set(project["optional-dependencies"]) == {"course", "dev", "fast"}
+    assert "pip install --quiet -e '.[course,dev,fast]'" in (ROOT / "Makefile").read_text()
 
 
 #: Libraries of the ``course`` extra: the library and the ``edsr-lite`` command never import them.

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from torch import nn
 
+from edsr_lite import backends
 from edsr_lite.datasets import list_images
 from edsr_lite.images import IMAGE_EXTENSIONS, read_image_with_alpha, write_png
 from edsr_lite.imresize import imresize
@@ -160,6 +161,16 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
         "output value in 5 moves by a level or more (at most 4), costing 0.010 dB of PSNR on "
         "Set5 and 0.004 dB on Set14 at x2 (0.003 and 0.001 dB at x4), measured by "
         "benchmarks/bench_runtimes.py",
+    )
+    p.add_argument(
+        "--backend",
+        default="torch",
+        choices=backends.BACKENDS,
+        help="what runs the network: torch (default, PyTorch), openvino (the network compiled "
+        "by OpenVINO for the CPU: the same output image, about 1.3x faster in fp32, but the "
+        "compilation costs about 4 s per run, so it pays off from about 1 megapixel of input "
+        "per run; pip install 'edsr-lite[fast]'), or auto (openvino when installed and "
+        "--device is cpu, else torch)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -353,8 +364,17 @@ def _choose_precision(precision: str, device: str) -> str:
     return precision
 
 
+def _check_backend(backend: str) -> str:
+    """``backend``; ``--backend openvino`` without OpenVINO is an error saying what to install."""
+    if backend == "openvino" and not backends.openvino_available():
+        hint = backends.INSTALL_HINT
+        raise ValueError(f"--backend openvino needs OpenVINO, which is not installed: {hint}")
+    return backend
+
+
 def run_upscale_command(args: argparse.Namespace) -> int:
     """``edsr-lite upscale``: plan and check every output, then each input in turn."""
+    backend = _check_backend(args.backend)
     model, scale = _load_cli_model(args.model, args.scale)
     jobs, folders = plan_outputs(args.inputs, scale, args.output, args.out_dir, args.keep_ext)
     check_destinations(jobs, scale, args.output)
@@ -382,6 +402,7 @@ def run_upscale_command(args: argparse.Namespace) -> int:
             args.device,
             progress=not args.quiet,
             precision=_choose_precision(args.precision, args.device),
+            backend=backend,
         )
     )
     for job in progress_bar(todo, "images", enabled=not args.quiet and len(todo) > 1):
