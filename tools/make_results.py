@@ -57,36 +57,23 @@ from edsr_lite.evaluation import (
 )
 from edsr_lite.files import atomic_write_text
 from edsr_lite.progress import format_duration
-from edsr_lite.weights import (
-    load_model,
-)
+from edsr_lite.weights import load_model
 
-if __package__:  # imported as tools.make_results (by the tests)
-    from tools import results_tables as tables
-    from tools.results_models import (
-        MAIN_GROUPS,
-        OFFICIAL_GROUPS,
-        Group,
-        describe_for_results,
-        describe_official,
-        find_main_models,
-        find_official_models,
-        official_data,
-        parameters,
-    )
-else:  # run as `python tools/make_results.py`: Python put tools/ itself on sys.path
-    import results_tables as tables
-    from results_models import (
-        MAIN_GROUPS,
-        OFFICIAL_GROUPS,
-        Group,
-        describe_for_results,
-        describe_official,
-        find_main_models,
-        find_official_models,
-        official_data,
-        parameters,
-    )
+if not __package__:  # run as `python tools/make_results.py`: make the checkout's `tools` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from tools import results_tables as tables  # noqa: E402
+from tools.results_models import (  # noqa: E402
+    MAIN_GROUPS,
+    OFFICIAL_GROUPS,
+    Group,
+    describe_for_results,
+    describe_official,
+    find_main_models,
+    find_official_models,
+    official_data,
+    parameters,
+)
 
 SETS, SCALES = tables.SETS, tables.SCALES  # the rows of the table
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: tools/..
