@@ -12,32 +12,13 @@ import sys
 
 import numpy as np
 import pytest
+from test_train import tiny
 
 from edsr_lite.checkpoints import read_checkpoint
 from edsr_lite.cli import main
 from edsr_lite.datasets import find_dataset
 from edsr_lite.train import TrainConfig, load_log, train
 from edsr_lite.train.runlog import DiskFullError
-
-
-def tiny(train_dir, out, **overrides) -> TrainConfig:
-    values = dict(
-        preset="edsr_tiny",
-        n_resblocks=1,
-        n_feats=8,
-        scale=2,
-        data=str(train_dir),
-        patch_size=12,
-        batch_size=4,
-        val_data="Set5",
-        val_images=1,
-        val_every=5,
-        max_steps=6,
-        lr=5e-4,
-        out=str(out),
-    )
-    values.update(overrides)
-    return TrainConfig(**values)
 
 
 def files_in(folder) -> set[str]:
