@@ -76,3 +76,10 @@ STUDENT_DIR ?= build/student
 .PHONY: student
 student: venv
 	$(BIN)/python tools/make_student.py --out $(STUDENT_DIR)
+
+## site: the course as a static website that reads offline, in build/site/ (open index.html): runs
+## every notebook (full mode; SITE_MODE=fast for the fast version), then exports them to HTML
+SITE_MODE ?= full
+.PHONY: site
+site: venv
+	$(BIN)/python tools/make_site.py --mode $(SITE_MODE) --out build/site

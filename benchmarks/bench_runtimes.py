@@ -1,25 +1,27 @@
 """Upscaling speed against the CPU runtimes, side by side, and the cost of reduced precision.
 
 For ``edsr_baseline`` x2 and x4 and ``mdsr_baseline`` x4 (the shipped weights), on a
-benchmark-sized LR input (256 x 192) and a photo-sized one (1000 x 750, skipped by ``--quick``),
+benchmark-sized LR input (512 x 384) and a photo-sized one (1000 x 750, skipped by ``--quick``),
 each path upscales the same image and gets one row:
 
 * bare torch ``model(x)``, NCHW and channels_last, float32;
-* ``Upscaler`` as ``edsr-lite upscale`` runs it (tiled when the memory budget says so), with
-  the torch backend and with ``--backend openvino`` (compiled before the timing starts: the
-  conversion, a few seconds per run, is not in the row);
+* ``Upscaler`` as ``edsr-lite upscale`` runs it by default (``--backend auto``: OpenVINO when
+  installed; tiled when the memory budget says so), and as the library runs it by default
+  (``el.upscale``: the torch backend); the conversion is done before the timing starts;
 * ONNX Runtime and OpenVINO at float32 (the file written by :func:`edsr_lite.export.export_onnx`);
 * each reduced-precision path the CPU runs natively: torch bfloat16 autocast (bare, and
-  ``edsr-lite upscale --precision bf16``, with either backend) where ``bf16_available()``;
-  OpenVINO's bf16 / f16 precision hints where OpenVINO reports the capability.
+  ``--precision bf16`` through the CLI's and the library's default backends) where
+  ``bf16_available()``; OpenVINO's bf16 / f16 precision hints where OpenVINO reports the
+  capability.
 
 Each row: the best of N times (after a warm-up call; every path takes the uint8 image and gives
 the uint8 image, so rounding and layout changes are in each time), the ratio to bare torch
 channels_last float32 measured in the same run, and the largest difference from torch float32
 on the uint8 output. Then the PSNR cost (Y channel, the paper's protocol) of each reduced
-precision path on Set5 (and Set14 without ``--quick``) at x2 and x4. A runtime that is not
-installed is skipped with a line saying so. Read the ratios: on a shared machine the
-milliseconds move from run to run.
+precision path on Set5 (and Set14 without ``--quick``) at x2 and x4, and what a process pays
+once per model for OpenVINO: converting the network, against reading the converted one back from
+the disk cache. A runtime that is not installed is skipped with a line saying so. Read the
+ratios: on a shared machine the milliseconds move from run to run.
 
     python benchmarks/bench_runtimes.py --quick    # a couple of minutes on 2 cores
     python benchmarks/bench_runtimes.py            # both input sizes, Set5 and Set14
@@ -29,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import copy
+import gc
 import os
 import platform
 import tempfile
@@ -39,7 +42,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from edsr_lite.backends import openvino_available
+from edsr_lite import backends
+from edsr_lite.backends import openvino_available, resolve_backend
 from edsr_lite.datasets import benchmark
 from edsr_lite.images import to_tensor
 from edsr_lite.infer import Upscaler
@@ -50,10 +54,13 @@ from edsr_lite.weights import load_model
 Runner = Callable[[np.ndarray], np.ndarray]  # uint8 H x W x 3 -> uint8 sH x sW x 3
 
 CASES = [("edsr_baseline_x2", 2), ("edsr_baseline_x4", 4), ("mdsr_baseline", 4)]
-SIZES = {"benchmark": (256, 192), "photo": (1000, 750)}  # LR width x height
+SIZES = {"benchmark": (512, 384), "photo": (1000, 750)}  # LR width x height
 REFERENCE = "torch channels_last fp32"
-OPENVINO_FP32 = "el.upscale fp32 --backend openvino"
-OPENVINO_BF16 = "el.upscale --precision bf16 --backend openvino"
+AUTO = resolve_backend("auto", torch.device("cpu"))  # what `edsr-lite upscale` runs by default
+CLI_FP32 = f"edsr-lite upscale (default: fp32, --backend auto = {AUTO})"
+CLI_BF16 = f"edsr-lite upscale --precision bf16 (--backend auto = {AUTO})"
+LIBRARY_FP32 = "el.upscale fp32 (library default: --backend torch)"
+LIBRARY_BF16 = "el.upscale --precision bf16 --backend torch"
 
 
 class Skipped(Exception):
@@ -141,8 +148,8 @@ def paths(model, scale: int, folder: Path) -> dict[str, Callable[[], Runner]]:
     return {
         "torch NCHW fp32": lambda: torch_path(model, scale, channels_last=False),
         REFERENCE: lambda: torch_path(model, scale, channels_last=True),
-        "el.upscale fp32 (edsr-lite upscale)": lambda: upscaler_path(model, scale),
-        OPENVINO_FP32: lambda: upscaler_path(model, scale, "fp32", "openvino"),
+        CLI_FP32: lambda: upscaler_path(model, scale, "fp32", "auto"),
+        LIBRARY_FP32: lambda: upscaler_path(model, scale),
         "ONNX Runtime fp32": lambda: ort_path(onnx_file(model, scale, folder)),
         "OpenVINO fp32": lambda: openvino_path(onnx_file(model, scale, folder), "f32"),
         **reduced_paths(model, scale, folder),
@@ -152,39 +159,42 @@ def paths(model, scale: int, folder: Path) -> dict[str, Callable[[], Runner]]:
 def reduced_paths(model, scale: int, folder: Path) -> dict[str, Callable[[], Runner]]:
     return {
         "torch channels_last bf16 autocast": lambda: torch_path(model, scale, True, bf16=True),
-        "el.upscale --precision bf16": lambda: upscaler_path(model, scale, "bf16"),
-        OPENVINO_BF16: lambda: upscaler_path(model, scale, "bf16", "openvino"),
+        CLI_BF16: lambda: upscaler_path(model, scale, "bf16", "auto"),
+        LIBRARY_BF16: lambda: upscaler_path(model, scale, "bf16"),
         "OpenVINO bf16 hint": lambda: openvino_path(onnx_file(model, scale, folder), "bf16"),
         "OpenVINO f16 hint": lambda: openvino_path(onnx_file(model, scale, folder), "f16"),
     }
 
 
-def best_times(fns: dict[str, Runner], lr: np.ndarray, repeats: int) -> dict[str, float]:
-    """The fastest of ``repeats`` calls of each path, in seconds (after the warm-up call the
-    caller made). The paths take turns, round after round, so that a burst of load from
-    other processes slows one round of every path rather than every round of one path."""
-    times: dict[str, list[float]] = {label: [] for label in fns}
+def best_time(fn: Runner, lr: np.ndarray, repeats: int) -> float:
+    """The fastest of ``repeats`` calls of ``fn``, in seconds (after the warm-up call the caller
+    made)."""
+    times = []
     for _ in range(repeats):
-        for label, fn in fns.items():
-            start = time.perf_counter()
-            fn(lr)
-            times[label].append(time.perf_counter() - start)
-    return {label: min(t) for label, t in times.items()}
+        start = time.perf_counter()
+        fn(lr)
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 def speed_table(name: str, scale: int, size: tuple[int, int], repeats: int, folder: Path) -> None:
     model = load_model(name)
     lr = np.random.default_rng(0).integers(0, 256, (size[1], size[0], 3), dtype=np.uint8)
-    fns, outputs, skipped = {}, {}, []
+    rows, skipped = [], []
+    # One path at a time, freed before the next: ONNX Runtime and OpenVINO keep their working
+    # memory between calls, and a 1000 x 750 x4 upscale needs gigabytes of it per path.
     for label, build in paths(model, scale, folder).items():
         try:
-            fns[label] = build()
+            fn = build()
         except Skipped as why:
             skipped.append(f"skipped {label}: {why}")
             continue
-        outputs[label] = fns[label](lr)  # the warm-up call
-    seconds = best_times(fns, lr, repeats)
-    rows = [(label, seconds[label], outputs[label]) for label in fns]
+        output = fn(lr)  # the warm-up call
+        rows.append((label, best_time(fn, lr, repeats), output))
+        del fn
+        gc.collect()
+    outputs = {label: out for label, _, out in rows}
+    seconds = {label: t for label, t, _ in rows}
     reference = outputs[REFERENCE]
     ref_time = seconds[REFERENCE]
     print(f"\n### {name} x{scale}, {size[0]}x{size[1]} LR, best of {repeats}\n")
@@ -204,18 +214,11 @@ def _goals(rows: list) -> None:
     fp32 = min(t for label, t in times.items() if "fp32" in label)
     reduced = [t for label, t in times.items() if "fp32" not in label]
     print()
-    for label, command in [
-        ("el.upscale fp32 (edsr-lite upscale)", "edsr-lite upscale"),
-        (OPENVINO_FP32, "edsr-lite upscale --backend openvino"),
-    ]:
-        if label in times:
-            print(f"{command} / fastest fp32 path: {times[label] / fp32:.2f} (goal: 1.05 or less)")
-    for label, command in [
-        ("el.upscale --precision bf16", "edsr-lite upscale --precision bf16"),
-        (OPENVINO_BF16, "edsr-lite upscale --precision bf16 --backend openvino"),
-    ]:
-        if reduced and label in times:
-            print(f"{command} / fastest reduced: {times[label] / min(reduced):.2f} (goal: 1.05)")
+    if CLI_FP32 in times:
+        print(f"edsr-lite upscale / fastest fp32 path: {times[CLI_FP32] / fp32:.2f} (goal: 1.05)")
+    if reduced and CLI_BF16 in times:
+        ratio = times[CLI_BF16] / min(reduced)
+        print(f"edsr-lite upscale --precision bf16 / fastest reduced: {ratio:.2f} (goal: 1.05)")
 
 
 def psnr_costs(sets: list[str], folder: Path) -> None:
@@ -240,6 +243,28 @@ def psnr_costs(sets: list[str], folder: Path) -> None:
                 print(f"| {label} | {set_name} | x{scale} | {a:.4f} | {b:.4f} | {a - b:+.4f} |")
 
 
+def conversion_costs() -> None:
+    """Seconds a process pays once per model for OpenVINO: converting, or reading the cache."""
+    if not openvino_available():
+        print("\nskipped the OpenVINO conversion costs: OpenVINO is not installed")
+        return
+    import openvino as ov
+
+    print("\n### Once per process and model: OpenVINO conversion against the disk cache\n")
+    print("| model | convert and save | read cached and compile | ratio |\n|---|---:|---:|---:|")
+    for name, scale in CASES:
+        model = load_model(name)
+        with tempfile.TemporaryDirectory(prefix="bench_ov_cache_") as folder:
+            seconds = []
+            for _ in range(2):  # a cold cache, then a warm one
+                start = time.perf_counter()
+                backends._compile(model, scale, "f32", torch.get_num_threads(), Path(folder))
+                seconds.append(time.perf_counter() - start)
+        cold, warm = seconds
+        print(f"| {name} x{scale} | {cold:.2f} s | {warm:.2f} s | {warm / cold:.2f} |")
+    print(f"(openvino {ov.get_version()})")
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     flags = ""
@@ -249,7 +274,7 @@ def machine() -> str:
             (ln.split(":", 1)[1].strip() for ln in info.splitlines() if "model name" in ln), cpu
         )
         flags = " ".join(f for f in ("avx2", "avx512f", "avx512_bf16", "amx_bf16") if f in info)
-    versions = [f"torch {torch.__version__}"]
+    versions = [time.strftime("%Y-%m-%d"), f"torch {torch.__version__}"]
     for module in ("onnxruntime", "openvino"):
         try:
             versions.append(f"{module} {__import__(module).__version__}")
@@ -277,6 +302,7 @@ def main() -> None:
             for name, scale in CASES:
                 speed_table(name, scale, SIZES[size], repeats, Path(tmp))
         psnr_costs(["Set5"] if args.quick else ["Set5", "Set14"], Path(tmp))
+    conversion_costs()
 
 
 if __name__ == "__main__":

@@ -5,29 +5,43 @@ float32 in 0..255 and ``y`` N x 3 x sh x sw float32 (not rounded or clamped);
 :class:`edsr_lite.infer.Upscaler` keeps the tiling, the self-ensemble and the rounding.
 
 * ``"torch"``: the network itself (``model(x, scale)``), on any device.
-* ``"openvino"``: the network converted once per (model, scale, precision) by
-  ``openvino.convert_model`` with dynamic height and width, compiled for the CPU with the
-  precision hint ``f32`` or ``bf16``. Same uint8 output as torch float32 on Set5 x2 and x4
-  (measured: no value differs), and about 1.3x faster at float32 on a 2-core AVX512 CPU
-  (``python benchmarks/bench_runtimes.py`` prints the ratios).
+* ``"openvino"``: the network traced and converted by ``openvino.convert_model`` with dynamic
+  height and width, compiled for the CPU with the precision hint ``f32`` or ``bf16``. Same
+  uint8 output as torch float32 on Set5 x2 and x4 (measured: no value differs), and faster
+  (``python benchmarks/bench_runtimes.py`` prints the ratios; docs/speed.md keeps them).
 * ``"auto"``: OpenVINO when it is installed and the device is the CPU, else torch.
+
+Converting takes seconds, so the converted network is kept twice: in memory per model object,
+and on disk (OpenVINO's IR, ``<key>.xml`` + ``<key>.bin`` in ``cache_dir``) under a key made of
+the weights' bytes, the architecture, the scale and the OpenVINO version (:func:`cache_key`).
+The next process reads and compiles that file, a fraction of a second. The precision hint is
+not in the key: it is applied when compiling, so one file serves fp32 and bf16.
 
 OpenVINO is an optional dependency: ``pip install openvino`` or ``pip install 'edsr-lite[fast]'``.
 """
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
+import tempfile
+import warnings
 import weakref
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from edsr_lite.files import atomic_write
+
 __all__ = [
     "BACKENDS",
     "INSTALL_HINT",
+    "cache_key",
+    "is_cached",
     "openvino_available",
     "openvino_forward",
     "resolve_backend",
@@ -84,14 +98,18 @@ class OneScale(nn.Module):
         return self.model(x, self.scale)
 
 
-def openvino_forward(model: nn.Module, scale: int, precision: str = "fp32") -> Forward:
+def openvino_forward(
+    model: nn.Module, scale: int, precision: str = "fp32", cache_dir: str | Path | None = None
+) -> Forward:
     """The network at ``scale`` compiled by OpenVINO for the CPU, as a tile's forward.
 
     Returns ``fn(x) -> y``: ``x`` N x 3 x h x w float32 in 0..255 (any h, w, any memory
     format), ``y`` N x 3 x sh x sw float32, as ``model(x, scale)`` computes it. ``precision``
     ``"fp32"`` or ``"bf16"`` sets OpenVINO's inference precision hint (the caller checks that
-    the CPU runs bfloat16 natively). It runs on ``torch.get_num_threads()`` threads. Converted
-    and compiled once per model, scale, precision and thread count (a few seconds), then cached.
+    the CPU runs bfloat16 natively). It runs on ``torch.get_num_threads()`` threads. Compiled
+    once per model, scale, precision and thread count, then kept in memory; the converted
+    network is read from ``cache_dir`` when it is there, else converted and written there
+    (``None``: no disk cache).
     """
     threads = torch.get_num_threads()
     versions = tuple(p._version for p in model.parameters())
@@ -101,7 +119,7 @@ def openvino_forward(model: nn.Module, scale: int, precision: str = "fp32") -> F
         _COMPILED[model] = (versions, compiled)
     key = (scale, precision, threads)
     if key not in compiled:
-        compiled[key] = _compile(model, scale, OPENVINO_PRECISION[precision], threads)
+        compiled[key] = _compile(model, scale, OPENVINO_PRECISION[precision], threads, cache_dir)
     network = compiled[key]
 
     def fn(x: torch.Tensor) -> torch.Tensor:
@@ -111,23 +129,108 @@ def openvino_forward(model: nn.Module, scale: int, precision: str = "fp32") -> F
     return fn
 
 
-def _compile(model: nn.Module, scale: int, hint: str, threads: int):
-    """Convert (dynamic N, H, W) and compile for the CPU with the precision ``hint``."""
+def _compile(model: nn.Module, scale: int, hint: str, threads: int, cache_dir):
+    """The converted network (from the disk cache, or converted now), compiled for the CPU."""
     import openvino as ov
 
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.inference_mode():  # conversion traces the network: no autograd needed
-            example = torch.full((1, 3, 16, 16), 128.0)
-            converted = ov.convert_model(
-                OneScale(model, scale), example_input=example, input=[-1, 3, -1, -1]
-            )
-    finally:
-        model.train(was_training)
+    core = ov.Core()
+    if cache_dir is None:
+        converted = _convert(model, scale)
+    else:
+        converted = _cached_or_converted(core, model, scale, Path(cache_dir))
     config = {
         "INFERENCE_PRECISION_HINT": hint,
         "INFERENCE_NUM_THREADS": threads,
         "PERFORMANCE_HINT": "LATENCY",
     }
-    return ov.Core().compile_model(converted, "CPU", config)
+    return core.compile_model(converted, "CPU", config)
+
+
+def _convert(model: nn.Module, scale: int):
+    """Trace ``model(x, scale)`` and convert it with dynamic N, H, W (an ``openvino.Model``).
+
+    The trace is done here, without ``torch.jit.trace``'s check (which runs the network twice
+    more and compares): that check took two thirds of ``convert_model``'s time.
+    """
+    import openvino as ov
+
+    was_training = model.training
+    model.eval()
+    try:
+        with torch.inference_mode():  # tracing runs the network once: no autograd needed
+            example = torch.full((1, 3, 16, 16), 128.0)
+            traced = torch.jit.trace(OneScale(model, scale), example, check_trace=False)
+            return ov.convert_model(traced, example_input=example, input=[-1, 3, -1, -1])
+    finally:
+        model.train(was_training)
+
+
+def cache_key(model: nn.Module, scale: int) -> str:
+    """32 hex digits naming ``model`` at ``scale`` converted by this OpenVINO version.
+
+    A sha256 of the OpenVINO version, the scale, every module's type and plain settings
+    (kernel sizes, ``res_scale``, ...: what the weights do not say) and every parameter and
+    buffer (name, dtype, shape, bytes). About 10 ms for EDSR-baseline.
+    """
+    version = importlib.metadata.version("openvino")  # without importing it: 0.2 s saved
+    digest = hashlib.sha256(f"edsr-lite openvino 1|{version}|x{scale}".encode())
+    for name, module in model.named_modules():
+        settings = sorted(
+            (k, v)
+            for k, v in vars(module).items()
+            if not k.startswith("_")
+            and k != "training"
+            and isinstance(v, int | float | str | tuple | list)
+        )
+        digest.update(f"|{name}:{type(module).__name__}:{settings!r}".encode())
+    for name, tensor in model.state_dict().items():
+        tensor = tensor.detach().cpu().contiguous()
+        digest.update(f"|{name}:{tensor.dtype}:{tuple(tensor.shape)}".encode())
+        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()[:32]
+
+
+def is_cached(model: nn.Module, scale: int, cache_dir: str | Path) -> bool:
+    """Whether ``model`` at ``scale``, converted, is in ``cache_dir`` (``.xml`` and ``.bin``)."""
+    return _is_pair(Path(cache_dir) / f"{cache_key(model, scale)}.xml")
+
+
+def _is_pair(xml: Path) -> bool:
+    return xml.is_file() and xml.with_suffix(".bin").is_file()
+
+
+def _cached_or_converted(core, model: nn.Module, scale: int, folder: Path):
+    """The network read from ``folder/<key>.xml`` (+ ``.bin``), or converted and saved there.
+
+    A file OpenVINO cannot read (truncated, not an IR) is converted again and replaced; a cache
+    that cannot be written (read-only) only warns: the conversion is used all the same.
+    """
+    xml = folder / f"{cache_key(model, scale)}.xml"
+    if _is_pair(xml):
+        try:
+            return core.read_model(xml)
+        except RuntimeError:  # OpenVINO's error for a damaged IR: convert again below
+            pass
+    converted = _convert(model, scale)
+    try:
+        _save(converted, xml)
+    except OSError as exc:
+        warnings.warn(f"could not cache the OpenVINO model in {folder}: {exc}", stacklevel=3)
+    return converted
+
+
+def _save(converted, xml: Path) -> None:
+    """Write the IR pair atomically (:func:`edsr_lite.files.atomic_write`), ``.bin`` first.
+
+    A reader never sees half a file; two processes saving one key write the same weights
+    (the ``.bin`` of a network is byte for byte the same from one conversion to the next).
+    """
+    import openvino as ov
+
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=xml.parent, prefix=".convert-") as tmp:
+        saved = Path(tmp) / "model.xml"
+        ov.save_model(converted, saved, compress_to_fp16=False)  # keep float32 weights
+        for suffix in (".bin", ".xml"):
+            data = saved.with_suffix(suffix).read_bytes()
+            atomic_write(xml.with_suffix(suffix), lambda f, data=data: f.write(data))

@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from edsr_lite.backends import openvino_forward, resolve_backend
+from edsr_lite.download import user_cache_dir
 from edsr_lite.images import _check_scale, as_rgb_array, read_image, to_tensor
 from edsr_lite.imresize import imresize
 from edsr_lite.models import EDSR, MDSR
@@ -33,7 +34,7 @@ from edsr_lite.progress import progress_bar
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
 
-DEFAULT_MAX_MEMORY_MB = 2048
+DEFAULT_MAX_MEMORY_MB = 4096
 MIN_TILE = 16
 MiB = 2**20
 
@@ -226,8 +227,12 @@ def auto_tile(
 ) -> int:
     """The largest core size whose tile (core + 2 * overlap) fits ``max_memory_mb``.
 
-    ``fixed_mb``: what the budget must hold besides the tile (:func:`fixed_memory_mb`: the
-    images and the runtime's working space), taken off the budget first.
+    The largest, because larger tiles recompute less overlap (a 64-pixel core with the
+    36-pixel margin of EDSR-baseline computes 4.5 times its pixels): the whole image was the
+    fastest, tiles of 256 and 512 took about 1.1 times as long, 128 1.7 times
+    (``benchmarks/bench_tiles.py``, docs/speed.md). ``fixed_mb``: what the budget must hold
+    besides the tile (:func:`fixed_memory_mb`: the images and the runtime's working space),
+    taken off the budget first.
     """
     per_pixel = bytes_per_lr_pixel(model, scale, ensemble)
     budget_pixels = max(0.0, max_memory_mb - fixed_mb) * MiB / per_pixel
@@ -250,11 +255,32 @@ def choose_tile(
     ensemble: bool = False,
     overlap: int | None = None,
 ) -> int:
-    """The core tile size (LR pixels) :class:`Upscaler` uses for ``shape`` = (N, H, W) images:
-    :func:`auto_tile` of the budget left after :func:`fixed_memory_mb`."""
+    """The core tile size (LR pixels) :class:`Upscaler` uses for ``shape`` = (N, H, W) images.
+
+    The whole image (``max(H, W)``: one tile, no overlap to recompute, the fastest) when all of
+    it fits the budget left after :func:`fixed_memory_mb`; otherwise :func:`auto_tile` of that
+    budget, evened out by :func:`even_tile`.
+    """
     overlap = receptive_radius(model, scale) if overlap is None else overlap
+    n, height, width = shape
     fixed = fixed_memory_mb(shape, scale)
-    return auto_tile(model, scale, overlap, max_memory_mb, ensemble, fixed)
+    whole_mb = n * height * width * bytes_per_lr_pixel(model, scale, ensemble) / MiB
+    if fixed + whole_mb <= max_memory_mb:
+        return max(height, width)
+    tile = auto_tile(model, scale, overlap, max_memory_mb, ensemble, fixed)
+    return even_tile(height, width, tile)
+
+
+def even_tile(height: int, width: int, tile: int) -> int:
+    """The smallest core size that cuts a ``height`` x ``width`` image into as many tiles as
+    ``tile`` does (``tile`` itself when it covers the image): about the same overlap to
+    recompute (up to 3% more: a sliver thinner than the overlap clips its neighbour's), no
+    sliver (1000 x 750 cut by 244 leaves an 18-pixel last row; by 200, none), less memory.
+    """
+    if tile >= max(height, width):
+        return tile
+    rows, cols = math.ceil(height / tile), math.ceil(width / tile)
+    return max(math.ceil(height / rows), math.ceil(width / cols))
 
 
 def fixed_memory_mb(shape: tuple[int, int, int], scale: int) -> float:
@@ -370,7 +396,7 @@ class Upscaler:
                 return self.model(t, scale).float()
 
         if self.backend == "openvino":  # the same tile forward, compiled once per scale
-            fn = openvino_forward(self.model, scale, self.precision)
+            fn = openvino_forward(self.model, scale, self.precision, openvino_cache_dir())
         run = (lambda t: self_ensemble(fn, t)) if self.ensemble else fn
         overlap = receptive_radius(self.model, scale) if self.overlap is None else self.overlap
         tile = self.tile
@@ -383,6 +409,12 @@ class Upscaler:
             y = run(x).round_().clamp_(0, 255)
             return y.to(torch.uint8, memory_format=torch.channels_last)
         return tiled_forward(run, x, scale, tile, overlap, self.progress, out_dtype=torch.uint8)
+
+
+def openvino_cache_dir() -> Path:
+    """Where converted OpenVINO networks are kept: ``openvino/`` in the user cache
+    (:func:`edsr_lite.download.user_cache_dir`, ``$EDSR_LITE_CACHE`` when set)."""
+    return user_cache_dir() / "openvino"
 
 
 def upscale(
@@ -421,9 +453,12 @@ def upscale(
             others (check with :func:`edsr_lite.train.bf16_available`); it moves some output
             values by a gray level (:data:`PRECISIONS`).
         backend: ``"torch"`` (default: PyTorch runs the network), ``"openvino"`` (the
-            network compiled by OpenVINO for the CPU, once per model and scale: the same
-            uint8 image, faster; ``pip install 'edsr-lite[fast]'``), or ``"auto"`` (OpenVINO
-            when installed and the device is the CPU): :mod:`edsr_lite.backends`.
+            network compiled by OpenVINO for the CPU: the same uint8 image, faster; converted
+            once per model and kept in the user cache; ``pip install 'edsr-lite[fast]'``), or
+            ``"auto"`` (OpenVINO when installed and the device is the CPU), the default of
+            ``edsr-lite upscale``: :mod:`edsr_lite.backends`. The library stays on torch by
+            default so that a call does what the model object does, with nothing converted
+            or written to disk behind the caller's back.
     """
     check_tiling(tile, overlap, max_memory_mb)
     lr = read_image(image) if isinstance(image, str | Path) else as_rgb_array(image)

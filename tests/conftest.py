@@ -19,6 +19,10 @@ NOTEBOOK_DIR = ROOT / "notebooks"
 # subprocess it starts) sees an empty user cache unless it sets its own.
 EMPTY_CACHE = tempfile.mkdtemp(prefix="edsr-lite-test-cache-")
 os.environ["EDSR_LITE_CACHE"] = EMPTY_CACHE
+# `edsr-lite upscale` runs OpenVINO by default when it is installed; OpenVINO's threads in the
+# test process made a later test that sends itself SIGINT segfault, so commands the tests run
+# in-process use torch. tests/test_backends.py checks the default in fresh processes.
+os.environ.setdefault("EDSR_LITE_BACKEND", "torch")
 
 
 def pytest_sessionfinish(session, exitstatus):

@@ -5,9 +5,12 @@ The tests that run OpenVINO do it in a fresh Python process: its runtime's threa
 in the test process, crashed a later test that sends itself SIGINT (tests/test_train.py).
 """
 
+import os
 import subprocess
 import sys
+import tempfile
 import textwrap
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,7 +19,7 @@ import torch
 import edsr_lite.backends as backends
 from edsr_lite.cli import main
 from edsr_lite.datasets import benchmark
-from edsr_lite.images import write_png
+from edsr_lite.images import read_image, write_png
 from edsr_lite.infer import Upscaler, upscale
 from edsr_lite.weights import load_model
 
@@ -35,9 +38,15 @@ def _in_a_fresh_process(code: str) -> None:
     prelude = "import numpy as np, torch\nimport edsr_lite.backends as backends\n"
     prelude += "from edsr_lite.datasets import benchmark\nfrom edsr_lite.infer import Upscaler\n"
     prelude += "from edsr_lite.weights import load_model\n"
-    result = subprocess.run(
-        [sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True, text=True
-    )
+    # A cache of its own: a network it converts must not be found by a later in-process
+    # `edsr-lite upscale` (auto would run OpenVINO in the test process).
+    with tempfile.TemporaryDirectory(prefix="edsr-lite-test-ov-") as cache:
+        result = subprocess.run(
+            [sys.executable, "-c", prelude + textwrap.dedent(code)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "EDSR_LITE_CACHE": cache},
+        )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
@@ -75,6 +84,88 @@ def test_the_compiled_network_is_reused_and_redone_after_a_weight_change():
         assert backends._COMPILED[model][1][key] is not compiled
         assert (y - after).abs().max().item() < 0.01
     """)
+
+
+@needs_openvino
+def test_the_converted_network_is_cached_on_disk_and_a_damaged_file_converted_again(tmp_path):
+    _in_a_fresh_process(f"""
+        from pathlib import Path
+        folder, x = Path({str(tmp_path)!r}), torch.rand(1, 3, 24, 20) * 255
+        model = load_model("edsr_baseline_x2")
+        expected = model(x, 2).detach()
+        xml = folder / (backends.cache_key(model, 2) + ".xml")
+        bin_ = xml.with_suffix(".bin")
+
+        def run():  # a new model object: nothing in memory, only the disk cache
+            y = backends.openvino_forward(load_model("edsr_baseline_x2"), 2, "fp32", folder)(x)
+            assert (y - expected).abs().max().item() < 0.01
+
+        run()
+        assert xml.is_file() and bin_.is_file()
+        assert sorted(p.name for p in folder.iterdir()) == [bin_.name, xml.name]  # no temp left
+        convert = backends._convert
+        backends._convert = None  # read from the cache: converting again would fail
+        run()
+        backends._convert = convert
+        bin_.write_bytes(bin_.read_bytes()[:1000])  # truncated: converted again, replaced
+        run()
+        assert bin_.stat().st_size > 1_000_000
+        xml.write_text("not an IR")
+        run()
+        assert xml.read_text().startswith("<?xml")
+        assert backends.cache_key(load_model("edsr_baseline_x2"), 2) == xml.stem
+        assert backends.cache_key(load_model("edsr_baseline_x2"), 2) != backends.cache_key(
+            load_model("edsr_baseline_x4"), 4)
+    """)
+
+
+@needs_openvino
+def test_the_default_command_gives_the_torch_image_with_openvino(tmp_path):
+    # A fresh process each: `--backend openvino` converts and caches the network, then the
+    # default (auto) finds it cached and runs OpenVINO; the PNG is PyTorch float32's.
+    lr = _lr(2)
+    write_png(tmp_path / "in.png", lr)
+    env = {k: v for k, v in os.environ.items() if k != "EDSR_LITE_BACKEND"}
+    env["EDSR_LITE_CACHE"] = str(tmp_path / "cache")
+    command = [sys.executable, "-m", "edsr_lite", "upscale", str(tmp_path / "in.png"), "-q"]
+    command += ["--model", "edsr_baseline_x2", "--overwrite"]
+    for extra in (["--backend", "openvino"], []):
+        result = subprocess.run([*command, *extra], env=env, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+    assert len(list((tmp_path / "cache" / "openvino").glob("*.xml"))) == 1
+    expected = Upscaler(load_model("edsr_baseline_x2"))(lr)
+    assert np.abs(read_image(tmp_path / "in_x2.png").astype(int) - expected).max() <= 1
+
+
+def test_auto_converts_only_when_cached_or_when_the_run_pays_for_it(monkeypatch, tmp_path):
+    # The rule of `edsr-lite upscale --backend auto` (not its timings): OpenVINO when the
+    # converted network is cached, or when the inputs are big enough to pay for converting it.
+    from edsr_lite.cli import upscale as cli
+
+    model, cached = load_model("edsr_baseline_x2"), []
+    monkeypatch.setattr(backends, "openvino_available", lambda: True)
+    monkeypatch.setattr(backends, "is_cached", lambda *a: bool(cached))
+    write_png(tmp_path / "small.png", _lr(2))  # 64 x 48
+    jobs = [cli.Job(tmp_path / "small.png", tmp_path / "out.png")]
+    args = SimpleNamespace(device="cpu", ensemble=False)
+    assert cli._choose_backend("auto", model, 2, jobs, args) == "torch"
+    assert cli._choose_backend("openvino", model, 2, jobs, args) == "openvino"
+    monkeypatch.setattr(cli, "CONVERT_FROM_PIXELS", 64 * 48)
+    assert cli._choose_backend("auto", model, 2, jobs, args) == "openvino"
+    monkeypatch.setattr(cli, "CONVERT_FROM_PIXELS", 10**6)
+    cached.append(True)
+    assert cli._choose_backend("auto", model, 2, jobs, args) == "openvino"
+    assert cli._choose_backend("torch", model, 2, jobs, args) == "torch"
+    assert cli._choose_backend("auto", model, 2, jobs, SimpleNamespace(device="cuda")) == "torch"
+
+
+def test_the_default_command_stays_on_torch_without_openvino(monkeypatch, tmp_path):
+    monkeypatch.setattr(backends, "openvino_available", lambda: False)
+    monkeypatch.delenv("EDSR_LITE_BACKEND", raising=False)
+    write_png(tmp_path / "in.png", _lr(2))
+    assert main(["upscale", str(tmp_path / "in.png"), "--model", "edsr_baseline_x2", "-q"]) == 0
+    expected = Upscaler(load_model("edsr_baseline_x2"))(_lr(2))
+    assert np.array_equal(read_image(tmp_path / "in_x2.png"), expected)
 
 
 def test_auto_is_torch_without_openvino(monkeypatch):

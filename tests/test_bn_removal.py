@@ -37,9 +37,11 @@ def test_saved_tensors_skip_parameters_and_see_shared_memory():
 
 def test_saved_maps_table_rows():
     rows = bn_removal.saved_maps_table(n_feats=16, batch_size=2, patch_size=16)
-    assert [r["maps"] for r in rows] == [2, 4, 5]
-    assert rows[0]["saved_mb"] < rows[1]["saved_mb"] < rows[2]["saved_mb"]
-    assert "ReLU" in rows[0]["layers"] and "PReLU" in rows[2]["layers"]
+    assert [r[bn_removal.MAPS_KEPT] for r in rows] == [2, 4, 5]
+    assert rows[0]["saved (MiB)"] < rows[1]["saved (MiB)"] < rows[2]["saved (MiB)"]
+    layers = [r["layers that keep a map"] for r in rows]
+    assert "ReLU" in layers[0] and "PReLU" in layers[2]
+    assert all("_" not in key for key in rows[0]), "columns are words, not code identifiers"
 
 
 def test_removing_bn_saves_activation_memory(patches):
@@ -78,8 +80,10 @@ def test_bn_makes_outputs_depend_on_the_batch_and_mode():
     with_bn = build("edsr_tiny", 2, bn=True).eval()
     before = [b.clone() for b in with_bn.buffers()]
     d = bn_removal.bn_batch_dependence(with_bn, crops)
-    assert d["train_alone_vs_in_batch"] > 0.01 and d["train_vs_eval"] > 0.01
-    assert d["eval_alone_vs_in_batch"] < 1e-3
+    train_batch, eval_batch, train_eval = (d[key] for key in bn_removal.BATCH_DEPENDENCE)
+    assert train_batch > 0.01 and train_eval > 0.01
+    assert eval_batch < 1e-3
+    assert all("_" not in key for key in d), "columns are words, not code identifiers"
     assert all(torch.equal(a, b) for a, b in zip(before, with_bn.buffers(), strict=True))
     plain = bn_removal.bn_batch_dependence(build("edsr_tiny", 2).eval(), crops)
     assert max(plain.values()) < 1e-3

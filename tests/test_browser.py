@@ -10,7 +10,9 @@ It checks that
 * the kernel received the new box (read back from the kernel through its connection file),
   in one or two messages for a drag across many pixels, not one per mouse move;
 * what the browser drew is what Python computes for that box: the crop pixels, bit for bit,
-  and the PSNR labels, to 0.01 dB.
+  and the PSNR labels, to 0.01 dB;
+* the crops stay beside the overview (right of it, not wrapped under it) in 1280 and 1024 px
+  wide windows.
 
 A screenshot is saved as ``build/test-artifacts/zoom_compare.png``.
 
@@ -293,6 +295,14 @@ def _drag(page, selector: str, start: tuple[float, float], end: tuple[float, flo
     page.mouse.up()
 
 
+def crops_beside_overview(page) -> None:
+    """Every crop panel of the widget sits right of the overview (none wrapped under it)."""
+    overview = page.locator(".edsr-zoom-overview").bounding_box()
+    for panel in page.locator(".edsr-zoom-panel").all():
+        box = panel.bounding_box()
+        assert box["x"] >= overview["x"] + overview["width"], (overview, box)
+
+
 def _wait_for_page_box(page, box: tuple[int, int, int, int]) -> None:
     page.wait_for_selector(f'.edsr-zoom[data-box="{",".join(map(str, box))}"]')
 
@@ -356,6 +366,13 @@ def test_zoom_compare_in_jupyterlab(tmp_path: Path) -> None:
             page.keyboard.press("Home")
             _wait_for_page_box(page, (0, y1 + step, w, h))
             _check_page_matches_kernel(page, kernel)
+
+            # At common window widths the crops shrink to stay beside the overview.
+            for width in (1280, 1024):
+                page.set_viewport_size({"width": width, "height": 900})
+                _page_box(page)  # two frames: the layout has followed
+                crops_beside_overview(page)
+            page.set_viewport_size({"width": 1400, "height": 900})
 
             # A box set in Python moves on the page.
             kernel.run("widget.box = (120, 60, 48, 48)")

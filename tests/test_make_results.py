@@ -28,7 +28,7 @@ from edsr_lite.paper import MDSR_TOLERANCE_DB, PAPER_SRCNN, QUALITY_BAR_SET5
 from edsr_lite.train import TrainConfig, train
 from tools import make_results
 from tools.make_results import main
-from tools.results_tables import BEGIN, END, check, render
+from tools.results_tables import BEGIN, END, check, render, render_summary
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = make_results.find_main_models()  # the main models in data/checkpoints (finished runs)
@@ -160,8 +160,18 @@ def test_script_writes_the_json_the_markdown_and_the_readme_block(made, checkpoi
     readme, original = made["readme"].read_text(), (ROOT / "README.md").read_text()
     assert readme.split(BEGIN)[0] == original.split(BEGIN)[0]
     assert readme.split(END)[1] == original.split(END)[1]
-    assert readme.split(BEGIN)[1].split(END)[0] == "\n" + render(data) + "\n"
+    assert readme.split(BEGIN)[1].split(END)[0] == "\n" + render_summary(data) + "\n"
     assert md == "# edsr-lite: results\n\n" + render(data) + "\n"
+
+    # The README's block is the summary: each shipped model on Set5, and a link to the rest.
+    summary = render_summary(data)
+    assert "| Set | Scale |" not in summary and "(data/RESULTS.md)" in summary
+    for name in ("edsr_baseline_x2", "mdsr_baseline"):
+        row = _row(data, name)
+        line = next(line for line in summary.splitlines() if line.startswith(f"| `{name}`"))
+        cells = [_row(data, "bicubic"), row]
+        assert all(f"{r['psnr']:.2f} / {r['ssim']:.4f}" in line for r in cells)
+        assert "37.98 / 0.9604" in line and "38.11 / 0.9601" in line  # official weights, paper
 
 
 def test_check_passes_and_catches_hand_edits(made, tmp_path, capsys):

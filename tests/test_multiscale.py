@@ -139,6 +139,11 @@ def test_shipped_scores_compare_each_scale_and_mark_what_has_not_shipped(tmp_pat
     )
     assert budgets["edsr_tiny_x2"]["started from"] == "random"
     assert budgets["edsr_tiny_x3"]["started from"] == "edsr_tiny_x2"
+    assert budgets["edsr_tiny_x2"]["steps in bfloat16"] is None  # its run.json does not say
+    assert ms.shipped_gaps(rows) == {
+        2: by_scale["x2"]["multi - single (dB)"],
+        3: pytest.approx(by_scale["x3"]["multi - single (dB)"]),
+    }
 
     two = ms.shipped_budgets((2, 3), "edsr_tiny", "mdsr_tiny", tmp_path)
     assert [r["model"] for r in two] == [
@@ -178,3 +183,68 @@ def test_recorded_scores_read_the_results_file_per_set_and_scale(tmp_path):
 
     with pytest.raises(ResultsError, match="make results"):
         ms.recorded_scores(results_json=tmp_path / "missing.json")
+
+
+def test_bf16_share_reads_the_segments_of_a_resumed_run():
+    resumed = {
+        "segments": [
+            {"steps": [0, 4000], "precision": "bfloat16 autocast"},
+            {"steps": [4000, 6000], "precision": "float32"},
+        ]
+    }
+    assert ms._bf16_share(resumed) == "67%"
+    assert ms._bf16_share({"train_config": {"bf16": True}}) == "100%"
+    assert ms._bf16_share({"train_config": {"bf16": False}}) == "0%"
+
+
+def _comparison(bicubic, edsr, mdsr):
+    psnr = {"bicubic": bicubic, "EDSR per scale": edsr, "MDSR": mdsr}
+    return ms.ScaleComparison((2, 3), 30, psnr, {}, {})
+
+
+def test_a_live_run_is_comparable_only_once_both_networks_beat_bicubic():
+    short = _comparison({2: 33.7, 3: 30.4}, {2: 27.7, 3: 31.0}, {2: 26.0, 3: 30.9})
+    assert short.gaps() == {2: pytest.approx(-1.7), 3: pytest.approx(-0.1)}
+    assert short.not_above_bicubic() == ["EDSR per scale at x2", "MDSR at x2"]
+    assert not short.comparable()
+    assert [r["scale"] for r in short.rows()] == ["x2", "x3"]
+    assert set(short.rows()[0]) == {"scale", "bicubic (dB)", "EDSR per scale (dB)", "MDSR (dB)"}
+    longer = _comparison({2: 33.7, 3: 30.4}, {2: 34.5, 3: 31.0}, {2: 34.6, 3: 30.9})
+    assert not longer.not_above_bicubic() and longer.comparable()
+    assert not longer.comparable(tolerance_db=0.05)  # x3 is 0.1 dB below
+
+
+def test_gaps_in_words_per_scale():
+    said = ms.versus_each_scale({2: 0.4, 3: 0.001, 4: -0.05})
+    assert said == (
+        "0.40 dB above the single-scale model at x2, level with it at x3 and 0.05 dB below it at x4"
+    )
+    assert ms.versus_each_scale({2: -0.2}, "EDSR") == "0.20 dB below EDSR at x2"
+
+
+def test_recorded_summary_gives_the_range_of_the_gaps_and_of_the_ensemble_gains():
+    def row(set_name, scale, edsr, edsr_plus, mdsr, mdsr_plus):
+        return {
+            "set": set_name,
+            "scale": scale,
+            "e dB": edsr,
+            "e+ dB": edsr_plus,
+            "m dB": mdsr,
+            "m+ dB": mdsr_plus,
+            "multi - single (dB)": None if edsr is None or mdsr is None else mdsr - edsr,
+        }
+
+    rows = [
+        row("Set14", "x2", 33.0, 33.1, 33.1, 33.2),
+        row("B100", "x3", 28.0, 28.05, 27.99, 28.1),
+        row("B100", "x4", None, None, 27.0, 27.1),  # the x4 model has not shipped
+    ]
+    got = ms.recorded_summary(rows, "e", "m")
+    assert got["lowest"] == (pytest.approx(-0.01), "B100 x3")
+    assert got["highest"] == (pytest.approx(0.1), "Set14 x2")
+    assert got["gain single"] == (pytest.approx(0.05), pytest.approx(0.1))
+    assert got["gain multi"] == (pytest.approx(0.1), pytest.approx(0.11))
+    assert got["gap with ensemble"] == (pytest.approx(0.05), pytest.approx(0.1))
+    no_plus = [{**r, "e+ dB": None} for r in rows]
+    assert "gain single" not in ms.recorded_summary(no_plus, "e", "m")
+    assert ms.recorded_summary(rows[2:], "e", "m") is None

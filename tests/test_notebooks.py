@@ -17,9 +17,20 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from edsr_lite.course import claims
+
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
+#: The claims each notebook's fast budget is sized to show: their verdict in fast mode must be
+#: "shown here" (the start of the claim's text in the "measured here vs the paper" table).
+SHOWN_IN_FAST_MODE: dict[str, tuple[str, ...]] = {
+    "01_bn_removal": ("training memory saved without BN",),
+    "02_residual_scaling": ("live run without scaling", "live run with scaling 0.1"),
+    "03_multiscale": ("MDSR parameters / three EDSRs", "parts shared by all scales"),
+    "04_pretrained_init": ("live tiny pair",),
+    "05_benchmark": ("bicubic column", "self-ensemble gain"),
+}
 CELL_TIMEOUT = 600  # seconds per cell; a fast-mode notebook takes about a minute in all
 
 _spec = importlib.util.spec_from_file_location("strip_notebooks", ROOT / "tools/strip_notebooks.py")
@@ -123,3 +134,26 @@ def test_notebook_runs_in_fast_mode(path, run_notebook):
     print(f"{path.name}: {time.monotonic() - start:.0f} s in fast mode")
     errors = [o for c in nb.cells for o in c.get("outputs", []) if o.output_type == "error"]
     assert not errors
+    verdicts = claim_verdicts(nb)
+    if path.name != "00_tour.ipynb":
+        assert verdicts, f"{path.name}: no 'measured here vs the paper' table with verdicts"
+    for claim, verdict in verdicts.items():
+        assert verdict in claims.VERDICTS, f"{path.name}: {claim!r}: verdict {verdict!r}"
+    for start in SHOWN_IN_FAST_MODE.get(path.stem, ()):
+        shown = [v for c, v in verdicts.items() if c.startswith(start)]
+        assert shown == [claims.SHOWN], f"{path.name}: {start!r} in fast mode: {shown}"
+
+
+def claim_verdicts(nb: nbformat.NotebookNode) -> dict[str, str]:
+    """{claim: verdict} from the executed notebook's claims tables (claims.claims_table)."""
+    header = "| | paper | measured here | verdict |"
+    found = {}
+    for cell in nb.cells:
+        for output in cell.get("outputs", []):
+            text = output.get("data", {}).get("text/markdown", "")
+            if not text.startswith(header):
+                continue
+            for row in text.splitlines()[2:]:
+                cells = [c.strip() for c in row.strip().strip("|").split(" | ")]
+                found[cells[0]] = cells[-1]
+    return found

@@ -35,6 +35,9 @@ def test_pretrained_vs_scratch_trains_the_same_budget_twice(train_dir):
     assert live.init_report.left_random == ["tail.0.2.weight", "tail.0.2.bias"]
     assert "body.0.body.0.weight" in live.init_report.copied
     assert set(live.seconds) == {"x2 source", "scratch", "pretrained"}
+    # the live pair carries the shipped pair's labels, in the same order (one colour per run)
+    assert list(live.logs()) == list(pretrained_init.SHIPPED_PAIR)
+    assert live.logs()[pretrained_init.FROM_X2] is live.pretrained
     # Same seed and patches, different start: the two runs differ from step 0 on
     assert live.scratch.series("psnr")[1][0] != live.pretrained.series("psnr")[1][0]
 
@@ -53,13 +56,54 @@ def test_head_start_compares_the_pair_at_the_same_budget():
         return TrainLog([{"step": 10 * i, "psnr": p} for i, p in enumerate(psnr)])
 
     assert pretrained_init.head_start(log(12.0, 29.5, 30.5), log(12.0, 28.0, 29.2)) == (
-        "+1.30 dB on Set5 at step 20; the scratch run's final 29.20 dB reached at step 10 of 20"
+        "+1.30 dB on Set5 at step 20; the scratch run's final 29.20 dB reached at step 10 of 20 "
+        "steps"
     )
     assert pretrained_init.head_start(log(12.0, 28.0), log(12.0, 28.5)).endswith(
-        "reached at step - (not within the budget) of 10"
+        "the scratch run's final 28.50 dB not reached in 10 steps"
     )
     assert "at steps 20 vs 10" in pretrained_init.head_start(log(12.0, 29.0, 30.5), log(12.0, 28.0))
     assert pretrained_init.head_start(log(12.0, 29.0), None) == "- (not shipped yet)"
     assert pretrained_init.head_start(log(12.0), TrainLog([{"step": 0, "psnr": None}])) == (
         "- (not shipped yet)"
     )
+
+
+def _psnr_log(*psnr, every=10):
+    return TrainLog([{"step": every * i, "psnr": p} for i, p in enumerate(psnr)])
+
+
+def test_pair_validations_words_come_from_the_data():
+    pair = pretrained_init.pair_validations(
+        _psnr_log(12.0, 29.5, 30.5, 30.9), _psnr_log(12.5, 28.0, 29.2, 30.0)
+    )
+    assert pair.steps == [10, 20, 30] and pair.last == 30
+    assert (pair.ours_at_0, pair.theirs_at_0) == (12.0, 12.5)
+    assert [round(g, 2) for g in pair.gaps] == [1.5, 1.3, 0.9]
+    assert pair.ahead and pair.reached == 20
+    assert pair.caught_up() == "caught up with the scratch run's final 30.00 dB at step 20 of 30"
+    assert round(pair.rise("theirs"), 2) == 0.8 and round(pair.rise("ours"), 2) == 0.4
+    behind = pretrained_init.pair_validations(_psnr_log(12.0, 27.0), _psnr_log(12.0, 28.0))
+    assert not behind.ahead and behind.reached is None
+    assert (
+        behind.caught_up() == "had not caught up with the scratch run's final 28.00 dB in 10 steps"
+    )
+    level = pretrained_init.pair_validations(_psnr_log(12.0, 28.002), _psnr_log(12.0, 28.0))
+    assert not level.ahead  # 28.00 vs 28.00 as printed: not "ahead"
+    assert pretrained_init.pair_validations(_psnr_log(12.0), _psnr_log(12.0, 28.0)) is None
+
+
+def test_same_precision_reads_the_segments_of_the_steps_held():
+    def log(last, *segments):
+        info = {"segments": [{"steps": list(s), "precision": p} for *s, p in segments]}
+        return TrainLog([{"step": s} for s in range(0, last + 1, 10)], info)
+
+    mixed = log(30, (0, 20, "float32"), (20, 40, "bfloat16 autocast"))
+    assert not pretrained_init.same_precision([mixed])
+    assert pretrained_init.same_precision([log(20, (0, 20, "float32"), (20, 40, "bfloat16"))])
+    bf16 = log(20, (0, 20, "bfloat16 autocast"))
+    assert not pretrained_init.same_precision([log(20, (0, 20, "float32")), bf16])
+
+
+def test_recorded_psnr_reads_results_json_or_says_none():
+    assert pretrained_init.recorded_psnr("no_such_model", "Set5", 4) is None

@@ -99,3 +99,32 @@ def test_python_block_runs(index):
     code = _blocks("python")[index]
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, f"{code}\n{out.stderr}"
+
+
+def _headings() -> list[str]:
+    return re.findall(r"^## (.+)$", README, re.M)
+
+
+def test_readme_leads_a_newcomer():
+    """What it is, the two commands, the six notebooks, a picture; then the rest."""
+    assert _headings()[:3] == ["Quick start", "The notebooks", "The network"]
+    intro = README.split("\n## ", 1)[0]
+    assert intro.startswith("# edsr-lite\n\n") and intro.strip().count("\n\n") == 1  # a paragraph
+    notebooks = README.split("\n## The notebooks\n", 1)[1].split("\n## ", 1)[0]
+    linked = re.findall(r"^\d\. \[`(\d\d_\w+\.ipynb)`\]\(notebooks/\1\): .+$", notebooks, re.M)
+    assert linked == sorted(p.name for p in (ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    pictures = re.findall(r"!\[[^\]]+\]\((docs/\w+\.png)\)", README)
+    assert pictures and all((ROOT / p).is_file() for p in pictures)
+    assert README.index(pictures[0]) < README.index("\n## Results\n")
+
+
+def test_the_full_results_table_lives_in_data_results_md():
+    results = README.split("\n## Results\n", 1)[1].split("\n## ", 1)[0]
+    assert "(data/RESULTS.md)" in results
+    assert "| Set | Scale |" not in README  # the 11-column table is data/RESULTS.md's
+    assert "| Set | Scale |" in (ROOT / "data" / "RESULTS.md").read_text()
+
+
+def test_readme_links_point_to_files_that_exist():
+    for target in re.findall(r"\]\(((?!https?:|#)[^)#\s]+)\)", README):
+        assert (ROOT / target).exists(), target

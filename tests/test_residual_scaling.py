@@ -10,6 +10,7 @@ import pytest
 
 from edsr_lite.course import residual_scaling
 from edsr_lite.course import runs as ex
+from edsr_lite.train import TrainLog
 
 
 def test_predicted_growth():
@@ -85,3 +86,74 @@ def test_stability_report_gives_peaks_recent_medians_and_the_validation_set(tmp_
         "Set5[:2] 31.25 dB at step 6"
     )
     assert scaled == "res_scale 0.1: no log shipped"
+
+
+def _trace(losses, diverged_at=None):
+    return residual_scaling.RunTrace(
+        "res_scale 1", 1.0, 2e-3, list(losses), [1.0] * len(losses), 1.0, diverged_at
+    )
+
+
+def test_verdicts_and_words_come_from_the_losses():
+    exploded = _trace([70.0, 3e5, 2e4, 2e4])
+    assert residual_scaling.unstable(exploded) and not residual_scaling.trained(exploded)
+    assert exploded.summary()["peak_step"] == 2
+    assert residual_scaling.describe_trace(exploded, tail=2) == (
+        "the loss went from 70 at step 1 to a peak of 3e+05 at step 2 and ended at 2e+04 "
+        "(median of the last 2 steps), above where it started"
+    )
+    fell = _trace([70.0, 360.0, 40.0, 35.0])
+    assert residual_scaling.trained(fell)
+    assert residual_scaling.describe_trace(fell, tail=2).endswith("below where it started")
+    nan = _trace([70.0, 80.0, math.nan], diverged_at=3)
+    assert residual_scaling.unstable(nan)
+    assert residual_scaling.describe_trace(nan).endswith("then to NaN at step 3")
+
+
+def test_preset_scales_names_the_edsr_presets_in_words():
+    rows = {r["preset"]: r for r in residual_scaling.preset_scales()}
+    assert rows["edsr"] == {
+        "preset": "edsr",
+        "blocks": 32,
+        "features": 256,
+        "residual scale": "0.1",
+    }
+    assert rows["edsr_baseline"]["residual scale"] == "1" and "mdsr" not in rows
+
+
+def _summary(psnr):
+    return residual_scaling.LogSummary(
+        (1.0, 1), (1.0, 1), 1.0, 50, psnr, "Set5[:2]", 400, 4, 24, 49.0, 2
+    )
+
+
+def test_recovery_says_what_the_validations_show():
+    def story(unscaled, scaled):
+        return residual_scaling.recovery(_summary(unscaled), _summary(scaled))
+
+    assert "had caught up by step 400" in story(
+        {0: 12, 200: 35.7, 400: 37.9}, {200: 37.4, 400: 37.3}
+    )
+    assert "had not caught up in 400 steps" in story({200: 35.7, 400: 37.0}, {200: 37.4, 400: 37.3})
+    assert "cost nothing" in story({200: 37.5, 400: 37.9}, {200: 37.4, 400: 37.3})
+    assert story({0: 12.0}, {0: 12.0}) == ""
+
+
+def test_summarize_log_reads_peaks_validations_and_the_budget():
+    rows = [{"step": 0, "psnr": 12.5}]
+    rows += [
+        {"step": s, "loss": v, "grad_norm": 10 * v} for s, v in ((1, 70.0), (2, 122.0), (3, 8.0))
+    ]
+    rows += [{"step": 4, "loss": 7.0, "grad_norm": 70.0, "psnr": 31.25}]
+    info = {
+        "step": 4,
+        "seconds": 120.0,
+        "train_config": {"batch_size": 4, "patch_size": 24},
+        "machine": {"cpu_cores": 2},
+        "metrics": {"Set5[:2]": {"x2": 31.25}, "step": 4},
+    }
+    summary = residual_scaling.summarize_log(TrainLog(rows, info), tail=2)
+    assert summary.loss_peak == (122.0, 2) and summary.grad_peak == (1220.0, 2)
+    assert summary.loss_tail == 7.5 and summary.psnr == {0: 12.5, 4: 31.25}
+    assert (summary.steps, summary.batch_size, summary.patch_size) == (4, 4, 24)
+    assert summary.minutes == 2.0 and summary.cores == 2 and summary.validated_on == "Set5[:2]"

@@ -200,7 +200,6 @@ def test_tables():
     assert "| - | - | - |" in benchmark.paper_comparison(rows, {})
     assert tables.rows_table([{"a": 1.234, "b": "x"}], digits=1).splitlines()[-1] == "| 1.2 | x |"
     assert tables.rows_table([{"a": None, "b": True}]).splitlines()[-1] == "| - | True |"
-    assert tables.claims_table([("c", "p", "m")]).splitlines()[-1] == "| c | p | m |"
 
 
 def test_evaluate_checkpoints_names_the_rows(tmp_path, monkeypatch):
@@ -252,3 +251,44 @@ def test_zoom_y_leaves_out_the_first_point():
     assert list(ax.get_lines()[0].get_xdata()) == [50, 100]  # removed, not clipped
     left, right = ax.get_xlim()  # so no segment runs off the panel from step 0
     assert 0 < left < 50 and 100 < right < 105
+
+
+def _pair_logs(gaps: dict[int, float]) -> dict[str, TrainLog]:
+    """Two logs validated at the steps of ``gaps``: A scores 30 + gap, B 30 (and 12 at step 0)."""
+    a = [{"step": 0, "psnr": 12.0}] + [{"step": s, "psnr": 30 + g} for s, g in gaps.items()]
+    b = [{"step": 0, "psnr": 12.0}] + [{"step": s, "psnr": 30.0} for s in gaps]
+    return {"A": TrainLog(a), "B": TrainLog(b)}
+
+
+def test_race_picks_its_words_from_the_validations():
+    assert ex.race(_pair_logs({10: 0.95, 20: 0.21, 30: -0.01})) == (
+        "A learned faster: 0.95 dB ahead of B at step 10, 0.21 dB at step 20. "
+        "By step 30 B had caught up and moved ahead: 30.00 vs 29.99 dB."
+    )
+    assert ex.race(_pair_logs({10: -0.5, 20: 0.001})) == (
+        "B learned faster: 0.50 dB ahead of A at step 10. By step 20 A had caught up: "
+        "30.00 vs 30.00 dB."
+    )
+    assert ex.race(_pair_logs({10: 0.3, 20: 0.1})) == (
+        "A learned faster: 0.30 dB ahead of B at step 10, 0.10 dB at step 20. "
+        "B had not caught up in 20 steps: 30.00 vs 30.10 dB."
+    )
+    assert ex.race(_pair_logs({10: 0.0})).startswith("At step 10, the first validation compared")
+    assert ex.race({"A": _pair_logs({10: 1.0})["A"]}) == ""
+
+
+def test_shared_precision_names_the_one_arithmetic_of_all_the_steps():
+    def log(*segments: tuple[int, int, str]) -> TrainLog:
+        info = {"segments": [{"steps": [a, b], "precision": p} for a, b, p in segments]}
+        return TrainLog([{"step": 0}, {"step": 20}], info)
+
+    bf16, fp32 = "bfloat16 autocast", "float32"
+    assert (
+        ex.shared_precision({"a": log((0, 20, bf16)), "b": log((0, 10, bf16), (10, 20, bf16))})
+        == bf16
+    )
+    assert (
+        ex.shared_precision({"a": log((0, 20, bf16)), "b": log((0, 10, fp32), (10, 20, bf16))})
+        is None
+    )
+    assert ex.shared_precision({"a": log((0, 20, fp32)), "b": TrainLog([{"step": 20}])}) is None

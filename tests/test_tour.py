@@ -104,3 +104,35 @@ def test_shipped_models_read_each_run_and_skip_unfinished_ones(tmp_path):
     assert done["steps"] == 500 and done["best Set5 PSNR in training (dB)"] == "33.46"
     assert done["training time (h)"] == "2.0" and done["trained on"] == "CPU: AMD EPYC, 2 cores"
     assert rows["plain"]["trained on"] == "not recorded"
+
+
+def test_errors_by_region_split_the_scored_pixels_into_edges_and_flat_areas():
+    _, hr, _ = next(iter(benchmark("Set5", 2)))
+    versions = tour.sr_versions(hr, 2, {})
+    versions["HR again"] = versions["HR"].copy()
+    rows = {r["method"]: r for r in tour.errors_by_region(versions, 2)}
+    assert list(rows) == ["bicubic", "HR again"]
+    bicubic = rows["bicubic"]
+    assert bicubic["whole image"] == pytest.approx(tour.error_maps(versions, 2)["bicubic"].mean())
+    assert bicubic["edges"] > bicubic["whole image"] > bicubic["flat areas"] >= 0
+    assert set(rows["HR again"].values()) == {"HR again", 0.0}
+    assert all("_" not in key for key in bicubic)  # table columns are words
+
+
+def test_training_record_reads_the_run(tmp_path):
+    import json
+
+    from edsr_lite.checkpoints import save_checkpoint
+
+    folder = tmp_path / "done_x2"
+    folder.mkdir()
+    save_checkpoint(folder / "best.pt", build("edsr_tiny", scale=2, n_resblocks=1, n_feats=8))
+    run = {
+        "status": "finished",
+        "step": 500,
+        "seconds": 5400,
+        "data": {"folders": ["data/T91", "BSD200"], "images": 291},
+    }
+    (folder / "run.json").write_text(json.dumps(run))
+    record = tour.training_record("done_x2", tmp_path)
+    assert record == {"steps": 500, "images": 291, "data": "T91 + BSD200", "hours": 1.5}

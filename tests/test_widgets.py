@@ -289,8 +289,22 @@ def test_mime_bundle_has_the_widget_view_and_a_png_of_the_current_state(butterfl
     widget.close()
 
 
+def test_mime_bundle_has_a_self_contained_html_copy(butterfly):
+    """The text/html copy: the PNG until its script runs, the front end and images inline."""
+    widget = ZoomCompare(butterfly, reference="HR")
+    data, _ = widget._repr_mimebundle_()
+    page = data["text/html"]
+    assert f'<img src="data:image/png;base64,{data["image/png"]}"' in page
+    assert "renderStatic" in page and ".edsr-zoom" in page  # widgets.js and widgets.css
+    assert base64.b64encode(widget.images[0]["png"]).decode() in page
+    assert page.count("</script>") == 1  # nothing inline closes the script early
+    assert "http://" not in page and "https://" not in page
+    widget.close()
+
+
 def test_html_export_without_kernel_shows_the_png(tmp_path, monkeypatch):
-    """Run the demo notebook (no browser), export it to HTML: the HTML shows the PNG.
+    """Run the demo notebook (no browser), export it to HTML: the HTML shows the PNG, inside
+    the widget's self-contained HTML copy (tests/test_site.py runs that copy in a browser).
 
     The widget state is not stored in the notebook, as when JupyterLab saves it (its default).
     """
@@ -318,5 +332,6 @@ def test_html_export_without_kernel_shows_the_png(tmp_path, monkeypatch):
 
     html, _ = nbconvert.HTMLExporter().from_notebook_node(nb)
     assert f'src="data:image/png;base64,{png}"' in html
+    assert "renderStatic" in html  # the HTML copy, not the PNG alone
     assert 'type="application/vnd.jupyter.widget-view+json"' not in html
     (tmp_path / "widget_demo.html").write_text(html)

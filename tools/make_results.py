@@ -63,16 +63,19 @@ if not __package__:  # run as `python tools/make_results.py`: make the checkout'
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tools import results_tables as tables  # noqa: E402
+from tools.clean_run_records import portable_machine  # noqa: E402
 from tools.results_models import (  # noqa: E402
     MAIN_GROUPS,
     OFFICIAL_GROUPS,
     Group,
+    classic_cnn_columns,
     describe_for_results,
     describe_official,
     find_main_models,
     find_official_models,
     official_data,
     parameters,
+    reference_columns,
 )
 
 SETS, SCALES = tables.SETS, tables.SCALES  # the rows of the table
@@ -299,7 +302,7 @@ def _results_data(
         "git": git_describe(),
         "torch": str(torch.__version__),
         "device": device,
-        "machine": machine_info(device),
+        "machine": portable_machine(machine_info(device)),  # no host name in a shipped file
         "protocol": Protocol.MODEL.value,
         "sets": list(sets),
         "scales": [int(k) for k in scales],
@@ -315,8 +318,8 @@ def _results_data(
         ],
         "checkpoints": infos,
         "parameters": parameters(),
-        "references": tables.reference_columns(),
-        "classic_cnns": tables.classic_cnn_columns(),
+        "references": reference_columns(),
+        "classic_cnns": classic_cnn_columns(),
         "rows": rows,
     } | ({"official": official_data(official, scales)} if official else {})
 

@@ -24,6 +24,14 @@ from edsr_lite.official import (
     OFFICIAL_WEIGHTS,
     cached_official,
 )
+from edsr_lite.paper import (
+    PAPER_BICUBIC,
+    PAPER_EDSR,
+    PAPER_EDSR_PLUS,
+    PAPER_SRCNN,
+    PAPER_VDSR,
+    REFERENCE_EDSR_BASELINE,
+)
 from edsr_lite.weights import (
     available_pretrained,
     resolve_checkpoint,
@@ -194,3 +202,62 @@ def official_data(infos: dict[str, dict], scales: Sequence[int]) -> dict:
                 {"key": g.key, "label": g.label, "preset": g.preset, "checkpoints": present}
             )
     return {"groups": groups, "checkpoints": infos}
+
+
+# --------------------------------------------------------------------------- published numbers
+# Copied from edsr_lite.paper into RESULTS.json when it is made, so that the rendering below
+# needs the JSON alone.
+
+
+def _values(table: dict[tuple[str, int], tuple[float, float]]) -> dict[str, list[float]]:
+    """A published table as RESULTS.json keeps it: ``{"Set5 x2": [psnr, ssim], ...}``."""
+    return {f"{s} x{k}": [p, q] for (s, k), (p, q) in table.items()}
+
+
+def reference_columns() -> list[dict]:
+    """The published columns of the main table, after ours: the paper's bicubic, EDSR and
+    EDSR+, and the official EDSR-baseline weights."""
+    return [
+        {
+            "key": "paper_bicubic",
+            "label": "Bicubic (paper)",
+            "source": "Lim et al. 2017, Table 6 (from VDSR; protocol paper_bicubic)",
+            "values": _values(PAPER_BICUBIC),
+        },
+        {
+            "key": "edsr_baseline_official",
+            "label": "EDSR-baseline (official weights)",
+            "source": "the authors' released EDSR-baseline x2/x3/x4 files, measured by torchSR",
+            "values": _values(REFERENCE_EDSR_BASELINE),
+        },
+        {
+            "key": "paper_edsr",
+            "label": "EDSR (paper)",
+            "source": "Lim et al. 2017, Table 6: the full-size EDSR (43 M parameters)",
+            "values": _values(PAPER_EDSR),
+        },
+        {
+            "key": "paper_edsr_plus",
+            "label": "EDSR+ (paper)",
+            "source": "Lim et al. 2017, Table 6: EDSR with self-ensemble",
+            "values": _values(PAPER_EDSR_PLUS),
+        },
+    ]
+
+
+def classic_cnn_columns() -> list[dict]:
+    """The published SRCNN and VDSR numbers the shipped EDSR-baselines are held against."""
+    return [
+        {
+            "key": "paper_srcnn",
+            "label": "SRCNN (paper)",
+            "source": "Dong et al. 2016, as in Lim et al. 2017, Table 6",
+            "values": _values(PAPER_SRCNN),
+        },
+        {
+            "key": "paper_vdsr",
+            "label": "VDSR (paper)",
+            "source": "Kim et al. 2016 (trained on T91 + BSD200), as in Lim et al. 2017, Table 6",
+            "values": _values(PAPER_VDSR),
+        },
+    ]

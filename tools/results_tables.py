@@ -16,13 +16,15 @@ It reads these keys of that data:
   weights" (:func:`official_note` says so, or that they are left out);
 - ``references``, ``classic_cnns``: published numbers (Lim et al. 2017, Table 6; the
   official EDSR-baseline weights; SRCNN, VDSR), copied into the JSON from
-  :mod:`edsr_lite.paper` by :func:`reference_columns` and :func:`classic_cnn_columns`.
+  :mod:`edsr_lite.paper` by ``tools/results_models.py`` (``reference_columns``,
+  ``classic_cnn_columns``).
 
-The same Markdown goes twice: :func:`render_results_md` is the whole of ``data/RESULTS.md``,
-and :func:`replace_block` puts :func:`render` into README.md between :data:`BEGIN` and
-:data:`END`, leaving the rest of the README as it is. :func:`write_outputs` writes the three
-files; :func:`check` tells which of the two Markdown files differ from a fresh rendering, so
-the table is never typed by hand.
+Two renderings: :func:`render_results_md` (the title, then :func:`render`: every table) is the
+whole of ``data/RESULTS.md``; :func:`render_summary` (each shipped model on Set5 beside the
+published numbers, and a link to RESULTS.md) is what :func:`replace_block` puts into README.md
+between :data:`BEGIN` and :data:`END`, leaving the rest of the README as it is.
+:func:`write_outputs` writes the three files; :func:`check` tells which of the two Markdown files
+differ from a fresh rendering, so no table is typed by hand.
 """
 
 from __future__ import annotations
@@ -34,16 +36,7 @@ from pathlib import Path
 from edsr_lite.course.recorded import ResultsError, load_results, row_value
 from edsr_lite.evaluation import checkpoint_label
 from edsr_lite.files import atomic_write_text
-from edsr_lite.paper import (
-    MDSR_TOLERANCE_DB,
-    PAPER_BICUBIC,
-    PAPER_EDSR,
-    PAPER_EDSR_PLUS,
-    PAPER_SRCNN,
-    PAPER_VDSR,
-    QUALITY_BAR_SET5,
-    REFERENCE_EDSR_BASELINE,
-)
+from edsr_lite.paper import MDSR_TOLERANCE_DB, QUALITY_BAR_SET5
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
@@ -53,65 +46,6 @@ SCALES = (2, 3, 4)  # the text below names them: "at ×2 / ×3 / ×4"
 #: rising" in the README's gap paragraph; less is "levelled off" (Set5 moves by a few
 #: hundredths of a dB from one validation to the next, so 0.1 dB is above its noise).
 RISING_DB = 0.1
-
-
-# --------------------------------------------------------------------------- published numbers
-# Copied from edsr_lite.paper into RESULTS.json when it is made, so that the rendering below
-# needs the JSON alone.
-
-
-def _values(table: dict[tuple[str, int], tuple[float, float]]) -> dict[str, list[float]]:
-    """A published table as RESULTS.json keeps it: ``{"Set5 x2": [psnr, ssim], ...}``."""
-    return {f"{s} x{k}": [p, q] for (s, k), (p, q) in table.items()}
-
-
-def reference_columns() -> list[dict]:
-    """The published columns of the main table, after ours: the paper's bicubic, EDSR and
-    EDSR+, and the official EDSR-baseline weights."""
-    return [
-        {
-            "key": "paper_bicubic",
-            "label": "Bicubic (paper)",
-            "source": "Lim et al. 2017, Table 6 (from VDSR; protocol paper_bicubic)",
-            "values": _values(PAPER_BICUBIC),
-        },
-        {
-            "key": "edsr_baseline_official",
-            "label": "EDSR-baseline (official weights)",
-            "source": "the authors' released EDSR-baseline x2/x3/x4 files, measured by torchSR",
-            "values": _values(REFERENCE_EDSR_BASELINE),
-        },
-        {
-            "key": "paper_edsr",
-            "label": "EDSR (paper)",
-            "source": "Lim et al. 2017, Table 6: the full-size EDSR (43 M parameters)",
-            "values": _values(PAPER_EDSR),
-        },
-        {
-            "key": "paper_edsr_plus",
-            "label": "EDSR+ (paper)",
-            "source": "Lim et al. 2017, Table 6: EDSR with self-ensemble",
-            "values": _values(PAPER_EDSR_PLUS),
-        },
-    ]
-
-
-def classic_cnn_columns() -> list[dict]:
-    """The published SRCNN and VDSR numbers the shipped EDSR-baselines are held against."""
-    return [
-        {
-            "key": "paper_srcnn",
-            "label": "SRCNN (paper)",
-            "source": "Dong et al. 2016, as in Lim et al. 2017, Table 6",
-            "values": _values(PAPER_SRCNN),
-        },
-        {
-            "key": "paper_vdsr",
-            "label": "VDSR (paper)",
-            "source": "Kim et al. 2016 (trained on T91 + BSD200), as in Lim et al. 2017, Table 6",
-            "values": _values(PAPER_VDSR),
-        },
-    ]
 
 
 # --------------------------------------------------------------------------- rendering
@@ -475,6 +409,57 @@ def render(data: dict) -> str:
     return "\n".join(lines)
 
 
+def _summary_rows(data: dict) -> list[str]:
+    """One line per shipped model and scale: Set5 PSNR / SSIM of bicubic, ours, the official
+    EDSR-baseline weights and the paper's EDSR (``–`` where a number is missing)."""
+    refs = {r["key"]: r["values"] for r in data["references"]}
+    official, paper = refs.get("edsr_baseline_official", {}), refs.get("paper_edsr", {})
+    lines = []
+    for group in data["groups"]:
+        for k in data["scales"]:
+            name = group["checkpoints"].get(f"x{k}")
+            if name not in data["checkpoints"]:
+                continue
+            cells = (
+                row_value(data, "bicubic", "Set5", k),
+                row_value(data, name, "Set5", k),
+                official.get(f"Set5 x{k}"),
+                paper.get(f"Set5 x{k}"),
+            )
+            lines.append(
+                f"| `{name}` ({group['label']}) | ×{k} | " + " | ".join(map(_cell, cells)) + " |"
+            )
+    return lines
+
+
+def render_summary(data: dict) -> str:
+    """The README's results block: each shipped model on Set5 beside the published numbers, a
+    pure function of RESULTS.json's data; the full tables are in ``data/RESULTS.md``."""
+    rows = _summary_rows(data) if "Set5" in data["sets"] else []
+    head = (
+        "Generated by `make results` (`tools/make_results.py`) from `data/RESULTS.json`: do not "
+        "edit by hand. Set5, PSNR (dB) / SSIM on the Y channel as `edsr-lite eval` scores it "
+        "(protocol `model`), no self-ensemble."
+    )
+    if not rows:
+        return head + " No shipped model has Set5 scores yet: run `make results`."
+    table = [
+        "| shipped model | scale | Bicubic | ours | EDSR-baseline (official weights) "
+        "| EDSR (paper) |",
+        "|---|---|---:|---:|---:|---:|",
+        *rows,
+    ]
+    tail = (
+        "*EDSR-baseline (official weights)*: the authors' released EDSR-baseline files (16 "
+        "blocks × 64 features, like ours), trained on DIV2K for 3×10⁵ steps on a GPU (measured "
+        "by torchSR); *EDSR (paper)*: the "
+        "full-size 43 M-parameter model, Table 6 of Lim et al. 2017. Set14, B100, the x8 "
+        "self-ensemble, SRCNN and VDSR, the gap and its reasons, and the sha256 of each "
+        "checkpoint: [`data/RESULTS.md`](data/RESULTS.md)."
+    )
+    return "\n".join([head, "", *table, "", tail])
+
+
 def render_results_md(data: dict) -> str:
     """The whole of ``data/RESULTS.md``: a title, then :func:`render`."""
     return "# edsr-lite: results\n\n" + render(data) + "\n"
@@ -498,8 +483,10 @@ def dump_json(data: dict) -> str:
 
 
 def write_outputs(data: dict, json_path: Path, md_path: Path, readme_path: Path) -> None:
-    """RESULTS.json, then RESULTS.md and the README block rendered from it (each atomically)."""
-    readme = replace_block(readme_path.read_text(encoding="utf-8"), render(data), readme_path.name)
+    """RESULTS.json, then RESULTS.md (:func:`render_results_md`) and the README block
+    (:func:`render_summary`) rendered from it, each atomically."""
+    readme_text = readme_path.read_text(encoding="utf-8")  # read just before it is written
+    readme = replace_block(readme_text, render_summary(data), readme_path.name)
     atomic_write_text(json_path, dump_json(data))
     atomic_write_text(md_path, render_results_md(data))
     atomic_write_text(readme_path, readme)
@@ -512,6 +499,6 @@ def check(json_path: Path, md_path: Path, readme_path: Path) -> list[str]:
     if not md_path.is_file() or md_path.read_text(encoding="utf-8") != render_results_md(data):
         stale.append(str(md_path))
     readme = readme_path.read_text(encoding="utf-8")
-    if replace_block(readme, render(data), readme_path.name) != readme:
+    if replace_block(readme, render_summary(data), readme_path.name) != readme:
         stale.append(str(readme_path))
     return stale

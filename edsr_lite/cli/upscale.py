@@ -26,6 +26,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from torch import nn
 
 from edsr_lite import backends
@@ -38,6 +39,7 @@ from edsr_lite.infer import (
     RUNTIME_MARGIN_MB,
     Upscaler,
     model_scales,
+    openvino_cache_dir,
     resolve_scale,
     upscale_channels,
 )
@@ -164,13 +166,16 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
     )
     p.add_argument(
         "--backend",
-        default="torch",
+        default=os.environ.get("EDSR_LITE_BACKEND") or "auto",
         choices=backends.BACKENDS,
-        help="what runs the network: torch (default, PyTorch), openvino (the network compiled "
-        "by OpenVINO for the CPU: the same output image, about 1.3x faster in fp32, but the "
-        "compilation costs about 4 s per run, so it pays off from about 1 megapixel of input "
-        "per run; pip install 'edsr-lite[fast]'), or auto (openvino when installed and "
-        "--device is cpu, else torch)",
+        help="what runs the network: auto (openvino when it is installed and --device is cpu, "
+        "else torch), torch (PyTorch), or openvino (the network compiled by OpenVINO for the "
+        "CPU: the same output image, 1.4 to 1.7x faster in fp32; pip install "
+        "'edsr-lite[fast]'). A model is converted for OpenVINO once (a few seconds; auto "
+        "converts only for half a megapixel of input or more, and runs torch meanwhile) and "
+        "kept in the user cache (openvino/ in $EDSR_LITE_CACHE or ~/.cache/edsr-lite); later "
+        "runs read it back in a fraction of a second. Default: $EDSR_LITE_BACKEND if set, "
+        "else auto",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
@@ -372,6 +377,39 @@ def _check_backend(backend: str) -> str:
     return backend
 
 
+#: LR pixels (all the inputs of a run together) from which converting a model for OpenVINO
+#: (once: later runs read it from the cache) pays for itself within the run. Measured on 2
+#: cores (docs/speed.md): converting costs about 2 CPU s, OpenVINO saves about 11 CPU s per
+#: megapixel at x2, so it pays from about 0.2 megapixel; half a megapixel leaves a margin.
+CONVERT_FROM_PIXELS = 500_000
+
+
+def _choose_backend(backend: str, model: nn.Module, scale: int, jobs: list[Job], args) -> str:
+    """``--backend auto``: OpenVINO when installed and the model's converted network is in the
+    cache, or when this run is big enough to pay for converting it (:data:`CONVERT_FROM_PIXELS`),
+    else torch; so the first, small run of a model is not slower than torch. Both give the
+    same image (PyTorch float32's)."""
+    if backend != "auto":
+        return backend
+    if backends.resolve_backend("auto", torch.device(args.device)) == "torch":
+        return "torch"
+    if backends.is_cached(model, scale, openvino_cache_dir()):
+        return "openvino"
+    pixels = sum(_pixels(job.source) for job in jobs) * (8 if args.ensemble else 1)
+    return "openvino" if pixels >= CONVERT_FROM_PIXELS else "torch"
+
+
+def _pixels(path: Path) -> int:
+    """Width x height from the file's header (0 if unreadable: reading it reports why)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as img:
+            return img.width * img.height
+    except (OSError, ValueError, Image.DecompressionBombError):
+        return 0
+
+
 def run_upscale_command(args: argparse.Namespace) -> int:
     """``edsr-lite upscale``: plan and check every output, then each input in turn."""
     backend = _check_backend(args.backend)
@@ -390,6 +428,8 @@ def run_upscale_command(args: argparse.Namespace) -> int:
     total = len(jobs) + len(empty)
     todo = _skip_existing(jobs, args.overwrite)
     failed = total - len(todo)
+    if not isinstance(model, str):
+        backend = _choose_backend(backend, model, scale, todo, args)
     fn = (
         imresize
         if isinstance(model, str)

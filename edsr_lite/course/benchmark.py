@@ -6,6 +6,12 @@ The protocol, piece by piece (:func:`protocol_variants`, :func:`lr_difference`,
 neighbours); the self-ensemble (:func:`ensemble_rows`, :func:`paper_ensemble_gain`); and
 :func:`mosaic`, a large real image for tiled inference, whose memory
 :func:`edsr_lite.course.memory.measure_upscale_memory` measures.
+
+For the notebook's computed sentences and its "measured here vs the paper" table:
+:func:`paper_deltas` and :func:`largest_deviation` (against a published table, with the bar
+:data:`BICUBIC_TOLERANCE_DB`) and :func:`tiled_versus_whole` (what tiling measured, in
+words).
+Column names are words (:data:`Y_SHAVED`, ...), not identifiers: a reader sees them.
 """
 
 from __future__ import annotations
@@ -16,6 +22,8 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
+from edsr_lite.course.claims import compare, count
+from edsr_lite.course.memory import UpscaleMemory
 from edsr_lite.datasets import benchmark, find_dataset, list_images
 from edsr_lite.evaluation import (
     SRFunction,
@@ -33,6 +41,21 @@ from edsr_lite.paper import PAPER_EDSR, PAPER_EDSR_PLUS
 # The protocol, piece by piece
 # --------------------------------------------------------------------------------------------
 
+#: Columns of :func:`protocol_variants`: mean PSNR (dB) scored the protocol's way and two others.
+Y_SHAVED = "Y, border shaved: the protocol (dB)"
+RGB_SHAVED = "RGB, border shaved (dB)"
+Y_BORDER_KEPT = "Y, border kept (dB)"
+#: Columns of :func:`pil_vs_matlab`: mean Y PSNR (dB) on LR images made each way.
+MATLAB_LR = "MATLAB's LR images (dB)"
+PIL_LR = "PIL's LR images (dB)"
+DIFFERENCE = "difference (dB)"
+#: Columns of :func:`gray_image_scores`: bicubic's PSNR (dB) under each protocol.
+MODEL_PROTOCOL = 'protocol "model" (dB)'
+PAPER_PROTOCOL = 'protocol "paper_bicubic" (dB)'
+#: How close protocol "paper_bicubic" must come to each cell of the paper's bicubic column to
+#: count as reproducing it: half a unit of the table's last digit, plus rounding of our own.
+BICUBIC_TOLERANCE_DB = 0.01
+
 
 def protocol_variants(
     methods: Mapping[str, SRFunction], set_name: str = "Set5", scale: int = 2
@@ -40,9 +63,9 @@ def protocol_variants(
     """Each method's mean score on a set, three ways: the protocol and two common mistakes.
 
     ``methods``: ``{name: fn(lr, scale) -> sr}`` (e.g. ``{"bicubic": bicubic_sr}``, or a
-    network's :class:`edsr_lite.infer.Upscaler`). One row per method: ``y_shave`` (Y
-    channel, ``scale`` pixels shaved: the protocol), ``rgb_shave`` (RGB channels),
-    ``y_no_shave`` (Y, borders kept): mean PSNR (dB) over the images (MATLAB bicubic LR).
+    network's :class:`edsr_lite.infer.Upscaler`). One row per method: :data:`Y_SHAVED` (Y
+    channel, ``scale`` pixels shaved: the protocol), :data:`RGB_SHAVED` (RGB channels),
+    :data:`Y_BORDER_KEPT` (Y, borders kept): mean PSNR (dB) over the images (MATLAB bicubic LR).
     """
     scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in methods}
     for _, hr, lr in benchmark(set_name, scale):
@@ -51,16 +74,11 @@ def protocol_variants(
             scores[name].append(
                 (psnr(sr, hr, scale), psnr(sr, hr, scale, y_channel=False), psnr(sr, hr, 0))
             )
-    keys = ("y_shave", "rgb_shave", "y_no_shave")
+    keys = (Y_SHAVED, RGB_SHAVED, Y_BORDER_KEPT)
     return [
         {"method": name, **dict(zip(keys, map(float, np.mean(s, axis=0)), strict=True))}
         for name, s in scores.items()
     ]
-
-
-def _mean_row(rows: Sequence[dict]) -> dict:
-    keys = [k for k in rows[0] if k != "image"]
-    return {"image": "mean", **{k: float(np.mean([r[k] for r in rows])) for k in keys}}
 
 
 def pil_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -103,36 +121,37 @@ def pil_vs_matlab(
     rows = []
     for name, s in scores.items():
         matlab, pil = map(float, np.mean(s, axis=0))
-        rows.append(
-            {"method": name, "matlab_lr": matlab, "pil_lr": pil, "difference": pil - matlab}
-        )
+        rows.append({"method": name, MATLAB_LR: matlab, PIL_LR: pil, DIFFERENCE: pil - matlab})
     return rows
 
 
 def gray_image_scores(set_name: str = "Set14", scale: int = 2) -> list[dict]:
     """Bicubic PSNR per image under both protocols, and their difference.
 
-    Rows: ``image``, ``gray`` (stored as a grayscale file), ``model`` (protocol "model": read
-    as RGB, scored on MATLAB's Y = 16 + 219/255 * gray for a gray image), ``paper`` (protocol
-    "paper_bicubic": a gray image is scored on its gray values), ``difference``; then "mean".
-    For a gray image the difference is close to 20 log10(255/219) = 1.32 dB: errors on Y are
-    219/255 of the errors on gray.
+    Rows: ``image``, ``stored as`` ("gray" for a grayscale file, else "RGB"),
+    :data:`MODEL_PROTOCOL` (read as RGB, scored on MATLAB's Y = 16 + 219/255 * gray for a gray
+    image), :data:`PAPER_PROTOCOL` (a gray image is scored on its gray values),
+    :data:`DIFFERENCE`; then the "mean" row. For a gray image the difference is close to
+    20 log10(255/219) = 1.32 dB: errors on Y are 219/255 of the errors on gray.
     """
     model_scores = evaluate_model_protocol(bicubic_sr, set_name, scale)
     paper_scores = evaluate_paper_bicubic(set_name, scale)
     paths = {p.stem: p for p in list_images(find_dataset(set_name))}
     rows = []
     for m, p in zip(model_scores, paper_scores, strict=True):
+        gray = read_image(paths[m.name], mode="keep").ndim == 2
         rows.append(
             {
                 "image": m.name,
-                "gray": float(read_image(paths[m.name], mode="keep").ndim == 2),
-                "model": m.psnr,
-                "paper": p.psnr,
-                "difference": m.psnr - p.psnr,
+                "stored as": "gray" if gray else "RGB",
+                MODEL_PROTOCOL: m.psnr,
+                PAPER_PROTOCOL: p.psnr,
+                DIFFERENCE: m.psnr - p.psnr,
             }
         )
-    return rows + [_mean_row(rows)]
+    columns = (MODEL_PROTOCOL, PAPER_PROTOCOL, DIFFERENCE)
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in columns}
+    return rows + [{"image": "mean", "stored as": "", **mean}]
 
 
 # --------------------------------------------------------------------------------------------
@@ -164,6 +183,29 @@ def paper_comparison(
             f"| {paper} | {d_psnr} | {d_ssim} |"
         )
     return "\n".join(lines)
+
+
+def largest_deviation(
+    rows: Sequence[dict], reference: Mapping[tuple[str, int], tuple[float, float]]
+) -> tuple[float, int]:
+    """The largest ``|measured - published|`` PSNR (dB) over the ``evaluate`` rows the
+    reference has, and how many such cells there are."""
+    deltas = [abs(d) for d in paper_deltas(rows, reference).values()]
+    return max(deltas, default=0.0), len(deltas)
+
+
+def paper_deltas(
+    rows: Sequence[dict], reference: Mapping[tuple[str, int], tuple[float, float]]
+) -> dict[str, float]:
+    """``{"edsr_baseline_x2 on Set5 x2": measured - published PSNR (dB)}`` for the
+    :func:`edsr_lite.evaluation.evaluate` rows the reference has (as :func:`paper_comparison`'s
+    "Δ dB" column)."""
+    deltas = {}
+    for r in rows:
+        if (r["set"], r["scale"]) in reference:
+            published = reference[(r["set"], r["scale"])][0]
+            deltas[f"{r['method']} on {r['set']} x{r['scale']}"] = r["psnr"] - published
+    return deltas
 
 
 def paper_ensemble_gain() -> dict[tuple[str, int], float]:
@@ -220,4 +262,34 @@ def mosaic(set_name: str = "B100", rows: int = 3, cols: int = 3, tile=(320, 480)
         raise ValueError(f"{set_name} has only {len(photos)} images of at least {tile}")
     return np.concatenate(
         [np.concatenate(photos[r * cols : (r + 1) * cols], axis=1) for r in range(rows)], axis=0
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# What the notebook shows of the runs
+# --------------------------------------------------------------------------------------------
+
+
+def tiled_versus_whole(tiled: UpscaleMemory, whole: UpscaleMemory) -> str:
+    """What a tiled upscale measured against the whole image at once, in words chosen from the
+    numbers: same pixels or not, memory PyTorch allocated, time, the budget's estimate, and the
+    process's peak (all from :func:`edsr_lite.course.memory.measure_upscale_memory`)."""
+    differ = int((tiled.output != whole.output).sum())
+    took = compare(tiled.seconds, whole.seconds, unit="s", digits=1, words=("longer", "less time"))
+    allocated = tiled.allocated_mb or 0.0
+    peak = compare(tiled.peak_rss_mb, allocated, unit="MiB", digits=0, words=("more", "less"))
+    return " ".join(
+        [
+            f"Tiled ({tiled.label}, {count(tiled.n_tiles, 'tile')}), the upscale gives",
+            "the same pixels as" if differ == 0 else f"{differ} output values that differ from",
+            f"the whole image at once, and PyTorch allocates {tiled.allocated_mb:.0f} MiB against",
+            f"{whole.allocated_mb:.0f} MiB; it took",
+            "as long" if took == "level with" else took,
+            f"({tiled.seconds:.1f} s against {whole.seconds:.1f} s). The allocations stay",
+            "within" if (tiled.allocated_mb or 0.0) <= tiled.estimate_mb else "above",
+            f"the budget's estimate ({tiled.estimate_mb:.0f} MiB), and the process's peak grew by",
+            f"{tiled.peak_rss_mb:.0f} MiB:",
+            "as much as" if peak == "level with" else f"{peak} than",
+            "PyTorch allocated.",
+        ]
     )

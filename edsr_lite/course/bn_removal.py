@@ -165,11 +165,16 @@ def count_saved_maps(block: nn.Module, x: torch.Tensor) -> int:
     return sum(1 for s in saved_tensors(block, x) if s.new and math.prod(s.shape) == x.numel())
 
 
+#: The column of :func:`saved_maps_table` that counts the maps a block keeps.
+MAPS_KEPT = "feature maps kept"
+
+
 def saved_maps_table(n_feats: int = 64, batch_size: int = 16, patch_size: int = 48) -> list[dict]:
     """One row per block of :func:`block_variants`, at a training batch's size.
 
-    Keys: ``block``, ``maps`` (see :func:`count_saved_maps`), ``saved_mb`` (all the block's
-    new saved memory, MiB, small tensors included), ``layers`` (which layers saved a new map).
+    Keys, as a table shows them: ``"block"``, ``"feature maps kept"`` (see
+    :func:`count_saved_maps`), ``"saved (MiB)"`` (all the block's new saved memory, small
+    tensors included), ``"layers that keep a map"`` (the layer that saved each new map).
     """
     lr, _ = real_batch(batch_size, patch_size)
     torch.manual_seed(0)
@@ -182,9 +187,9 @@ def saved_maps_table(n_feats: int = 64, batch_size: int = 16, patch_size: int = 
         rows.append(
             {
                 "block": name,
-                "maps": len(maps),
-                "saved_mb": sum(s.nbytes for s in saved if s.new) / MiB,
-                "layers": ", ".join(f"{s.layer} ({s.kind})" for s in maps),
+                MAPS_KEPT: len(maps),
+                "saved (MiB)": sum(s.nbytes for s in saved if s.new) / MiB,
+                "layers that keep a map": ", ".join(f"{s.layer} ({s.kind})" for s in maps),
             }
         )
     return rows
@@ -335,16 +340,25 @@ def _ratio(a: float | None, b: float | None) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+#: The keys of :func:`bn_batch_dependence`: which two outputs of one image are compared.
+BATCH_DEPENDENCE = (
+    "training mode: alone vs in a batch",
+    "evaluation mode: alone vs in a batch",
+    "alone: training vs evaluation mode",
+)
+
+
 def bn_batch_dependence(model: nn.Module, images: Sequence[np.ndarray]) -> dict[str, float]:
     """How a BN network's output for one image depends on the batch and on the mode.
 
     ``images``: LR uint8 H x W x 3 arrays of the same size; the first is the one looked at.
-    Returns max absolute differences (0..255 scale) of its output between:
+    Returns max absolute differences (0..255 scale) of its output, keyed by the words a table
+    shows (:data:`BATCH_DEPENDENCE`, in this order):
 
-    * ``train_alone_vs_in_batch``: train mode, alone vs together with the others (BN uses the
-      batch's statistics, so the other images change this one's output);
-    * ``eval_alone_vs_in_batch``: the same in eval mode (running statistics: no dependence);
-    * ``train_vs_eval``: train mode alone vs eval mode (the two normalizations differ).
+    * in training mode, alone vs together with the others (BN uses the batch's statistics, so
+      the other images change this one's output);
+    * the same in evaluation mode (running statistics: no dependence);
+    * alone, training mode vs evaluation mode (the two normalizations differ).
 
     The model is not changed (train-mode passes run on a copy, so the running statistics stay).
     """
@@ -358,11 +372,8 @@ def bn_batch_dependence(model: nn.Module, images: Sequence[np.ndarray]) -> dict[
         work.eval()
         eval_alone = work(x[:1])[0]
         eval_batch = work(x)[0]
-    return {
-        "train_alone_vs_in_batch": float((train_alone - train_batch).abs().max()),
-        "eval_alone_vs_in_batch": float((eval_alone - eval_batch).abs().max()),
-        "train_vs_eval": float((train_alone - eval_alone).abs().max()),
-    }
+    differences = (train_alone - train_batch, eval_alone - eval_batch, train_alone - eval_alone)
+    return {key: float(d.abs().max()) for key, d in zip(BATCH_DEPENDENCE, differences, strict=True)}
 
 
 def bn_range_demo(

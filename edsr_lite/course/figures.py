@@ -4,20 +4,80 @@
 
 Each function returns a ``matplotlib.figure.Figure``: a notebook shows it when it is a cell's
 value (and in the static HTML export), ``fig.savefig(path)`` writes it to a file.
+
+A run has one colour wherever it is drawn: :func:`run_style` reads what a label names ("EDSR
+block (no BN)", "x4 from scratch", "MDSR", ...) and gives every label of that concept the same
+colour (:data:`CONCEPT_COLOURS`), so the BN run is the same colour in the live plot and in the
+shipped one. A label no concept matches takes the next colour of a fixed cycle.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
 
 from edsr_lite.course.bn_removal import StepMemory
+from edsr_lite.course.claims import count
 from edsr_lite.course.memory import MEMORY_CATEGORIES, MiB, UpscaleMemory
 from edsr_lite.course.residual_scaling import DepthProfile, RunTrace
 from edsr_lite.train import TrainLog, TrainResult, load_log
+
+#: ``(concept, words that name it, colour)``, tried in order: the first whose pattern is found
+#: in a label (lower case) gives its colour. Order matters: "no BN" before "BN", "scratch"
+#: before "from x2" ("x4 from scratch" names x2 too), the specific before plain "EDSR".
+CONCEPTS: tuple[tuple[str, str, str], ...] = (
+    ("EDSR block (no BN)", r"no bn|without bn|edsr block", "tab:blue"),
+    ("SRResNet block, BN-PReLU", r"prelu", "tab:pink"),
+    ("SRResNet block (BN)", r"\bbn\b|srresnet|batch ?norm", "tab:orange"),
+    ("from scratch", r"scratch|random init", "tab:brown"),
+    ("from x2 (pretrained)", r"pretrain|from (the )?x2|init_from|initiali[sz]ed from", "tab:green"),
+    ("MDSR", r"\bmdsr", "tab:purple"),
+    ("bicubic", r"bicubic", "dimgray"),
+    ("residual scaling 0.1", r"(res_scale|scal\w*)\s*=?\s*0?\.1\b", "tab:cyan"),
+    ("no residual scaling", r"(res_scale|scal\w*)\s*=?\s*1(\.0)?\b|no scaling", "tab:red"),
+    ("EDSR per scale", r"\bedsr", "tab:blue"),
+)
+#: The concepts' colours, by name: the legend of every figure of the course.
+CONCEPT_COLOURS = {name: colour for name, _, colour in CONCEPTS}
+#: Colours for labels no concept matches, in turn (none of them a concept's colour).
+FALLBACK_CYCLE = ("tab:olive", "black", "gold", "teal", "navy", "crimson", "darkkhaki", "sienna")
+#: A scale's line style, for runs of one concept at several scales ("EDSR x2", "EDSR x3").
+_SCALE_DASHES = {"x2": "-", "x3": "--", "x4": ":"}
+
+
+def concept_of(label: str) -> str | None:
+    """The concept a run's label names (a key of :data:`CONCEPT_COLOURS`), or None."""
+    text = label.lower()
+    return next((name for name, words, _ in CONCEPTS if re.search(words, text)), None)
+
+
+def run_style(label: str, unknown: Sequence[str] = ()) -> dict:
+    """Matplotlib keywords (``color``, ``linestyle``) for the run ``label``.
+
+    The colour is its concept's (:func:`concept_of`); a label of no concept takes the colour of
+    its place among ``unknown`` (the plot's other unmatched labels, in order) in
+    :data:`FALLBACK_CYCLE`. Single-scale runs of the "EDSR per scale" concept differ by line
+    style: x2 solid, x3 dashed, x4 dotted.
+    """
+    concept = concept_of(label)
+    if concept is None:
+        others = list(dict.fromkeys(unknown))
+        i = others.index(label) if label in others else len(others)
+        return {"color": FALLBACK_CYCLE[i % len(FALLBACK_CYCLE)], "linestyle": "-"}
+    scale = re.search(r"\bx[234]\b", label.lower())
+    dashes = _SCALE_DASHES[scale.group(0)] if scale and concept == "EDSR per scale" else "-"
+    return {"color": CONCEPT_COLOURS[concept], "linestyle": dashes}
+
+
+def _styles(labels: Sequence[str]) -> dict[str, dict]:
+    """:func:`run_style` of each label of one plot (unmatched labels share the cycle)."""
+    unknown = [label for label in labels if concept_of(label) is None]
+    return {label: run_style(label, unknown) for label in labels}
+
 
 _CATEGORY_COLORS = {
     "parameter": "darkgreen",
@@ -66,12 +126,15 @@ def plot_bn_range(rows: Sequence[dict]) -> Figure:
     fig = Figure(figsize=(5.5, 3.8), layout="constrained")
     ax = fig.add_subplot()
     contrast = [r["contrast"] for r in rows]
-    ax.plot(contrast, [r["conv_std"] for r in rows], "o-", label="conv (EDSR block)")
-    ax.plot(contrast, [r["conv_bn_std"] for r in rows], "s-", label="conv + BN (SRResNet block)")
+    for key, label, marker in (
+        ("conv_std", "conv (EDSR block)", "o"),
+        ("conv_bn_std", "conv + BN (SRResNet block)", "s"),
+    ):
+        ax.plot(contrast, [r[key] for r in rows], marker=marker, label=label, **run_style(label))
     ax.set_xscale("log", base=2)
     ax.set_yscale("log", base=2)
-    ax.set_xlabel("input contrast (x the image's own, mean removed)")
-    ax.set_ylabel("std of a feature map over the image (log)")
+    ax.set_xlabel("input contrast (factor on the image's own, mean removed; log)")
+    ax.set_ylabel("std of a feature map (grey levels, 0..255 input; log)")
     ax.set_title("BN removes the range of the features")
     ax.grid(alpha=0.3, which="both")
     ax.legend()
@@ -82,16 +145,18 @@ def plot_depth_profiles(profiles: Sequence[DepthProfile], title: str = "") -> Fi
     """Activation std and gradient RMS block by block, one line per profile (log y)."""
     fig = Figure(figsize=(11, 3.8), layout="constrained")
     ax_act, ax_grad = fig.subplots(1, 2)
+    styles = _styles([p.label for p in profiles])
     for p in profiles:
         blocks = np.arange(1, len(p.activation_std) + 1)
-        ax_act.plot(blocks, p.activation_std, "o-", markersize=3, label=p.label)
-        ax_grad.plot(blocks, p.grad_rms, "o-", markersize=3, label=p.label)
-    ax_act.set_ylabel("std of block output x_i (0..255 scale)")
+        style = styles[p.label]
+        ax_act.plot(blocks, p.activation_std, marker="o", markersize=3, label=p.label, **style)
+        ax_grad.plot(blocks, p.grad_rms, marker="o", markersize=3, label=p.label, **style)
+    ax_act.set_ylabel("std of block output x_i (grey levels, 0..255; log)")
     ax_act.set_title("activations: forward, input side on the left")
-    ax_grad.set_ylabel("RMS of dLoss/dx_i")
+    ax_grad.set_ylabel("RMS of dLoss/dx_i (L1 loss per grey level; log)")
     ax_grad.set_title("gradients: they flow right to left")
     for ax in (ax_act, ax_grad):
-        ax.set_xlabel("residual block i")
+        ax.set_xlabel("residual block i (1 = next to the input)")
         ax.set_yscale("log")
         ax.grid(alpha=0.3, which="both")
         ax.legend()
@@ -104,12 +169,13 @@ def plot_runs(traces: Sequence[RunTrace]) -> Figure:
     """Training loss and gradient norm per step, one line per run (log y)."""
     fig = Figure(figsize=(11, 3.8), layout="constrained")
     ax_loss, ax_grad = fig.subplots(1, 2)
+    styles = _styles([t.label for t in traces])
     for t in traces:
         steps = np.arange(1, len(t.loss) + 1)
-        ax_loss.plot(steps, t.loss, label=t.label)
-        ax_grad.plot(steps[: len(t.grad_norm)], t.grad_norm, label=t.label)
-    ax_loss.set_ylabel("training L1 loss (0..255 scale, log)")
-    ax_grad.set_ylabel("gradient norm, all parameters (log)")
+        ax_loss.plot(steps, t.loss, label=t.label, **styles[t.label])
+        ax_grad.plot(steps[: len(t.grad_norm)], t.grad_norm, label=t.label, **styles[t.label])
+    ax_loss.set_ylabel("training L1 loss (grey levels, 0..255; log)")
+    ax_grad.set_ylabel("gradient norm, L2 over all parameters (log)")
     for ax in (ax_loss, ax_grad):
         ax.set_xlabel("step (minibatch updates)")
         ax.set_yscale("log")
@@ -129,9 +195,10 @@ def plot_upscale_memory(runs: Sequence[UpscaleMemory]) -> Figure:
         ("estimate for the largest tile", [r.estimate_mb for r in runs]),
         ("process peak RSS growth (OS)", [r.peak_rss_mb for r in runs]),
     )
-    for i, (label, values) in enumerate(bars):
-        ax.bar(x + (i - 1) * 0.27, values, 0.27, label=label)
-    ax.set_xticks(x, [f"{r.label}\n({r.n_tiles} tiles)" for r in runs])
+    colours = ("tab:blue", "lightsteelblue", "dimgray")  # measured, estimated, the OS's view
+    for i, ((label, values), colour) in enumerate(zip(bars, colours, strict=True)):
+        ax.bar(x + (i - 1) * 0.27, values, 0.27, label=label, color=colour)
+    ax.set_xticks(x, [f"{r.label}\n({count(r.n_tiles, 'tile')})" for r in runs])
     ax.set_xlabel("run (tile setting)")
     ax.set_ylabel("memory (MiB)")
     ax.set_title("upscaling one large image")
@@ -186,7 +253,7 @@ RunLike = TrainLog | TrainResult | str | os.PathLike
 
 _LABELS = {
     "loss": "training L1 loss (0..255 scale)",
-    "grad_norm": "gradient norm (L2, all parameters)",
+    "grad_norm": "gradient norm (L2 over all parameters)",
     "psnr": "validation PSNR, Y channel (dB)",
     "step": "step (minibatch updates)",
     "minutes": "training time (minutes)",
@@ -205,7 +272,8 @@ def plot_curves(
     """Plot one curve per run and return the figure.
 
     Args:
-        runs: ``{label: run}``, e.g. ``{"fp32": "runs/a", "bf16": "runs/b"}``.
+        runs: ``{label: run}``, e.g. ``{"fp32": "runs/a", "bf16": "runs/b"}``; a label's
+            colour is its concept's (:func:`run_style`).
         metric: ``"loss"`` or ``"grad_norm"`` (every step; noisy, so a running mean of
             ``smooth`` steps is drawn over the faint raw curve) or ``"psnr"`` (at validation
             steps).
@@ -225,16 +293,18 @@ def plot_curves(
     else:
         fig = ax.figure
     key = f"psnr_x{scale}" if metric == "psnr" and scale is not None else metric
+    styles = _styles(list(runs))
     for label, run in runs.items():
         log = run if isinstance(run, TrainLog) else load_log(run)
         xs, ys = log.series(key, x="seconds" if x == "minutes" else "step")
         xs = np.asarray(xs, dtype=float) / (60 if x == "minutes" else 1)
         ys = np.asarray(ys, dtype=float)
         if metric != "psnr" and smooth > 1 and len(ys) >= smooth:
-            (raw,) = ax.plot(xs, ys, alpha=0.2, linewidth=0.8)
-            ax.plot(xs[smooth - 1 :], running_mean(ys, smooth), color=raw.get_color(), label=label)
+            ax.plot(xs, ys, alpha=0.2, linewidth=0.8, color=styles[label]["color"])
+            ax.plot(xs[smooth - 1 :], running_mean(ys, smooth), label=label, **styles[label])
         else:
-            ax.plot(xs, ys, marker="o" if metric == "psnr" else None, markersize=3, label=label)
+            marker = "o" if metric == "psnr" else None
+            ax.plot(xs, ys, marker=marker, markersize=3, label=label, **styles[label])
     ax.set_xlabel(_LABELS[x])
     ax.set_ylabel(_LABELS[metric] + (f", x{scale}" if key != metric else ""))
     if logy:

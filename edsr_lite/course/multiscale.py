@@ -18,19 +18,24 @@ for ``notebooks/03_multiscale.ipynb``:
   shipped EDSR-baselines, scored now, and what each cost to train.
 * :func:`recorded_scores`: the same pair on every benchmark set, with and without
   self-ensemble, as ``make results`` recorded them in ``data/RESULTS.json``.
+* :func:`versus_each_scale`, :func:`shipped_gaps`, :func:`recorded_summary`: what those tables
+  show, for the notebook's computed sentences; "comparable" is judged against this project's
+  bar :data:`MDSR_TOLERANCE_DB` (from :mod:`edsr_lite.paper`), and a live run only once both
+  networks score above bicubic (:meth:`ScaleComparison.comparable`).
 """
 
 from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from edsr_lite.course.claims import compare
 from edsr_lite.course.recorded import RESULTS_JSON, load_results, row_value
 from edsr_lite.course.runs import temporary_run, train_briefly
 from edsr_lite.evaluation import checkpoint_label, evaluate
@@ -185,11 +190,30 @@ class ScaleComparison:
     logs: dict[str, TrainLog] = field(repr=False, default_factory=dict)
 
     def rows(self) -> list[dict]:
-        """One row per scale (PSNR of each approach) for a table."""
+        """One row per scale (PSNR of each approach, dB) for a table."""
         return [
-            {"scale": f"x{s}", **{name: by_scale[s] for name, by_scale in self.psnr.items()}}
+            {"scale": f"x{s}", **{f"{name} (dB)": dbs[s] for name, dbs in self.psnr.items()}}
             for s in self.scales
         ]
+
+    def gaps(self) -> dict[int, float]:
+        """``{scale: MDSR - EDSR (dB)}``: positive where the multi-scale model is ahead."""
+        return {s: self.psnr["MDSR"][s] - self.psnr["EDSR per scale"][s] for s in self.scales}
+
+    def not_above_bicubic(self) -> list[str]:
+        """The networks (``"MDSR at x2"``, ...) that do not score above bicubic: until both do,
+        the run is too short to say anything about one network against the other."""
+        return [
+            f"{name} at x{s}"
+            for name in ("EDSR per scale", "MDSR")
+            for s in self.scales
+            if self.psnr[name][s] <= self.psnr["bicubic"][s]
+        ]
+
+    def comparable(self, tolerance_db: float = MDSR_TOLERANCE_DB) -> bool:
+        """The paper's "comparable", as this project reads it: both networks above bicubic at
+        every scale, and MDSR at most ``tolerance_db`` below the single-scale model at each."""
+        return not self.not_above_bicubic() and min(self.gaps().values()) >= -tolerance_db
 
 
 def single_vs_multi(
@@ -354,6 +378,7 @@ def shipped_budgets(
                 "parameters": count_parameters(model),
                 "steps": run.get("step"),
                 "training hours": run["seconds"] / 3600 if run.get("seconds") else None,
+                "steps in bfloat16": _bf16_share(run),
                 "started from": _started_from(run),
             }
         )
@@ -366,6 +391,7 @@ def shipped_budgets(
                 "parameters": sum(r["parameters"] for r in singles),
                 "steps": sum(r["steps"] or 0 for r in singles),
                 "training hours": sum(r["training hours"] or 0 for r in singles),
+                "steps in bfloat16": "",
                 "started from": "",
             },
         )
@@ -377,3 +403,68 @@ def _started_from(run: dict) -> str:
     (``.../edsr_baseline_x2/best.pt`` -> ``edsr_baseline_x2``), or "random"."""
     source = (run.get("train_config") or {}).get("init_from")
     return checkpoint_label(source) if source else "random"
+
+
+def _bf16_share(run: dict) -> str | None:
+    """The share of a run's steps trained under bfloat16 autocast ("100%", "12%"), from the
+    precision of each segment of its ``run.json`` (a run resumed elsewhere has several), or
+    from its config when it ran in one go; None when the run does not say."""
+    segments = run.get("segments") or []
+    if segments:
+        steps = [(b - a, seg.get("precision", "")) for seg in segments for a, b in [seg["steps"]]]
+        total = sum(n for n, _ in steps) or 1
+        return f"{sum(n for n, p in steps if p.startswith('bfloat16')) / total:.0%}"
+    bf16 = (run.get("train_config") or {}).get("bf16")
+    return None if bf16 is None else ("100%" if bf16 else "0%")
+
+
+# ============================================================================================
+# Sentences: what the tables above show, in words chosen from the numbers
+# ============================================================================================
+
+
+def versus_each_scale(gaps: Mapping[int, float], reference: str = "the single-scale model") -> str:
+    """``{scale: dB}`` differences in words: "0.40 dB above the single-scale model at x2, level
+    with it at x3 and 0.05 dB below it at x4" (:func:`edsr_lite.course.claims.compare`)."""
+    parts = [
+        f"{compare(gap, 0.0)} {reference if i == 0 else 'it'} at x{s}"
+        for i, (s, gap) in enumerate(gaps.items())
+    ]
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def shipped_gaps(rows: Sequence[dict]) -> dict[int, float]:
+    """``{scale: multi - single (dB)}`` of :func:`shipped_scores` or :func:`recorded_scores`
+    rows, for the scales where both models have a score."""
+    return {
+        int(r["scale"].lstrip("x")): r["multi - single (dB)"]
+        for r in rows
+        if r["multi - single (dB)"] is not None
+    }
+
+
+def recorded_summary(
+    rows: Sequence[dict], single: str = "edsr_baseline", multi: str = "mdsr_baseline"
+) -> dict | None:
+    """What :func:`recorded_scores` rows say, for a sentence: the lowest and the highest gap
+    (``(dB, "Set14 x2")``); where both models have self-ensemble scores, the range
+    ``(low, high)`` of its gain for each model (``"gain single"``, ``"gain multi"``) and of the
+    gap between the two with it (``"gap with ensemble"``), all dB. None without any gap."""
+    rows = [r for r in rows if r["multi - single (dB)"] is not None]
+    if not rows:
+        return None
+
+    def where(r: dict) -> str:
+        return f"{r['set']} {r['scale']}"
+
+    def span(values: list[float]) -> tuple[float, float]:
+        return min(values), max(values)
+
+    gaps = sorted((r["multi - single (dB)"], where(r)) for r in rows)
+    plus = [r for r in rows if r[f"{single}+ dB"] is not None and r[f"{multi}+ dB"] is not None]
+    summary = {"lowest": gaps[0], "highest": gaps[-1]}
+    if plus:  # the self-ensemble's numbers, where the file holds both models' "+" scores
+        summary["gain single"] = span([r[f"{single}+ dB"] - r[f"{single} dB"] for r in plus])
+        summary["gain multi"] = span([r[f"{multi}+ dB"] - r[f"{multi} dB"] for r in plus])
+        summary["gap with ensemble"] = span([r[f"{multi}+ dB"] - r[f"{single}+ dB"] for r in plus])
+    return summary

@@ -8,19 +8,33 @@ For ``notebooks/04_pretrained_init.ipynb``:
   x4 budget twice, once from scratch and once from that x2 model, validated along the way.
 * :func:`steps_to_reach`: the first validation step at which a run reached a PSNR.
 * :func:`head_start`: what the pretrained run gained over the scratch run with the same budget
-  (the live pair's and the shipped pair's rows of the notebook's table with the paper).
+  (the live pair's and the shipped pair's rows of the notebook's table with the paper);
+  :func:`pair_validations`: the two runs side by side at the steps both validated at, for the
+  notebook's computed sentences (who is ahead, when the pretrained run caught up).
+
+The live and the shipped pair carry the same labels, :data:`FROM_X2` and :data:`FROM_SCRATCH`,
+so that a figure gives each kind of run one colour throughout the notebook.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from torch import nn
 
 from edsr_lite.course.multiscale import part_of
+from edsr_lite.course.recorded import ResultsError, load_results, row_value
 from edsr_lite.course.runs import temporary_run
-from edsr_lite.train import TrainConfig, TrainLog, load_log, train
+from edsr_lite.train import TrainConfig, TrainLog, load_log, run_segments, train
 from edsr_lite.weights import InitReport, init_from
+
+#: The labels of the two x4 runs, live and shipped alike.
+FROM_X2 = "x4 from x2"
+FROM_SCRATCH = "x4 from scratch"
+#: The shipped full-budget pair (the paper's Fig. 4 at EDSR-baseline size): label -> run name.
+SHIPPED_PAIR = {FROM_X2: "edsr_baseline_x4", FROM_SCRATCH: "edsr_baseline_x4_scratch"}
 
 
 def init_table(model: nn.Module, source: nn.Module | str) -> tuple[list[dict], InitReport]:
@@ -70,8 +84,9 @@ class PretrainComparison:
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each run
 
     def logs(self) -> dict[str, TrainLog]:
-        """``{label: log}`` of the two x4 runs, for :func:`edsr_lite.course.figures.plot_curves`."""
-        return {"from scratch": self.scratch, "from the x2 model": self.pretrained}
+        """``{label: log}`` of the two x4 runs, for :func:`edsr_lite.course.figures.plot_curves`:
+        :data:`FROM_X2` first, :data:`FROM_SCRATCH` second, as :data:`SHIPPED_PAIR`."""
+        return {FROM_X2: self.pretrained, FROM_SCRATCH: self.scratch}
 
 
 def pretrained_vs_scratch(
@@ -130,8 +145,9 @@ def steps_to_reach(log: TrainLog, target: float) -> int | None:
 def head_start(pretrained: TrainLog | None, scratch: TrainLog | None) -> str:
     """The pretrained run's lead over the scratch run, both given the same steps, as one cell
     of a claims table: e.g. ``"+0.45 dB on Set5 at step 200; the scratch run's final 30.12 dB
-    reached at step 50 of 200"``. ``"- (not shipped yet)"`` while either log is missing or has
-    no validation (the shipped control arrives after the x4 run it is compared with)."""
+    reached at step 50 of 200 steps"`` (or "... not reached in 200 steps"). ``"- (not shipped
+    yet)"`` while either log is missing or has no validation (the shipped control arrives after
+    the x4 run it is compared with)."""
     if pretrained is None or scratch is None:
         return "- (not shipped yet)"
     ends = [log.series("psnr") for log in (pretrained, scratch)]
@@ -141,8 +157,97 @@ def head_start(pretrained: TrainLog | None, scratch: TrainLog | None) -> str:
     same_step = p_steps[-1] == s_steps[-1]
     at = f"at step {s_steps[-1]}" if same_step else f"at steps {p_steps[-1]} vs {s_steps[-1]}"
     reached = steps_to_reach(pretrained, s_psnr[-1])
-    when = reached if reached is not None else "- (not within the budget)"
+    when = f"reached at step {reached} of" if reached is not None else "not reached in"
     return (
         f"{p_psnr[-1] - s_psnr[-1]:+.2f} dB on Set5 {at}; the scratch run's final "
-        f"{s_psnr[-1]:.2f} dB reached at step {when} of {p_steps[-1]}"
+        f"{s_psnr[-1]:.2f} dB {when} {p_steps[-1]} steps"
     )
+
+
+@dataclass
+class PairValidations:
+    """Two runs' validation PSNR (dB) at the steps both validated at (step 0 left out), from
+    :func:`pair_validations`. ``ours`` is the run from x2, ``theirs`` the run from scratch.
+
+    ``reached``: the first of ``ours``'s own validations (step 0 included) at which it had the
+    scratch run's final PSNR, or None; ``theirs_at_0``/``ours_at_0``: the untrained networks.
+    """
+
+    steps: list[int]
+    ours: list[float]
+    theirs: list[float]
+    ours_at_0: float | None
+    theirs_at_0: float | None
+    reached: int | None
+
+    @property
+    def gaps(self) -> list[float]:
+        """``ours - theirs`` at each common step (dB)."""
+        return [a - b for a, b in zip(self.ours, self.theirs, strict=True)]
+
+    @property
+    def last(self) -> int:
+        """The last step both runs validated at."""
+        return self.steps[-1]
+
+    @property
+    def ahead(self) -> bool:
+        """Whether ``ours`` ends above ``theirs`` at the last common step, by more than the
+        0.005 dB that two decimals hide (the verdict "faster convergence" with the same
+        budget)."""
+        return self.gaps[-1] > 0.005
+
+    def rise(self, which: str = "theirs") -> float:
+        """How much a run (``"ours"`` or ``"theirs"``) gained between the last two common
+        validations (dB; NaN with only one): is the curve still climbing?"""
+        values = getattr(self, which)
+        return values[-1] - values[-2] if len(values) > 1 else math.nan
+
+    def caught_up(self) -> str:
+        """The words for when the run from x2 had the scratch run's final PSNR, from the data:
+        "caught up with the scratch run's final 29.01 dB at step 75 of 200", or "had not caught
+        up with the scratch run's final 29.01 dB in 200 steps"."""
+        target = f"the scratch run's final {self.theirs[-1]:.2f} dB"
+        if self.reached is None:
+            return f"had not caught up with {target} in {self.last} steps"
+        return f"caught up with {target} at step {self.reached} of {self.last}"
+
+
+def pair_validations(ours: TrainLog, theirs: TrainLog) -> PairValidations | None:
+    """:class:`PairValidations` of two logs, or None while either has no validation after
+    step 0 in common with the other (e.g. a shipped log that has not arrived)."""
+    a = dict(zip(*ours.series("psnr"), strict=True))
+    b = dict(zip(*theirs.series("psnr"), strict=True))
+    steps = sorted(int(step) for step in set(a) & set(b) if step > 0)
+    if not steps:
+        return None
+    final = b[max(b)]
+    return PairValidations(
+        steps=steps,
+        ours=[a[step] for step in steps],
+        theirs=[b[step] for step in steps],
+        ours_at_0=a.get(0),
+        theirs_at_0=b.get(0),
+        reached=steps_to_reach(ours, final),
+    )
+
+
+def same_precision(logs: Sequence[TrainLog]) -> bool:
+    """Whether every step the logs hold ran in one arithmetic (float32 or bfloat16 autocast),
+    from their run.json's ``segments`` (:func:`edsr_lite.course.runs.precision_note` says
+    which)."""
+    kinds = set()
+    for log in logs:
+        last = max((r["step"] for r in log.rows), default=0)
+        kinds |= {s["precision"] for s in run_segments(log.info) if s["steps"][0] < max(last, 1)}
+    return len(kinds) <= 1
+
+
+def recorded_psnr(name: str, set_name: str, scale: int) -> float | None:
+    """A shipped checkpoint's Y PSNR (dB) on a benchmark set, as ``make results`` recorded it
+    in ``data/RESULTS.json`` (:mod:`edsr_lite.course.recorded`); None when not recorded."""
+    try:
+        value = row_value(load_results(), name, set_name, scale)
+    except ResultsError:
+        return None
+    return None if value is None else value[0]

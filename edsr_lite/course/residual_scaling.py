@@ -2,9 +2,11 @@
 
 :func:`depth_profile` measures activations and gradients block by block in a wide residual stack
 (:func:`predicted_growth` is what theory says at initialization); :func:`instability_run` trains
-one briefly and records loss and gradient norm per step; :func:`fold_check` checks that folding
+one briefly and records loss and gradient norm per step (:func:`unstable` and :func:`trained` are
+the verdicts the notebook's claims table draws from it); :func:`fold_check` checks that folding
 ``res_scale`` into the last convolution changes nothing. :data:`RES_SCALE_PAIR` names the shipped
-logs of the paper's wide model with and without scaling, which :func:`stability_report` sums up.
+logs of the paper's wide model with and without scaling, which :func:`stability_report` sums up
+and :func:`summarize_log` reads for the notebook's computed sentences.
 """
 
 from __future__ import annotations
@@ -19,13 +21,25 @@ import numpy as np
 import torch
 from torch import nn
 
+from edsr_lite.course.claims import direction
 from edsr_lite.course.runs import final_psnr, shipped_report, temporary_run
-from edsr_lite.models import ResBlock, build, fold_res_scale
+from edsr_lite.models import PRESETS, ResBlock, build, fold_res_scale
 from edsr_lite.train import TrainConfig, Trainer, TrainingDiverged, TrainLog
 
 # --------------------------------------------------------------------------------------------
 # Growth with depth
 # --------------------------------------------------------------------------------------------
+
+
+def preset_scales() -> list[dict]:
+    """One row per EDSR preset: its blocks, features and residual scale (the paper's EDSR:
+    32 x 256 with 0.1; EDSR-baseline: 16 x 64 without scaling), for ``rows_table``."""
+    return [
+        {"preset": name, "blocks": p.n_resblocks, "features": p.n_feats,
+         "residual scale": f"{p.res_scale:g}"}
+        for name, p in PRESETS.items()
+        if p.arch == "edsr"
+    ]  # fmt: skip
 
 
 @dataclass
@@ -142,12 +156,14 @@ class RunTrace:
     model: nn.Module | None = field(default=None, repr=False)
 
     def summary(self, tail: int = 10) -> dict[str, float]:
-        """``start`` loss, ``peak`` loss, ``final`` (median of the last ``tail`` losses),
-        ``max_grad_norm``, and ``seconds_per_step``."""
-        finite = [x for x in self.loss if math.isfinite(x)]
+        """``start`` loss, ``peak`` loss and ``peak_step`` (1-based), ``final`` (median of the
+        last ``tail`` losses), ``max_grad_norm``, and ``seconds_per_step``."""
+        finite = [(x, step) for step, x in enumerate(self.loss, 1) if math.isfinite(x)]
+        peak, peak_step = max(finite) if finite else (math.inf, len(self.loss))
         return {
             "start": self.loss[0],
-            "peak": max(finite) if finite else math.inf,
+            "peak": peak,
+            "peak_step": peak_step,
             "final": statistics.median(self.loss[-tail:]),
             "max_grad_norm": max(self.grad_norm) if self.grad_norm else math.nan,
             "seconds_per_step": self.seconds / max(1, len(self.loss)),
@@ -223,6 +239,35 @@ def runs_table(traces: Sequence[RunTrace]) -> str:
     return "\n".join(lines)
 
 
+def unstable(trace: RunTrace, tail: int = 10) -> bool:
+    """The verdict "training is numerically unstable": the loss went to NaN, or its median over
+    the last ``tail`` steps ended above the loss of step 1 (the run made the network worse)."""
+    summary = trace.summary(tail)
+    return trace.diverged_at is not None or summary["final"] > summary["start"]
+
+
+def describe_trace(trace: RunTrace, tail: int = 10) -> str:
+    """What a run's loss did, in words chosen from its numbers: "the loss went from 72.6 at
+    step 1 to a peak of 2.92e+05 at step 9 and ended at 2.12e+04 (median of the last 10
+    steps), above where it started", or "... went to NaN at step 12"."""
+    s = trace.summary(tail)
+    story = f"the loss went from {s['start']:.3g} at step 1 to a peak of {s['peak']:.3g} at step "
+    story += f"{s['peak_step']}"
+    if trace.diverged_at is not None:
+        return story + f", then to NaN at step {trace.diverged_at}"
+    said = direction(s["final"], s["start"])
+    where = "where it started" if said != "level with" else "its start"
+    return (
+        story + f" and ended at {s['final']:.3g} (median of the last {tail} steps), {said} {where}"
+    )
+
+
+def trained(trace: RunTrace, tail: int = 10) -> bool:
+    """The verdict "trains": no NaN, and the median loss of the last ``tail`` steps ended below
+    the loss of step 1."""
+    return not unstable(trace, tail)
+
+
 RES_SCALE_PAIR = {"res_scale 1": "edsr_wide_rs1_x2", "res_scale 0.1": "edsr_wide_rs0.1_x2"}
 
 
@@ -249,15 +294,94 @@ def stability_report(pair: Mapping[str, str], logs: Mapping[str, TrainLog], tail
 _CURVES = (("loss", "loss"), ("grad_norm", "gradient norm"))
 
 
+def curve_peak(log: TrainLog, key: str) -> tuple[float, int] | None:
+    """``(value, step)`` of the largest finite value of a log's ``key`` (``"loss"``,
+    ``"grad_norm"``), or None if it has none."""
+    steps, values = log.series(key)
+    finite = [(v, int(s)) for s, v in zip(steps, values, strict=True) if math.isfinite(v)]
+    return max(finite) if finite else None
+
+
+def curve_tail(log: TrainLog, key: str, tail: int) -> float:
+    """Median of a log's ``key`` over its last ``tail`` logged steps (NaN if it has none)."""
+    values = log.series(key)[1][-tail:]
+    return statistics.median(values) if values else math.nan
+
+
 def _peak_and_tail(log: TrainLog, key: str, name: str, tail: int) -> str:
     """``"loss peak 122 at step 3, median of the last 50 steps 7.9"`` (or "" without values)."""
-    steps, values = log.series(key)
-    finite = [(v, s) for s, v in zip(steps, values, strict=True) if math.isfinite(v)]
-    if not finite:
+    peak = curve_peak(log, key)
+    if peak is None:
         return ""
-    peak, at = max(finite)
-    recent = statistics.median(values[-tail:])
-    return f"{name} peak {peak:.3g} at step {at}, median of the last {tail} steps {recent:.3g}"
+    recent = curve_tail(log, key, tail)
+    return (
+        f"{name} peak {peak[0]:.3g} at step {peak[1]}, median of the last {tail} steps {recent:.3g}"
+    )
+
+
+@dataclass
+class LogSummary:
+    """What the notebook says of one shipped run (:func:`summarize_log`).
+
+    ``loss_peak``/``grad_peak``: ``(value, step)`` of the largest loss (L1, 0..255 scale) and
+    gradient norm; ``loss_tail``: median loss of the last ``tail`` steps; ``psnr``: validation
+    step -> PSNR (dB) on ``validated_on`` (e.g. ``Set5[:2]``); ``steps``, ``batch_size``,
+    ``patch_size`` (LR pixels), ``minutes`` (wall time) and ``cores``: the budget, from
+    run.json.
+    """
+
+    loss_peak: tuple[float, int]
+    grad_peak: tuple[float, int]
+    loss_tail: float
+    tail: int
+    psnr: dict[int, float]
+    validated_on: str
+    steps: int
+    batch_size: int
+    patch_size: int
+    minutes: float
+    cores: int | None
+
+
+def summarize_log(log: TrainLog, tail: int = 50) -> LogSummary:
+    """A shipped run's :class:`LogSummary`, read from its log.csv and run.json."""
+    config = log.info.get("train_config") or {}
+    machine = log.info.get("machine") or {}
+    return LogSummary(
+        loss_peak=curve_peak(log, "loss") or (math.nan, 0),
+        grad_peak=curve_peak(log, "grad_norm") or (math.nan, 0),
+        loss_tail=curve_tail(log, "loss", tail),
+        tail=tail,
+        psnr={int(s): float(v) for s, v in zip(*log.series("psnr"), strict=True)},
+        validated_on=_validated_on(log),
+        steps=int(log.info.get("step") or max((r["step"] for r in log.rows), default=0)),
+        batch_size=int(config.get("batch_size") or 0),
+        patch_size=int(config.get("patch_size") or 0),
+        minutes=float(log.info.get("seconds") or math.nan) / 60,
+        cores=machine.get("cpu_cores"),
+    )
+
+
+def recovery(unscaled: LogSummary, scaled: LogSummary) -> str:
+    """The shipped pair's outcome in one sentence, chosen from the validations both runs made:
+    whether the unscaled run fell behind at the validation before the last, and whether it
+    had caught up (is not below) at the last. "" with fewer than two common validations."""
+    common = sorted(set(unscaled.psnr) & set(scaled.psnr) - {0})
+    if not common:
+        return ""
+    mid, last = common[0], common[-1]
+    behind = unscaled.psnr[mid] < scaled.psnr[mid]
+    caught_up = unscaled.psnr[last] >= scaled.psnr[last]
+    if behind and caught_up:
+        return (
+            f"So the unscaled model fell behind early and had caught up by step {last}: these "
+            "steps show what its rough start costs, not a run that never comes back."
+        )
+    if behind:
+        return f"So the unscaled model fell behind early and had not caught up in {last} steps."
+    if caught_up:
+        return f"So in these {last} steps training without scaling cost nothing measurable."
+    return f"So the unscaled model was not behind at step {mid} but was at step {last}."
 
 
 def _validated_on(log: TrainLog) -> str:

@@ -10,8 +10,9 @@ tables the cells display). This one holds what they have in common:
 * :func:`temporary_run` and :func:`train_briefly`: a short training run in a temporary folder,
   for a live cell;
 * :func:`find_shipped_log`, :func:`shipped_logs`, :func:`shipped_report`,
-  :func:`shipped_claim`, :func:`precision_note`, :func:`validation_rows`, :func:`final_psnr`:
-  the logs of the full-budget runs that ship in ``data/checkpoints``;
+  :func:`shipped_claim`, :func:`precision_note`, :func:`shared_precision`,
+  :func:`validation_rows`, :func:`race`, :func:`final_psnr`: the logs of the full-budget runs
+  that ship in ``data/checkpoints`` (:func:`race` reads a live pair of runs too);
 * :func:`evaluate_checkpoints`: the shipped checkpoints scored live with
   :func:`edsr_lite.evaluation.evaluate`, rows named after them.
 
@@ -175,6 +176,30 @@ def shipped_claim(pair: Mapping[str, str], logs: Mapping[str, TrainLog]) -> str:
 BF16_COST = "-0.03 to -0.06 dB of Set5 PSNR against float32 (edsr_tiny, 400 steps)"
 
 
+def _precision_spans(log: TrainLog) -> list[list]:
+    """``[[precision, first step, last step], ...]`` for the steps ``log`` holds, from its
+    run.json's segments; a move to another machine in the same precision starts no new span."""
+    last = max((r["step"] for r in log.rows), default=0)
+    spans: list[list] = []
+    for segment in run_segments(log.info):
+        first, end = segment["steps"]
+        if first >= max(last, 1):  # steps this log does not hold
+            continue
+        if spans and spans[-1][0] == segment["precision"]:
+            spans[-1][2] = min(end, last)
+        else:
+            spans.append([segment["precision"], first, min(end, last)])
+    return spans
+
+
+def shared_precision(logs: Mapping[str, TrainLog]) -> str | None:
+    """The one precision every step of every log ran in (e.g. ``"bfloat16 autocast"``), or None
+    when they differ or a log does not record it."""
+    spans = [_precision_spans(log) for log in logs.values()]
+    kinds = {span[0] for run in spans for span in run}
+    return kinds.pop() if len(kinds) == 1 and all(spans) else None
+
+
 def precision_note(logs: Mapping[str, TrainLog]) -> str:
     """In which arithmetic each log's steps ran, from its run.json's ``segments``: one line per
     run, e.g. ``"EDSR block (no BN): bfloat16 autocast (steps 0-3000)"``, only the steps the log
@@ -183,17 +208,8 @@ def precision_note(logs: Mapping[str, TrainLog]) -> str:
     effect being compared."""
     lines, kinds = [], set()
     for label, log in logs.items():
-        last = max((r["step"] for r in log.rows), default=0)
-        spans: list[list] = []  # [precision, first, last]: a move to another machine in the
-        for segment in run_segments(log.info):  # same precision does not start a new span
-            first, end = segment["steps"]
-            if first >= max(last, 1):  # steps this log does not hold
-                continue
-            if spans and spans[-1][0] == segment["precision"]:
-                spans[-1][2] = min(end, last)
-            else:
-                spans.append([segment["precision"], first, min(end, last)])
-            kinds.add(segment["precision"])
+        spans = _precision_spans(log)
+        kinds.update(span[0] for span in spans)
         parts = [f"{precision} (steps {first}-{end})" for precision, first, end in spans]
         lines.append(f"{label}: " + (", ".join(parts) or "precision not recorded"))
     if len(kinds) > 1:
@@ -224,6 +240,60 @@ def validation_rows(logs: Mapping[str, TrainLog], skip_first: bool = True) -> li
         {"step": int(step), first: a[step], second: b[step], "gap (dB)": a[step] - b[step]}
         for step in steps
     ]
+
+
+def race(logs: Mapping[str, TrainLog], digits: int = 2) -> str:
+    """Who led the validations of two runs, and whether the other caught up: computed sentences.
+
+    The runs are compared at every step both validated at (:func:`validation_rows`, step 0
+    left out). The run ahead at the first of them "learned faster"; its lead is given at each
+    step until the other "had caught up" (a gap that rounds to zero at ``digits`` decimals, as
+    the tables print it) or "had caught up and moved ahead", else "had not caught up in N
+    steps". E.g.
+    ``"EDSR block (no BN) learned faster: 0.95 dB ahead of SRResNet block (BN) at step 1000,
+    0.21 dB at step 2000. By step 3000 SRResNet block (BN) had caught up: 36.86 vs 36.87 dB."``
+    An empty string unless there are exactly two logs with a common validation.
+    """
+    rows = validation_rows(logs)
+    if not rows:
+        return ""
+    first, second = list(logs)
+    tie = 0.5 * 10**-digits
+    opening = rows[0]["gap (dB)"]
+    if abs(opening) <= tie:
+        return (
+            f"At step {rows[0]['step']}, the first validation compared, {first} and {second} "
+            f"were level: {_pair(rows[0], first, second, digits)}."
+        )
+    leader, trailer = (first, second) if opening > 0 else (second, first)
+    sign = 1 if opening > 0 else -1
+    leads = []
+    for row in rows:
+        gap = sign * row["gap (dB)"]
+        if gap <= tie:
+            done = "had caught up" if gap >= -tie else "had caught up and moved ahead"
+            return (
+                f"{leader} learned faster: {_leads(leads, trailer, digits)}. By step "
+                f"{row['step']} {trailer} {done}: {_pair(row, trailer, leader, digits)}."
+            )
+        leads.append((row["step"], gap))
+    last = rows[-1]
+    return (
+        f"{leader} learned faster: {_leads(leads, trailer, digits)}. {trailer} had not caught "
+        f"up in {last['step']} steps: {_pair(last, trailer, leader, digits)}."
+    )
+
+
+def _leads(leads: list[tuple[int, float]], trailer: str, digits: int) -> str:
+    """The leader's margins: "0.95 dB ahead of B at step 1000, 0.21 dB at step 2000"."""
+    (step, gap), *rest = leads
+    said = [f"{gap:.{digits}f} dB ahead of {trailer} at step {step}"]
+    said += [f"{gap:.{digits}f} dB at step {step}" for step, gap in rest]
+    return ", ".join(said)
+
+
+def _pair(row: dict, a: str, b: str, digits: int) -> str:
+    return f"{row[a]:.{digits}f} vs {row[b]:.{digits}f} dB"
 
 
 def final_psnr(log: TrainLog) -> tuple[int, float] | None:

@@ -2,8 +2,9 @@
 
 * :func:`rows_table`: any list of flat dicts, one row each, keys as columns; floats to a fixed
   number of decimals, ``None`` (not measured, e.g. a model not shipped) as "-".
-* :func:`claims_table`: (claim, the paper's number, the number measured here) triples: a
-  notebook's claims checked against the paper.
+
+A notebook's "measured here vs the paper" table, with its computed verdict column, is
+:func:`edsr_lite.course.claims.claims_table`.
 
 Result rows of :func:`edsr_lite.evaluation.evaluate` have their own layout, as the papers print
 them: :func:`edsr_lite.evaluation.format_table`.
@@ -34,11 +35,4 @@ def rows_table(rows: Sequence[dict], digits: int = 2) -> str:
     for row in rows:
         cells = [_cell(v, digits) for v in row.values()]
         lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
-
-
-def claims_table(rows: Sequence[tuple[str, str, str]]) -> str:
-    """Markdown table of (claim, the paper's number, the number measured here)."""
-    lines = ["| | paper | measured here |", "|---|---|---|"]
-    lines += [f"| {claim} | {paper} | {ours} |" for claim, paper, ours in rows]
     return "\n".join(lines)

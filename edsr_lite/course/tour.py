@@ -5,11 +5,13 @@
 * :func:`scores`: PSNR and SSIM of each upscaling against HR, under the paper's protocol.
 * :func:`psnr_steps`: PSNR computed one step at a time (Y channel, shave, MSE, dB), with every
   intermediate value, so that a reader can check :func:`edsr_lite.metrics.psnr` by hand.
-* :func:`error_maps`: where on the image each upscaling is wrong (absolute Y error).
+* :func:`error_maps`: where on the image each upscaling is wrong (absolute Y error), and
+  :func:`errors_by_region`: its mean on the edges and on the flat areas.
 * :func:`benchmark_table`: bicubic and a model on whole benchmark sets, beside the official
   EDSR-baseline weights.
 * :func:`zoo`: the model presets with their sizes and parameter counts.
-* :func:`shipped_models`: the trained checkpoints that ship, with how they were trained.
+* :func:`shipped_models`: the trained checkpoints that ship, with how they were trained;
+  :func:`training_record`: one of them, as numbers a sentence can quote.
 """
 
 from __future__ import annotations
@@ -91,6 +93,33 @@ def error_maps(versions: dict[str, np.ndarray], scale: int) -> dict[str, np.ndar
     }
 
 
+def errors_by_region(
+    versions: dict[str, np.ndarray], scale: int, edges: float = 0.1, flat: float = 0.5
+) -> list[dict]:
+    """Mean absolute Y error (grey levels) of each upscaling over the scored pixels (the
+    :func:`error_maps`), on the edges and on the flat areas of HR.
+
+    The regions are HR's, the same for every method: a pixel is on an *edge* when its Y
+    gradient magnitude is among the strongest ``edges`` fraction of the image's (a tenth by
+    default), *flat* among the weakest ``flat`` fraction (half). One row per method:
+    ``{"method", "whole image", "edges", "flat areas"}``.
+    """
+    inner = (slice(scale, -scale), slice(scale, -scale)) if scale else (slice(None),) * 2
+    rows_, cols_ = np.gradient(rgb_to_y(versions["HR"]))
+    gradient = np.hypot(rows_, cols_)[inner]
+    on_edge = gradient >= np.quantile(gradient, 1 - edges)
+    is_flat = gradient <= np.quantile(gradient, flat)
+    return [
+        {
+            "method": name,
+            "whole image": float(err.mean()),
+            "edges": float(err[on_edge].mean()),
+            "flat areas": float(err[is_flat].mean()),
+        }
+        for name, err in error_maps(versions, scale).items()
+    ]
+
+
 def benchmark_table(model: nn.Module, name: str, sets: tuple[str, ...], scale: int) -> list[dict]:
     """One row per benchmark set: its image count, then mean PSNR (dB) and SSIM of bicubic, of
     ``model`` (its columns titled ``name``) and of the official EDSR-baseline weights (measured
@@ -117,7 +146,8 @@ def benchmark_table(model: nn.Module, name: str, sets: tuple[str, ...], scale: i
 
 
 def zoo() -> list[dict]:
-    """One row per model preset: blocks x features, ``res_scale``, scales and parameters."""
+    """One row per model preset: blocks x features, residual scaling (``res_scale``), scales and
+    parameters."""
     rows = []
     for row in preset_summary():
         params = row["params"]
@@ -125,7 +155,7 @@ def zoo() -> list[dict]:
             {
                 "preset": row["preset"],
                 "blocks x features": f"{row['n_resblocks']} x {row['n_feats']}",
-                "res_scale": row["res_scale"],
+                "residual scaling": row["res_scale"],
                 "scales": "x2, x3, x4 (one model)" if row["arch"] == "mdsr" else "one per model",
                 "parameters": ", ".join(
                     f"{n / 1e6:.2f} M" + (f" (x{s})" if s != "all" else "")
@@ -173,3 +203,24 @@ def shipped_models(checkpoint_dir: str | os.PathLike | None = None) -> list[dict
             }
         )
     return rows
+
+
+def training_record(name: str, checkpoint_dir: str | os.PathLike | None = None) -> dict:
+    """How a shipped checkpoint was trained, as numbers a computed sentence can quote.
+
+    From its run's ``run.json`` (or the checkpoint's metadata): ``steps`` (int or None),
+    ``images`` (training images, or None), ``data`` (the training sets' names joined by " + ",
+    e.g. "T91 + BSD200"), ``hours`` (training time, or None).
+    """
+    path = resolve_checkpoint(name, checkpoint_dir)
+    run = finished_run_info(Path(path).parent) if path.name == "best.pt" else None
+    info = run or read_checkpoint(path).get("meta") or {}
+    config = info.get("train_config") or {}
+    folders = (info.get("data") or {}).get("folders") or config.get("data") or []
+    seconds = info.get("seconds")
+    return {
+        "steps": info.get("step"),
+        "images": (info.get("data") or {}).get("images"),
+        "data": " + ".join(Path(str(f)).name for f in folders) or "not recorded",
+        "hours": seconds / 3600 if seconds else None,
+    }

@@ -1,5 +1,6 @@
 // Front end of edsr_lite.widgets.ZoomCompare: an anywidget ES module in plain JavaScript.
-// No build step, nothing loaded from the network: it works offline, in JupyterLab and Voila.
+// No build step, nothing loaded from the network: it works offline, in JupyterLab and Voila,
+// and on a static page without a kernel (renderStatic, at the end).
 //
 // The kernel sends every image once, as PNG bytes (the "images" trait). Everything that
 // happens while the box moves -- cropping, magnifying, the PSNR labels -- happens here, in
@@ -12,7 +13,7 @@
 // (clamp_box, crop, magnify, crop_psnrs, panel_label); the browser test checks that both agree.
 
 const SYNC_DELAY_MS = 150;
-const OVERVIEW_MAX_PX = 320; // widest the overview is drawn on screen
+const OVERVIEW_MAX_PX = 320; // widest the overview is drawn on screen (it may shrink: widgets.css)
 const BIG_STEP = 8; // Shift + arrow key moves the box this many grid steps
 const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], ArrowDown: [0, 1] };
 
@@ -139,7 +140,7 @@ async function render({ model, el }) {
     role: "group",
     "aria-label": "Overview: click, drag or use the arrow keys (Shift: faster) to move the box",
   });
-  overview.style.width = `${Math.min(fullWidth, OVERVIEW_MAX_PX)}px`;
+  left.style.flexBasis = `${Math.min(fullWidth, OVERVIEW_MAX_PX)}px`;
   const overviewCanvas = element("canvas", "edsr-zoom-overview-canvas");
   overviewCanvas.width = fullWidth;
   overviewCanvas.height = fullHeight;
@@ -158,7 +159,7 @@ async function render({ model, el }) {
     const caption = element("figcaption");
     figure.append(canvas, caption);
     panelsNode.append(figure);
-    return { image, canvas, caption };
+    return { image, figure, canvas, caption };
   });
   root.append(left, panelsNode);
   el.append(root);
@@ -181,9 +182,10 @@ async function render({ model, el }) {
       Object.assign(input, { max: String(max), step: String(step), value: String(value) });
     }
     readout.textContent = `box x=${x} y=${y}, ${w}×${h} px, shown ${zoom}×`;
-    for (const { image, canvas, caption } of panels) {
+    for (const { image, figure, canvas, caption } of panels) {
       canvas.width = w * zoom;
       canvas.height = h * zoom;
+      figure.style.maxWidth = `${w * zoom}px`; // shrinks to fit the window, never blurs larger
       const pixels = magnifiedCrop(image, box, image.factor, zoom * image.factor);
       canvas.getContext("2d").putImageData(pixels, 0, 0);
       const value =
@@ -271,6 +273,40 @@ async function render({ model, el }) {
     model.off("change:box", scheduleDraw);
     model.off("change:zoom", scheduleDraw);
   };
+}
+
+// ------------------------------------------------------------------ without a kernel
+
+/**
+ * A stand-in for the widget's model on a page without a kernel (an HTML export, the course
+ * site): the calls render() makes (get, set, on, off, save_changes), the state kept in the page.
+ */
+function pageModel(state) {
+  const values = { ...state };
+  const listeners = new Map();
+  const of = (event) => listeners.get(event) ?? [];
+  return {
+    get: (name) => values[name],
+    set(name, value) {
+      values[name] = value;
+      for (const listener of of(`change:${name}`)) listener();
+    },
+    on: (event, listener) => listeners.set(event, [...of(event), listener]),
+    off: (event, listener) => listeners.set(event, of(event).filter((l) => l !== listener)),
+    save_changes() {}, // no kernel to tell
+  };
+}
+
+/**
+ * Render the widget into `el` from its state (the synced traits, each image's PNG bytes as
+ * base64), without a kernel: ZoomCompare.to_html() calls this on page load.
+ */
+export async function renderStatic(el, state) {
+  const images = state.images.map((entry) => ({
+    ...entry,
+    png: Uint8Array.from(atob(entry.png), (c) => c.charCodeAt(0)),
+  }));
+  return render({ model: pageModel({ ...state, images }), el });
 }
 
 export default { render };

@@ -36,16 +36,18 @@ computes the PSNR labels itself, so moving the box costs no message to the kerne
 the new box back only when the box has stopped moving for a moment, so ``widget.box`` in Python
 is the box on screen. Setting ``widget.box`` (or ``widget.zoom``) from Python moves it on screen.
 
-**Static fallback.** A widget needs a live kernel. When the notebook is viewed without one
-(exported to HTML, shown on GitHub) the viewer falls back on the other formats of the same
-output; the widget offers a PNG of the comparison (:meth:`ZoomCompare.to_png`) taken when it was
-displayed.
+**Without a kernel** (an HTML export, ``make site``, GitHub) the viewer falls back on the
+output's other formats, taken when the widget was displayed: a self-contained HTML copy
+(:meth:`ZoomCompare.to_html`, interactive offline: only Python does not hear of the box), and
+a PNG of the comparison (:meth:`ZoomCompare.to_png`) for viewers that run no scripts.
 """
 
 from __future__ import annotations
 
 import base64
+import html
 import io
+import json
 import math
 import os
 from collections.abc import Mapping
@@ -454,15 +456,37 @@ class ZoomCompare(anywidget.AnyWidget):
 
     # -- display ----------------------------------------------------------------------------
 
+    def to_html(self, png: bytes | None = None) -> str:
+        """The widget as one self-contained HTML fragment, interactive without a kernel.
+
+        It shows ``png`` (default :meth:`to_png`) until its module script has rendered the
+        widget from the current state with :func:`renderStatic` of ``widgets.js``; no file or
+        network is needed. ``</`` is escaped in the inline JSON so no string ends the script.
+        """
+        state = {name: getattr(self, name) for name in ("reference", "overview", "step", "zoom")}
+        state["box"] = list(self.box)
+        state["images"] = [{**entry, "png": _base64(entry["png"])} for entry in self.images]
+        return _STATIC_HTML.format(
+            id=f"edsr-zoom-{self.model_id}",
+            css=self._css,
+            png=_base64(self.to_png() if png is None else png),
+            alt=html.escape(repr(self)),
+            code=json.dumps(self._esm).replace("</", "<\\/"),
+            state=json.dumps(state).replace("</", "<\\/"),
+        )
+
     def _repr_mimebundle_(self, **kwargs) -> tuple[dict, dict]:
-        """The widget view for live front ends, plus a PNG of the current state.
+        """The widget view for live front ends, plus an HTML copy and a PNG of the current state.
 
         A front end with a kernel (JupyterLab, Voila) renders the widget view, its preferred
         format. nbconvert's HTML export skips a widget view whose state is not saved in the
-        notebook and takes the next format it knows: the PNG. So do other static viewers.
+        notebook and takes the next format it knows: the HTML copy (:meth:`to_html`). Viewers
+        that run no scripts show the PNG (inside the HTML, or alone).
         """
         data, metadata = super()._repr_mimebundle_(**kwargs)
-        data["image/png"] = base64.b64encode(self.to_png()).decode("ascii")
+        png = self.to_png()
+        data["image/png"] = _base64(png)
+        data["text/html"] = self.to_html(png)
         data["text/plain"] = repr(self)
         return data, metadata
 
@@ -471,6 +495,28 @@ class ZoomCompare(anywidget.AnyWidget):
         return (
             f"ZoomCompare({names}; box={self.box}, zoom={self.zoom}, reference={self.reference!r})"
         )
+
+
+# The page-only copy of the widget (ZoomCompare.to_html): the PNG, replaced on load by the widget
+# rendered by widgets.js, imported from its own source as a module (a blob: URL, no file).
+_STATIC_HTML = """\
+<div class="edsr-zoom-static" id="{id}">
+<style>{css}</style>
+<img src="data:image/png;base64,{png}" alt="{alt}">
+</div>
+<script type="module">
+const host = document.getElementById("{id}");
+const source = new Blob([{code}], {{ type: "text/javascript" }});
+const {{ renderStatic }} = await import(URL.createObjectURL(source));
+const view = document.createElement("div");
+await renderStatic(view, {state});
+host.querySelector("img").replaceWith(view);
+</script>
+"""
+
+
+def _base64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
 
 
 def _image_entry(name: str, image: np.ndarray, factor: int) -> dict:

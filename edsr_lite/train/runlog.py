@@ -242,10 +242,11 @@ def git_describe() -> str | None:
 
 
 def machine_info(device: torch.device | str = "cpu") -> dict:
-    """Where a run trained: host, CPU model, cores and vector instructions (and whether it has
-    fast bfloat16), torch threads, and the GPU if one was used.
+    """What a run trained on: the OS family, CPU model, cores and vector instructions (and
+    whether it has fast bfloat16), torch threads, and the GPU if one was used.
 
     Logged with every run, because a step's time (and so a budget in minutes) depends on it.
+    No host name or kernel build: run records ship, and they name hardware, not a machine.
     """
     cpu = platform.processor() or platform.machine()
     try:
@@ -256,8 +257,7 @@ def machine_info(device: torch.device | str = "cpu") -> dict:
     except OSError:
         pass
     info = {
-        "host": platform.node(),
-        "os": platform.platform(terse=True),
+        "os": platform.system(),
         "cpu": cpu,
         "cpu_cores": os.cpu_count(),
         "cpu_isa": torch.backends.cpu.get_cpu_capability(),  # AVX2, AVX512, ...: speed differs
