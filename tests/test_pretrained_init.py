@@ -93,17 +93,5 @@ def test_pair_validations_words_come_from_the_data():
     assert pretrained_init.pair_validations(_psnr_log(12.0), _psnr_log(12.0, 28.0)) is None
 
 
-def test_same_precision_reads_the_segments_of_the_steps_held():
-    def log(last, *segments):
-        info = {"segments": [{"steps": list(s), "precision": p} for *s, p in segments]}
-        return TrainLog([{"step": s} for s in range(0, last + 1, 10)], info)
-
-    mixed = log(30, (0, 20, "float32"), (20, 40, "bfloat16 autocast"))
-    assert not pretrained_init.same_precision([mixed])
-    assert pretrained_init.same_precision([log(20, (0, 20, "float32"), (20, 40, "bfloat16"))])
-    bf16 = log(20, (0, 20, "bfloat16 autocast"))
-    assert not pretrained_init.same_precision([log(20, (0, 20, "float32")), bf16])
-
-
 def test_recorded_psnr_reads_results_json_or_says_none():
     assert pretrained_init.recorded_psnr("no_such_model", "Set5", 4) is None

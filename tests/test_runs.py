@@ -292,3 +292,17 @@ def test_shared_precision_names_the_one_arithmetic_of_all_the_steps():
         is None
     )
     assert ex.shared_precision({"a": log((0, 20, fp32)), "b": TrainLog([{"step": 20}])}) is None
+
+
+def test_precisions_reads_the_segments_of_the_steps_held():
+    def log(last, *segments):
+        info = {"segments": [{"steps": list(s), "precision": p} for *s, p in segments]}
+        return TrainLog([{"step": s} for s in range(0, last + 1, 10)], info)
+
+    mixed = log(30, (0, 20, "float32"), (20, 40, "bfloat16 autocast"))
+    assert ex.precisions({"a": mixed}) == {"float32", "bfloat16 autocast"}
+    # steps 20-40 are not in a log that ends at step 20
+    assert ex.precisions({"a": log(20, (0, 20, "float32"), (20, 40, "bfloat16"))}) == {"float32"}
+    bf16 = log(20, (0, 20, "bfloat16 autocast"))
+    assert len(ex.precisions({"a": log(20, (0, 20, "float32")), "b": bf16})) == 2
+    assert ex.precisions({"a": TrainLog([{"step": 20}])}) == set()  # not recorded: none

@@ -19,7 +19,6 @@ so that a figure gives each kind of run one colour throughout the notebook.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from torch import nn
@@ -27,7 +26,7 @@ from torch import nn
 from edsr_lite.course.multiscale import part_of
 from edsr_lite.course.recorded import ResultsError, load_results, row_value
 from edsr_lite.course.runs import temporary_run
-from edsr_lite.train import TrainConfig, TrainLog, load_log, run_segments, train
+from edsr_lite.train import TrainConfig, TrainLog, load_log, train
 from edsr_lite.weights import InitReport, init_from
 
 #: The labels of the two x4 runs, live and shipped alike.
@@ -230,17 +229,6 @@ def pair_validations(ours: TrainLog, theirs: TrainLog) -> PairValidations | None
         theirs_at_0=b.get(0),
         reached=steps_to_reach(ours, final),
     )
-
-
-def same_precision(logs: Sequence[TrainLog]) -> bool:
-    """Whether every step the logs hold ran in one arithmetic (float32 or bfloat16 autocast),
-    from their run.json's ``segments`` (:func:`edsr_lite.course.runs.precision_note` says
-    which)."""
-    kinds = set()
-    for log in logs:
-        last = max((r["step"] for r in log.rows), default=0)
-        kinds |= {s["precision"] for s in run_segments(log.info) if s["steps"][0] < max(last, 1)}
-    return len(kinds) <= 1
 
 
 def recorded_psnr(name: str, set_name: str, scale: int) -> float | None:

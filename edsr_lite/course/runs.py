@@ -10,7 +10,7 @@ tables the cells display). This one holds what they have in common:
 * :func:`temporary_run` and :func:`train_briefly`: a short training run in a temporary folder,
   for a live cell;
 * :func:`find_shipped_log`, :func:`shipped_logs`, :func:`shipped_report`,
-  :func:`shipped_claim`, :func:`precision_note`, :func:`shared_precision`,
+  :func:`shipped_claim`, :func:`precision_note`, :func:`precisions`, :func:`shared_precision`,
   :func:`validation_rows`, :func:`race`, :func:`final_psnr`: the logs of the full-budget runs
   that ship in ``data/checkpoints`` (:func:`race` reads a live pair of runs too);
 * :func:`evaluate_checkpoints`: the shipped checkpoints scored live with
@@ -192,6 +192,12 @@ def _precision_spans(log: TrainLog) -> list[list]:
     return spans
 
 
+def precisions(logs: Mapping[str, TrainLog]) -> set[str]:
+    """The precisions the steps the logs hold ran in (``{"float32", "bfloat16 autocast"}``),
+    from their run.json's segments; a log that does not record it adds none."""
+    return {span[0] for log in logs.values() for span in _precision_spans(log)}
+
+
 def shared_precision(logs: Mapping[str, TrainLog]) -> str | None:
     """The one precision every step of every log ran in (e.g. ``"bfloat16 autocast"``), or None
     when they differ or a log does not record it."""
@@ -206,13 +212,11 @@ def precision_note(logs: Mapping[str, TrainLog]) -> str:
     holds (cut it with ``shipped_logs(..., same_budget=True)`` first). When the runs differ, a
     last line says what bfloat16 is known to cost, so that a gap that small is not read as the
     effect being compared."""
-    lines, kinds = [], set()
+    lines = []
     for label, log in logs.items():
-        spans = _precision_spans(log)
-        kinds.update(span[0] for span in spans)
-        parts = [f"{precision} (steps {first}-{end})" for precision, first, end in spans]
+        parts = [f"{p} (steps {first}-{end})" for p, first, end in _precision_spans(log)]
         lines.append(f"{label}: " + (", ".join(parts) or "precision not recorded"))
-    if len(kinds) > 1:
+    if len(precisions(logs)) > 1:
         lines.append(
             "The runs compared were not trained in the same precision: bfloat16 autocast costs "
             f"{BF16_COST}, so a gap of that size is not the effect compared."

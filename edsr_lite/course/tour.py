@@ -175,6 +175,14 @@ def _where(machine: dict | None) -> str:
     return f"CPU: {machine.get('cpu', '?')}, {machine.get('cpu_cores', '?')} cores"
 
 
+def _training_info(name: str, checkpoint_dir: str | os.PathLike | None) -> dict:
+    """What a checkpoint records of its training: its run folder's ``run.json`` (the whole
+    run) for a shipped ``best.pt``, else the checkpoint's metadata (``{}`` if none)."""
+    path = resolve_checkpoint(name, checkpoint_dir)
+    run = finished_run_info(Path(path).parent) if path.name == "best.pt" else None
+    return run or read_checkpoint(path).get("meta") or {}
+
+
 def shipped_models(checkpoint_dir: str | os.PathLike | None = None) -> list[dict]:
     """One row per shipped checkpoint (see :func:`edsr_lite.weights.available_pretrained`):
     its preset and scales, the steps it trained, its best Set5 PSNR during training (dB, on the
@@ -185,10 +193,7 @@ def shipped_models(checkpoint_dir: str | os.PathLike | None = None) -> list[dict
     """
     rows = []
     for name in available_pretrained(checkpoint_dir):
-        path = resolve_checkpoint(name, checkpoint_dir)
-        meta = read_checkpoint(path).get("meta") or {}
-        run = finished_run_info(Path(path).parent) if path.name == "best.pt" else None
-        info = run or meta
+        info = _training_info(name, checkpoint_dir)
         seconds = info.get("seconds")
         best = info.get("best_psnr")
         rows.append(
@@ -212,9 +217,7 @@ def training_record(name: str, checkpoint_dir: str | os.PathLike | None = None) 
     ``images`` (training images, or None), ``data`` (the training sets' names joined by " + ",
     e.g. "T91 + BSD200"), ``hours`` (training time, or None).
     """
-    path = resolve_checkpoint(name, checkpoint_dir)
-    run = finished_run_info(Path(path).parent) if path.name == "best.pt" else None
-    info = run or read_checkpoint(path).get("meta") or {}
+    info = _training_info(name, checkpoint_dir)
     config = info.get("train_config") or {}
     folders = (info.get("data") or {}).get("folders") or config.get("data") or []
     seconds = info.get("seconds")
