@@ -35,7 +35,7 @@ from pathlib import Path
 
 import torch
 
-from edsr_lite.checkpoints import XZ_MAGIC, atomic_torch_save
+from edsr_lite.checkpoints import atomic_torch_save, is_compressed
 from edsr_lite.files import atomic_write_text, sha256_file
 from edsr_lite.locations import CHECKPOINT_DIR, DATA_DIR
 from edsr_lite.train.runlog import portable_path
@@ -102,15 +102,10 @@ def clean_run_json(path: Path, check: bool = False) -> bool:
     return True
 
 
-def _is_xz(path: Path) -> bool:
-    with open(path, "rb") as f:
-        return f.read(len(XZ_MAGIC)) == XZ_MAGIC
-
-
 def _raw_checkpoint(path: Path) -> dict:
     """The dict a checkpoint file holds, as saved (no normalizing: written back as it was),
     from a plain or an xz-compressed file."""
-    source = io.BytesIO(lzma.decompress(path.read_bytes())) if _is_xz(path) else path
+    source = io.BytesIO(lzma.decompress(path.read_bytes())) if is_compressed(path) else path
     return torch.load(source, map_location="cpu", weights_only=True)
 
 
@@ -133,7 +128,7 @@ def clean_checkpoint(path: Path, check: bool = False) -> bool:
         return False
     if not check:
         cleaned = {**ckpt, "meta": portable(ckpt["meta"])}
-        atomic_torch_save(cleaned, path, compress=_is_xz(path))  # stored as it was
+        atomic_torch_save(cleaned, path, compress=is_compressed(path))  # stored as it was
         if not same_weights(ckpt["state_dict"], _raw_checkpoint(path)["state_dict"]):
             raise RuntimeError(f"{path}: the weights changed on rewriting")  # never expected
     return True
