@@ -30,18 +30,10 @@ import numpy as np
 import torch
 
 from edsr_lite.backends import openvino_available
-from edsr_lite.infer import Upscaler, receptive_radius, tile_grid
+from edsr_lite.infer import Upscaler, computed_pixels, receptive_radius, tile_grid
 from edsr_lite.weights import load_model
 
 TILES = [0, 512, 256, 128, 64]  # 0: the whole image at once, measured first
-
-
-def computed_pixels(h: int, w: int, tile: int, overlap: int) -> tuple[int, int]:
-    """``(tiles, LR pixels computed)`` of an h x w image cut into ``tile`` cores."""
-    if tile == 0 or tile >= max(h, w):
-        return 1, h * w
-    grid = tile_grid(h, w, tile, overlap)
-    return len(grid), sum((r.stop - r.start) * (c.stop - c.start) for r, c, *_ in grid)
 
 
 def best_time(upscaler: Upscaler, lr: np.ndarray, scale: int, repeats: int) -> float:
@@ -70,7 +62,8 @@ def tile_table(backend: str, scale: int, size: tuple[int, int], tiles, repeats: 
     Upscaler(model, tile=0, backend=backend)(lr[:64, :64], scale)  # first-call set-up
     whole_time = whole_rate = None
     for tile in tiles:  # the whole image first: the other rows are compared with it
-        count, pixels = computed_pixels(h, w, tile, overlap)
+        count = len(tile_grid(h, w, tile or max(h, w), overlap))
+        pixels = computed_pixels(h, w, tile, overlap)
         seconds = best_time(Upscaler(model, tile=tile, backend=backend), lr, scale, repeats)
         if whole_time is None:
             whole_time, whole_rate = seconds, seconds / pixels

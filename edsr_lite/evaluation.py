@@ -47,9 +47,9 @@ from edsr_lite.infer import (
     DEFAULT_MAX_MEMORY_MB,
     Upscaler,
     choose_tile,
+    computed_pixels,
     model_scales,
     receptive_radius,
-    tile_grid,
 )
 from edsr_lite.metrics import psnr, rgb_to_y, ssim
 from edsr_lite.progress import progress_bar
@@ -386,11 +386,7 @@ def lr_work(
         with Image.open(path) as img:
             h, w = img.height // scale, img.width // scale
         tile = choose_tile(model, scale, (1, h, w), max_memory_mb, ensemble, overlap)
-        if tile == 0 or tile >= max(h, w):
-            total += h * w
-        else:
-            grid = tile_grid(h, w, tile, overlap)
-            total += sum((r.stop - r.start) * (c.stop - c.start) for r, c, _, _ in grid)
+        total += computed_pixels(h, w, tile, overlap)
     return total
 
 

@@ -166,6 +166,14 @@ def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[tuple[sl
     return grid
 
 
+def computed_pixels(height: int, width: int, tile: int, overlap: int) -> int:
+    """The LR pixels the network computes for a ``height`` x ``width`` image cut into ``tile``
+    cores (``0``, or a tile covering the image: the image once; else each tile's input, its
+    overlap included, so overlap is counted as often as it is recomputed)."""
+    grid = tile_grid(height, width, tile or max(height, width), overlap)
+    return sum((r.stop - r.start) * (c.stop - c.start) for r, c, _, _ in grid)
+
+
 def tiled_forward(
     fn: Forward,
     x: torch.Tensor,

@@ -11,6 +11,7 @@ from edsr_lite.infer import (
     auto_tile,
     bytes_per_lr_pixel,
     choose_tile,
+    computed_pixels,
     even_tile,
     receptive_radius,
     self_ensemble,
@@ -240,3 +241,11 @@ def test_the_automatic_tile_is_the_largest_that_fits_evened_out():
         assert count == before[0] and pixels <= 1.05 * before[1] and peak <= before[2]
     assert even_tile(750, 1000, 584) == 500  # 2 x 2 tiles of 500 x 375, not 584 + 416 wide
     assert even_tile(750, 1000, 2000) == 2000
+
+
+def test_computed_pixels_count_the_overlap_as_often_as_it_is_recomputed():
+    assert computed_pixels(750, 1000, 0, 36) == 750 * 1000  # the whole image once
+    assert computed_pixels(750, 1000, 1000, 36) == 750 * 1000  # one tile covers it
+    # 2 x 2 tiles: cores of rows 0-500, 500-750 and columns 0-500, 500-1000, each widened by
+    # 36 on its inner side: rows 536 + 286, columns 536 + 536
+    assert computed_pixels(750, 1000, 500, 36) == (536 + 286) * (536 + 536)
