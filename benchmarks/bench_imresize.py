@@ -1,4 +1,4 @@
-"""Time ``edsr_lite.imresize`` against Pillow's bicubic resize on a DIV2K-sized image.
+"""Time ``edsr_lite.core.degradation`` against Pillow's bicubic resize on a DIV2K-sized image.
 
 Run from the repository root:
 
@@ -8,7 +8,7 @@ The test image is a real photograph (Set5 "baby", 512 x 512) mirror-tiled up to 
 (width x height, the size of a DIV2K HR image), RGB uint8. Each case is timed ``--repeats``
 times after one warm-up call and the median is printed, in milliseconds, for both resizers on
 the same image and output size, with the ratio imresize / Pillow. The two do not give the same
-pixels (see the module docstring of ``edsr_lite.imresize``); this only compares speed.
+pixels (see the module docstring of ``edsr_lite.core.degradation``); this only compares speed.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from PIL import Image
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from edsr_lite.imresize import imresize  # noqa: E402
+from edsr_lite.core.degradation import imresize  # noqa: E402
 
 DIV2K_HEIGHT, DIV2K_WIDTH = 1356, 2040
 DEFAULT_IMAGES = [

@@ -24,9 +24,9 @@ import time
 import numpy as np
 import torch
 
+from edsr_lite.core.models import build
 from edsr_lite.course.memory import MiB, measure_upscale_memory
 from edsr_lite.infer import Upscaler, bytes_per_lr_pixel
-from edsr_lite.models import build
 
 
 def best_time(fn, repeats: int) -> float:

@@ -44,10 +44,10 @@ import torch
 
 from edsr_lite import backends
 from edsr_lite.backends import openvino_available, resolve_backend
+from edsr_lite.core.metrics import psnr
 from edsr_lite.datasets import benchmark
 from edsr_lite.images import to_tensor
 from edsr_lite.infer import Upscaler
-from edsr_lite.metrics import psnr
 from edsr_lite.train import bf16_available
 from edsr_lite.weights import load_model
 

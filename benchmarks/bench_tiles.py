@@ -30,7 +30,8 @@ import numpy as np
 import torch
 
 from edsr_lite.backends import openvino_available
-from edsr_lite.infer import Upscaler, computed_pixels, receptive_radius, tile_grid
+from edsr_lite.core.forward import computed_pixels, receptive_radius, tile_grid
+from edsr_lite.infer import Upscaler
 from edsr_lite.weights import load_model
 
 TILES = [0, 512, 256, 128, 64]  # 0: the whole image at once, measured first

@@ -39,8 +39,8 @@ import torch.nn.functional as F
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from edsr_lite.patches import SkippedImagesWarning  # noqa: E402
 from edsr_lite.train import TrainConfig, Trainer, bf16_available  # noqa: E402
+from edsr_lite.training_data import SkippedImagesWarning  # noqa: E402
 
 warnings.simplefilter("ignore", SkippedImagesWarning)  # T91's t20.png is smaller than a patch
 

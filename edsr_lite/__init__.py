@@ -7,15 +7,15 @@ The library, in the order data flows through it:
 
 * :mod:`~edsr_lite.images` -- read and write images: uint8 H x W x 3 arrays, ``to_tensor``;
   :mod:`~edsr_lite.datasets` -- the benchmark sets (Set5, Set14, B100) and DIV2K.
-* :mod:`~edsr_lite.imresize` -- the degradation: MATLAB-exact bicubic ``imresize``.
-* :mod:`~edsr_lite.patches` -- training data: HR/LR pairs and random LR patches.
-* :mod:`~edsr_lite.models` -- EDSR and MDSR, built from presets (``build``).
+* :mod:`~edsr_lite.core.degradation` -- the degradation: MATLAB-exact bicubic ``imresize``.
+* :mod:`~edsr_lite.training_data` -- training data: HR/LR pairs and random LR patches.
+* :mod:`~edsr_lite.core.models` -- EDSR and MDSR, built from presets (``build``).
 * :mod:`~edsr_lite.train` -- the paper's training recipe (``train``, ``TrainConfig``);
   :mod:`~edsr_lite.checkpoints` and :mod:`~edsr_lite.weights` -- saving, loading, shipped
   checkpoints, pretrained initialization.
 * :mod:`~edsr_lite.infer` -- upscaling: tiling, self-ensemble (``upscale``, ``Upscaler``).
-* :mod:`~edsr_lite.metrics` -- PSNR and SSIM on Y; :mod:`~edsr_lite.evaluation` -- the
-  benchmark protocols (``evaluate``); :mod:`~edsr_lite.paper` -- the published numbers.
+* :mod:`~edsr_lite.core.metrics` -- PSNR and SSIM on Y; :mod:`~edsr_lite.evaluation` -- the
+  benchmark protocols (``evaluate``); :mod:`~edsr_lite.core.published` -- the published numbers.
 
 The names a notebook or a script needs are importable from here (``__all__``)::
 
@@ -26,13 +26,9 @@ The names a notebook or a script needs are importable from here (``__all__``)::
 """
 
 from edsr_lite.checkpoints import CheckpointError, save_checkpoint
-from edsr_lite.datasets import find_dataset
-from edsr_lite.evaluation import evaluate, format_table
-from edsr_lite.images import modcrop, read_image, write_png
-from edsr_lite.imresize import imresize
-from edsr_lite.infer import Upscaler, upscale
-from edsr_lite.metrics import psnr, rgb_to_y, ssim
-from edsr_lite.models import (
+from edsr_lite.core.degradation import imresize, modcrop
+from edsr_lite.core.metrics import psnr, rgb_to_y, ssim
+from edsr_lite.core.models import (
     EDSR,
     MDSR,
     PRESETS,
@@ -43,6 +39,10 @@ from edsr_lite.models import (
     count_parameters,
     fold_res_scale,
 )
+from edsr_lite.datasets import find_dataset
+from edsr_lite.evaluation import evaluate, format_table
+from edsr_lite.images import read_image, write_png
+from edsr_lite.infer import Upscaler, upscale
 from edsr_lite.train import TrainConfig, train
 from edsr_lite.weights import (
     available_pretrained,

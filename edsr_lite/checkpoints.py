@@ -31,8 +31,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edsr_lite.core.models import PRESETS, preset_of
 from edsr_lite.files import atomic_write
-from edsr_lite.models import PRESETS, preset_of
 
 FORMAT = "edsr-lite"
 FORMAT_VERSION = 1
@@ -205,7 +205,7 @@ def _normalize(obj: object, path: Path) -> dict:
     )
 
 
-def _strip_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def strip_prefix(state_dict: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """Drop the 'module.' / 'model.' prefixes that DataParallel and wrappers add."""
     out = dict(state_dict)
     for prefix in ("module.", "model."):
@@ -231,7 +231,7 @@ def infer_config(state_dict: Mapping[str, torch.Tensor]) -> dict:
     ``res_scale`` is not stored in weights: it is taken as 0.1 for the wide (F = 256) EDSR,
     as in the paper, and 1 otherwise.
     """
-    sd = _strip_prefix(state_dict)
+    sd = strip_prefix(state_dict)
     if "head.0.weight" not in sd:
         raise CheckpointError("not EDSR/MDSR weights: there is no 'head.0.weight' tensor")
     n_feats = sd["head.0.weight"].shape[0]
@@ -303,7 +303,7 @@ def check_state_dict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -
 
 def load_state_dict_strict(model: nn.Module, state_dict: Mapping[str, torch.Tensor]) -> nn.Module:
     """Load every tensor (cast to the model's dtype); any mismatch is a clear error."""
-    sd = _strip_prefix(state_dict)
+    sd = strip_prefix(state_dict)
     check_state_dict(model, sd)
     own = model.state_dict()
     model.load_state_dict({k: v.to(own[k].dtype) for k, v in sd.items()})

@@ -5,7 +5,7 @@
   :func:`list_images` lists a folder's images in name order.
 * :func:`benchmark` yields the ``(name, HR, LR)`` triples of a test set, as in the EDSR paper:
   HR mod-cropped to a multiple of the scale, LR its MATLAB-exact bicubic downscale
-  (:func:`downscale`, :func:`edsr_lite.imresize.imresize`), both uint8.
+  (:func:`edsr_lite.core.degradation.downscale`), both uint8.
 * :func:`div2k_paths` lists a local copy of DIV2K, the paper's training set;
   :func:`download_div2k` fetches it (train 3.5 GB, valid 0.45 GB, checked against their
   SHA-256 sums), only when you call it.
@@ -26,9 +26,10 @@ from typing import Literal
 
 import numpy as np
 
+from edsr_lite.checks import check_scale
+from edsr_lite.core.degradation import downscale, modcrop
 from edsr_lite.download import DownloadError, download
-from edsr_lite.images import IMAGE_EXTENSIONS, Mode, _check_mode, _check_scale, modcrop, read_image
-from edsr_lite.imresize import imresize
+from edsr_lite.images import IMAGE_EXTENSIONS, Mode, check_mode, read_image
 from edsr_lite.locations import DATA_DIR, data_search_path
 
 # --------------------------------------------------------------------------------------------
@@ -181,8 +182,8 @@ def benchmark(
     Raises:
         FileNotFoundError: the set is not found, or its folder holds no images.
     """
-    _check_scale(scale)
-    _check_mode(mode)
+    check_scale(scale)
+    check_mode(mode)
     folder = find_dataset(name)
     paths = list_images(folder)
     if not paths:
@@ -207,16 +208,6 @@ def _benchmark_items(
             )
         hr = modcrop(image, scale)
         yield path.stem, hr, downscale(hr, scale)
-
-
-def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
-    """MATLAB-compatible bicubic ``imresize(hr, 1/scale)`` of a ``uint8`` H x W [x 3] image.
-
-    ``hr`` should have sides divisible by ``scale`` (see :func:`modcrop`); the result is then
-    (H/scale) x (W/scale) [x 3], ``uint8`` 0..255. (``ceil(H * (1/scale))``, MATLAB's output
-    size, equals ``H/scale`` exactly for every such H: checked for s = 2..8, H < 20000.)
-    """
-    return imresize(hr, scale=1 / scale)
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,6 +1,7 @@
 """Evaluation: a method's mean PSNR/SSIM on the benchmark sets, under one of two protocols.
 
-Each image is scored with :func:`edsr_lite.metrics.psnr` and :func:`edsr_lite.metrics.ssim`
+Each image is scored with :func:`edsr_lite.core.metrics.psnr` and
+:func:`edsr_lite.core.metrics.ssim`
 (the Y of MATLAB's ``rgb2ycbcr``, ``scale`` border pixels shaved, peak 255, the SSIM of Wang et
 al. 2004); a set's score is the **mean of the per-image scores** (not the PSNR of the mean
 squared error).  What differs between papers is how the LR input and the SR output are made:
@@ -12,8 +13,9 @@ two *protocols*, which differ by about 0.1 dB on Set14, so every result row name
     returns uint8 RGB; scores on the unrounded Y of SR and HR.
 ``"paper_bicubic"`` (:func:`evaluate_paper_bicubic`), only for bicubic upscaling
     The Y-plane recipe of the SRCNN/VDSR MATLAB scripts behind the "Bicubic" column that EDSR's
-    Table 6 copies; it reproduces all nine published pairs (:data:`edsr_lite.paper.PAPER_BICUBIC`)
-    within 0.01 dB and 0.001 SSIM.  How it was found: ``docs/protocol.md``.
+    Table 6 copies; it reproduces all nine published pairs
+    (:data:`edsr_lite.core.published.PAPER_BICUBIC`) within 0.01 dB and 0.001 SSIM. How it was
+    found: ``docs/protocol.md``.
 
 Main functions: :func:`evaluate` (``"bicubic"``, a function ``fn(lr, scale) -> sr`` or a
 network, which runs through :class:`edsr_lite.infer.Upscaler`, the code ``edsr-lite upscale``
@@ -40,18 +42,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from edsr_lite.core.degradation import imresize, modcrop
+from edsr_lite.core.forward import computed_pixels, receptive_radius
+from edsr_lite.core.metrics import psnr, rgb_to_y, ssim
 from edsr_lite.datasets import benchmark, find_dataset, list_images
-from edsr_lite.images import modcrop, read_image
-from edsr_lite.imresize import imresize
-from edsr_lite.infer import (
-    DEFAULT_MAX_MEMORY_MB,
-    Upscaler,
-    choose_tile,
-    computed_pixels,
-    model_scales,
-    receptive_radius,
-)
-from edsr_lite.metrics import psnr, rgb_to_y, ssim
+from edsr_lite.images import read_image
+from edsr_lite.infer import DEFAULT_MAX_MEMORY_MB, Upscaler, choose_tile, model_scales
 from edsr_lite.progress import progress_bar
 from edsr_lite.weights import load_model, resolve_checkpoint
 
@@ -144,7 +140,7 @@ def evaluate_paper_bicubic(set_name: str, scale: int, progress: bool = False) ->
 
     It reproduces Set5 to every printed digit (33.66/0.9299, 30.39/0.8682, 28.42/0.8104), B100
     to within one unit of the last digit, and Set14 within 0.01 dB / 0.0009 SSIM: all nine
-    pairs of :data:`edsr_lite.paper.PAPER_BICUBIC` within 0.01 dB and 0.001
+    pairs of :data:`edsr_lite.core.published.PAPER_BICUBIC` within 0.01 dB and 0.001
     (``tests/test_protocol.py``).  Why these three rounding choices and this shave, and how
     much each detail moves the numbers: ``docs/protocol.md``.
     """

@@ -10,7 +10,6 @@ Every image the package handles is a numpy ``uint8`` array, values 0..255, shape
   for a PIL image or an array. :func:`read_image_with_alpha` also returns the alpha channel.
 * :func:`write_png`: a uint8 gray or RGB array (and an optional alpha plane) to PNG,
   atomically, replacing an existing file or refusing to (:mod:`edsr_lite.files`).
-* :func:`modcrop`: crop to a multiple of the scale, top-left kept (the benchmarks' convention).
 * :func:`to_tensor`: uint8 H x W x 3 (or a batch) -> float32 N x 3 x H x W, values 0..255,
   the network's input (EDSR subtracts the DIV2K mean itself).
 
@@ -108,7 +107,7 @@ def _read(
     path: str | os.PathLike[str], mode: Mode, with_alpha: bool
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Decode ``path`` once: (pixels for ``mode``, alpha plane or None if not ``with_alpha``)."""
-    _check_mode(mode)
+    check_mode(mode)
     path = _existing_file(path)
     with _decode_errors(path), Image.open(path) as image:
         if _is_16bit_color_png(image):
@@ -172,7 +171,7 @@ def as_rgb_array(
         ImageReadError: unreadable file or invalid array (wrong dtype or shape).
         TypeError: ``image`` is none of the accepted types.
     """
-    _check_mode(mode)
+    check_mode(mode)
     if isinstance(image, np.ndarray):
         return _validated_array(image, mode)
     if isinstance(image, Image.Image):
@@ -184,7 +183,8 @@ def as_rgb_array(
     )
 
 
-def _check_mode(mode: str) -> None:
+def check_mode(mode: str) -> None:
+    """Refuse a read mode other than ``"rgb"`` (3 channels) and ``"keep"`` (as stored)."""
     if mode not in ("rgb", "keep"):
         raise ValueError(f'mode must be "rgb" or "keep", got {mode!r}')
 
@@ -346,37 +346,6 @@ def _check_alpha(alpha: np.ndarray, size: tuple[int, ...]) -> None:
             else type(alpha).__name__
         )
         raise ValueError(f"write_png: alpha must be a uint8 {size[0]} x {size[1]} plane, got {got}")
-
-
-def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
-    """Crop the bottom rows and right columns so that H and W are multiples of ``scale``.
-
-    This is the usual SR benchmark convention (``modcrop`` in the SRCNN/EDSR MATLAB code):
-    the top-left corner is kept, so at most ``scale - 1`` rows and columns are lost.
-
-    Args:
-        image: H x W or H x W x C array (any dtype).
-        scale: the super-resolution factor, a positive integer.
-
-    Returns:
-        A view of ``image`` of shape (H - H % scale) x (W - W % scale) [x C].
-
-    Raises:
-        ValueError: ``scale`` is not a positive integer, or the image is smaller than it.
-    """
-    _check_scale(scale)
-    height, width = image.shape[:2]
-    if height < scale or width < scale:
-        raise ValueError(
-            f"image of size {height} x {width} is smaller than the scale factor {scale}; "
-            "nothing would be left after cropping to a multiple of it."
-        )
-    return image[: height - height % scale, : width - width % scale]
-
-
-def _check_scale(scale: int) -> None:
-    if isinstance(scale, bool) or not isinstance(scale, (int, np.integer)) or scale < 1:
-        raise ValueError(f"scale must be a positive integer (2, 3, 4, ...), got {scale!r}")
 
 
 # --------------------------------------------------------------------------------------------

@@ -1,12 +1,6 @@
-"""Upscaling real images: tiled forward for any size, self-ensemble (EDSR+).
+"""Upscaling real images with the core's forward tools (:mod:`edsr_lite.core.forward`: the
+receptive radius, the tiled forward, the self-ensemble), within a memory budget.
 
-Pieces that compose, the first two functions of a *forward function* ``fn(x) -> y`` on tensors
-(N x 3 x h x w in 0..255 -> N x 3 x sh x sw):
-
-* :func:`self_ensemble` — the paper's "+": average the outputs for the 8 flips/transposes.
-* :func:`tiled_forward` — cut a big image into tiles with an overlap margin, run each, stitch.
-  With the margin at least the model's receptive radius (:func:`receptive_radius`) the result
-  is the untiled forward's, pixel for pixel.
 * :class:`Upscaler` — a network with those choices (ensemble, tile size or memory budget,
   device) as ``fn(lr, scale) -> sr``, uint8 RGB in and out, rounded and clamped like a saved
   PNG. The one way a network is run on images: by :func:`upscale`, ``edsr-lite upscale``,
@@ -26,13 +20,13 @@ import torch
 from torch import nn
 
 from edsr_lite.backends import openvino_forward, resolve_backend
+from edsr_lite.checks import check_scale, is_int
+from edsr_lite.core.degradation import imresize
+from edsr_lite.core.forward import receptive_radius, self_ensemble, tile_grid, tiled_forward
+from edsr_lite.core.models import EDSR, MDSR
 from edsr_lite.download import user_cache_dir
-from edsr_lite.images import _check_scale, as_rgb_array, read_image, to_tensor
-from edsr_lite.imresize import imresize
-from edsr_lite.models import EDSR, MDSR
-from edsr_lite.progress import progress_bar
-
-Forward = Callable[[torch.Tensor], torch.Tensor]
+from edsr_lite.images import as_rgb_array, read_image, to_tensor
+from edsr_lite.progress import progress_ticks
 
 DEFAULT_MAX_MEMORY_MB = 4096
 MIN_TILE = 16
@@ -61,7 +55,7 @@ def resolve_scale(model: nn.Module | str, scale: int | None) -> int:
     A scale is a positive integer (``2.5`` is refused, not rounded).
     """
     if scale is not None:
-        _check_scale(scale)
+        check_scale(scale)
     if isinstance(model, str):  # "bicubic"
         if scale is None:
             raise ValueError("bicubic upscaling needs a scale, e.g. scale=4")
@@ -86,129 +80,6 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     if device.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' asked for, but PyTorch sees no CUDA GPU: use --device cpu")
     return device
-
-
-# --------------------------------------------------------------------------- receptive field
-
-
-def receptive_radius(model: nn.Module, scale: int | None = None) -> int:
-    """How far (in LR pixels) an output pixel can see: the overlap tiling needs.
-
-    Each k x k convolution widens the view by k // 2 pixels *at the resolution it runs at*:
-    a 3x3 conv after a x2 PixelShuffle adds half an LR pixel. Summing over the path that
-    ``scale`` takes (head, MDSR's pre_process, body, upsampler, tail) and rounding up gives the
-    radius R: output pixels whose LR position is at least R from a tile's cut edge are exactly
-    those of the untiled forward. EDSR-baseline: 1 + 16*2 + 1 + 1 + 1/2 -> 36 at x2.
-    """
-    model = getattr(model, "module", model)
-    scale = resolve_scale(model, scale)
-    if isinstance(model, MDSR):
-        i = model.branch(scale)
-        path = [model.head, model.pre_process[i], model.body, model.upsample[i], model.tail]
-    else:
-        path = [model.head, model.body, model.tail]
-    radius, resolution = 0.0, 1
-    for part in path:
-        for layer in part.modules():
-            if isinstance(layer, nn.Conv2d):
-                radius += (layer.kernel_size[0] // 2) * layer.dilation[0] / resolution
-            elif isinstance(layer, nn.PixelShuffle):
-                resolution *= layer.upscale_factor
-    return math.ceil(radius)
-
-
-# --------------------------------------------------------------------------- self-ensemble
-
-
-def self_ensemble(fn: Forward, x: torch.Tensor) -> torch.Tensor:
-    """The paper's geometric self-ensemble ("+"): mean of the 8 flipped/transposed outputs.
-
-    ``x`` is a batch N x 3 x h x w; every image of the batch gets its own ensemble (the
-    official code collapses the batch). The 4 flips share a shape and run as one batch of 4N,
-    the 4 transposed flips as another, then each output is transformed back and averaged.
-    """
-    n = x.shape[0]
-    flips = [(), (3,), (2,), (2, 3)]  # identity, horizontal, vertical, both
-
-    def transforms(t: torch.Tensor) -> torch.Tensor:
-        return torch.cat([t.flip(d) if d else t for d in flips])
-
-    def untransforms(y: torch.Tensor) -> torch.Tensor:
-        parts = y.split(n)
-        return sum(p.flip(d) if d else p for p, d in zip(parts, flips, strict=True))
-
-    total = untransforms(fn(transforms(x)))
-    transposed = fn(transforms(x.transpose(2, 3)))
-    total = total + untransforms(transposed).transpose(2, 3)
-    return total / 8
-
-
-# --------------------------------------------------------------------------- tiling
-
-
-def _spans(length: int, tile: int) -> list[tuple[int, int]]:
-    """Cut [0, length) into consecutive core spans of at most ``tile`` pixels."""
-    return [(start, min(start + tile, length)) for start in range(0, length, tile)]
-
-
-def tile_grid(height: int, width: int, tile: int, overlap: int) -> list[tuple[slice, ...]]:
-    """The tiles of an LR image: for each, (input rows, input cols, core rows, core cols).
-
-    Cores partition the image; each input span is its core widened by ``overlap`` on every
-    side that is not the image border.
-    """
-    grid = []
-    for r0, r1 in _spans(height, tile):
-        for c0, c1 in _spans(width, tile):
-            rows = slice(max(0, r0 - overlap), min(height, r1 + overlap))
-            cols = slice(max(0, c0 - overlap), min(width, c1 + overlap))
-            grid.append((rows, cols, slice(r0, r1), slice(c0, c1)))
-    return grid
-
-
-def computed_pixels(height: int, width: int, tile: int, overlap: int) -> int:
-    """The LR pixels the network computes for a ``height`` x ``width`` image cut into ``tile``
-    cores (``0``, or a tile covering the image: the image once; else each tile's input, its
-    overlap included, so overlap is counted as often as it is recomputed)."""
-    grid = tile_grid(height, width, tile or max(height, width), overlap)
-    return sum((r.stop - r.start) * (c.stop - c.start) for r, c, _, _ in grid)
-
-
-def tiled_forward(
-    fn: Forward,
-    x: torch.Tensor,
-    scale: int,
-    tile: int,
-    overlap: int,
-    progress: bool = False,
-    out_dtype: torch.dtype = torch.float32,
-) -> torch.Tensor:
-    """Run ``fn`` tile by tile and stitch: N x 3 x h x w -> N x 3 x sh x sw.
-
-    ``tile`` is the core size in LR pixels and ``overlap`` the margin added around each core
-    (use :func:`receptive_radius`); the margin's outputs are computed and thrown away. With
-    ``out_dtype=torch.uint8`` each tile is rounded and clamped before it is stored, so a big
-    output costs 1 byte per value instead of 4.
-    """
-    n, c, h, w = x.shape
-    # channels_last: the N x sH x sW x C view the caller hands out as numpy needs no copy.
-    shape, layout = (n, c, h * scale, w * scale), torch.channels_last
-    out = torch.empty(shape, dtype=out_dtype, device=x.device, memory_format=layout)
-    for rows, cols, core_r, core_c in progress_bar(
-        tile_grid(h, w, tile, overlap), "tiles", enabled=progress
-    ):
-        y = fn(x[:, :, rows, cols].contiguous(memory_format=torch.channels_last))
-        # The core's place inside this tile's output, and inside the whole output (HR pixels).
-        y = y[:, :, _hr(core_r, rows.start, scale), _hr(core_c, cols.start, scale)]
-        if out_dtype == torch.uint8:
-            y = y.round().clamp(0, 255)
-        out[:, :, _hr(core_r, 0, scale), _hr(core_c, 0, scale)] = y.to(out_dtype)
-    return out
-
-
-def _hr(core: slice, origin: int, scale: int) -> slice:
-    """The HR-pixel slice of an LR ``core`` span, counted from LR position ``origin``."""
-    return slice((core.start - origin) * scale, (core.stop - origin) * scale)
 
 
 def bytes_per_lr_pixel(model: nn.Module, scale: int, ensemble: bool = False) -> int:
@@ -303,12 +174,12 @@ def fixed_memory_mb(shape: tuple[int, int, int], scale: int) -> float:
 
 def check_tiling(tile: int | None, overlap: int | None, max_memory_mb: float) -> None:
     """Refuse tiling settings that cannot work (a negative tile would write no pixel at all)."""
-    if tile is not None and not (_is_int(tile) and tile >= 0):
+    if tile is not None and not (is_int(tile) and tile >= 0):
         raise ValueError(
             f"tile must be a whole number of LR pixels, 1 or more (0: the whole image at once; "
             f"None: from max_memory_mb), got {tile!r}"
         )
-    if overlap is not None and not (_is_int(overlap) and overlap >= 0):
+    if overlap is not None and not (is_int(overlap) and overlap >= 0):
         raise ValueError(
             f"overlap must be a whole number of LR pixels, 0 or more (None: the model's "
             f"receptive radius), got {overlap!r}"
@@ -334,10 +205,6 @@ def check_precision(precision: str) -> str:
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     return precision
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int | np.integer) and not isinstance(value, bool)
 
 
 # --------------------------------------------------------------------------- upscale
@@ -416,7 +283,15 @@ class Upscaler:
         if tile == 0 or tile >= max(x.shape[2:]):  # one tile: skip the bookkeeping
             y = run(x).round_().clamp_(0, 255)
             return y.to(torch.uint8, memory_format=torch.channels_last)
-        return tiled_forward(run, x, scale, tile, overlap, self.progress, out_dtype=torch.uint8)
+        tiles = tile_grid(x.shape[2], x.shape[3], tile, overlap)
+        with progress_ticks(len(tiles), "tiles", enabled=self.progress) as tick:
+
+            def run_tile(t: torch.Tensor) -> torch.Tensor:
+                y = run(t)
+                tick()
+                return y
+
+            return tiled_forward(run_tile, x, scale, tile, overlap, out_dtype=torch.uint8)
 
 
 def openvino_cache_dir() -> Path:
@@ -491,10 +366,10 @@ def upscale_channels(
     The network sees colour: a gray H x W image runs as three equal channels and comes out as
     the mean of the three output channels, rounded (the channels differ by a few levels, a
     tint a gray picture must not get). The alpha plane (transparency) is upscaled with MATLAB
-    bicubic (:func:`edsr_lite.imresize.imresize`): the network never learned transparency.
+    bicubic (:func:`edsr_lite.core.degradation.imresize`): the network never learned transparency.
 
     Args:
-        fn: an :class:`Upscaler`, or :func:`edsr_lite.imresize.imresize` for bicubic.
+        fn: an :class:`Upscaler`, or :func:`edsr_lite.core.degradation.imresize` for bicubic.
         image: ``uint8`` H x W (gray) or H x W x 3 (RGB).
         scale: the factor s.
         alpha: ``uint8`` H x W, or None.

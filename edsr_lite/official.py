@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from edsr_lite.checkpoints import CheckpointError
+from edsr_lite.core.published import PAPER_EDSR, REFERENCE_EDSR_BASELINE
 from edsr_lite.download import download as download_file
 from edsr_lite.download import sha256_matches, user_cache_dir
-from edsr_lite.paper import PAPER_EDSR, REFERENCE_EDSR_BASELINE
 
 #: The folder the official EDSR-PyTorch code downloads its weights from (the torch.hub URLs
 #: of its ``src/model/edsr.py`` and ``mdsr.py``); ``$EDSR_LITE_WEIGHTS_URL`` replaces it
@@ -35,7 +35,7 @@ class OfficialWeights:
 
     name: str  # "official/edsr_x4"
     file: str  # torch.hub's name: "<model>-<first 8 hex digits of its sha256>.pt"
-    preset: str  # the architecture (edsr_lite.models.PRESETS)
+    preset: str  # the architecture (edsr_lite.core.models.PRESETS)
     scales: tuple[int, ...]
     #: PSNR (dB) / SSIM on Y published for this file, keyed by ``(set, scale)``; empty if none
     published: dict[tuple[str, int], tuple[float, float]] = field(default_factory=dict)
@@ -62,7 +62,7 @@ def _at(table: dict[tuple[str, int], tuple[float, float]], scale: int) -> dict:
 
 _BASELINE = "the released file as torchSR measured it (the paper prints no baseline scores)"
 #: The eight files, by name. Published scores: Table 6 of the paper for the full-size EDSR
-#: (:data:`edsr_lite.paper.PAPER_EDSR`), torchSR's measurement for EDSR-baseline; none is
+#: (:data:`edsr_lite.core.published.PAPER_EDSR`), torchSR's measurement for EDSR-baseline; none is
 #: given here for the MDSRs (no checked copy of the paper's MDSR column).
 OFFICIAL_WEIGHTS: dict[str, OfficialWeights] = {
     w.name: w

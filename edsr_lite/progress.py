@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -18,6 +19,19 @@ def progress_bar(
     from tqdm.auto import tqdm  # imported late: importing the package stays fast
 
     return tqdm(items, desc=desc, total=total, leave=False)
+
+
+@contextmanager
+def progress_ticks(total: int, desc: str, enabled: bool = True) -> Iterator[Callable[[], None]]:
+    """A bar of ``total`` steps for work that is not a loop of ours (a callback's calls):
+    yields ``tick()``, to call once per step; the bar closes when the block ends."""
+    if not enabled:
+        yield lambda: None
+        return
+    from tqdm.auto import tqdm
+
+    with tqdm(total=total, desc=desc, leave=False) as bar:
+        yield lambda: bar.update(1)
 
 
 def format_duration(seconds: float) -> str:

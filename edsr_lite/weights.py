@@ -24,7 +24,6 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -32,14 +31,15 @@ from torch import nn
 
 from edsr_lite.checkpoints import (
     CheckpointError,
-    _strip_prefix,
     infer_config,
     is_compressed,
     load_state_dict_strict,
     read_checkpoint,
+    strip_prefix,
 )
+from edsr_lite.core.init import InitReport, init_from_state_dict
+from edsr_lite.core.models import build_from_config
 from edsr_lite.locations import CHECKPOINT_DIR
-from edsr_lite.models import build_from_config
 from edsr_lite.official import OFFICIAL_PREFIX, OFFICIAL_WEIGHTS, official_file
 
 
@@ -227,7 +227,7 @@ def describe_checkpoint(path_or_name: str | os.PathLike, full: bool = False) -> 
     ``describe_checkpoint(name, full=True)`` (appended as JSON) or
     ``read_checkpoint(path)["meta"]`` (a shipped run's ``run.json`` holds it too).
     """
-    from edsr_lite.models import count_parameters
+    from edsr_lite.core.models import count_parameters
 
     path = resolve_checkpoint(path_or_name)
     ckpt = read_checkpoint(path)
@@ -324,73 +324,22 @@ def _machine(meta: Mapping) -> str:
 # ------------------------------------------------------------------ pretrained initialization
 
 
-@dataclass
-class InitReport:
-    """What :func:`init_from` did, tensor by tensor."""
-
-    copied: list[str] = field(default_factory=list)
-    shape_mismatch: list[str] = field(default_factory=list)  # same name, other shape: left random
-    missing_in_source: list[str] = field(default_factory=list)  # left random
-    unused_in_source: list[str] = field(default_factory=list)
-
-    @property
-    def left_random(self) -> list[str]:
-        return self.shape_mismatch + self.missing_in_source
-
-    def summary(self) -> str:
-        """A few lines for people: counts, then the names of the tensors left random."""
-        lines = [
-            f"init_from: copied {len(self.copied)} tensors, left {len(self.left_random)} at "
-            f"random, ignored {len(self.unused_in_source)} from the source"
-        ]
-        if self.shape_mismatch:
-            lines.append("  left random (shape differs): " + ", ".join(self.shape_mismatch))
-        if self.missing_in_source:
-            lines.append("  left random (not in source): " + ", ".join(self.missing_in_source))
-        if self.unused_in_source:
-            lines.append("  not used from source: " + ", ".join(self.unused_in_source))
-        return "\n".join(lines)
-
-    def as_dict(self) -> dict:
-        return {
-            "copied": list(self.copied),
-            "shape_mismatch": list(self.shape_mismatch),
-            "missing_in_source": list(self.missing_in_source),
-            "unused_in_source": list(self.unused_in_source),
-        }
-
-
 def init_from(
     model: nn.Module,
     source: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike,
     verbose: bool = True,
 ) -> InitReport:
-    """Pretrained initialization (paper Sec. 4.1): copy every tensor whose name and shape match.
-
-    ``source`` is a model, a state dict, a checkpoint path or a shipped checkpoint's name.
-    The x2 -> x4 case copies the head and the body and leaves the upsampler at random; the
-    report says so (the official loader skips those keys silently). Prints the report's
-    summary when ``verbose``; returns the :class:`InitReport`.
+    """Pretrained initialization (paper Sec. 4.1) from a model, a state dict, a checkpoint path
+    or a shipped checkpoint's name: :func:`edsr_lite.core.init.init_from_state_dict` on its
+    weights. Prints the report's summary when ``verbose``; returns the :class:`InitReport`.
     """
     if isinstance(source, nn.Module):
-        src = getattr(source, "module", source).state_dict()
+        state_dict = getattr(source, "module", source).state_dict()
     elif isinstance(source, Mapping):
-        src = _strip_prefix(source)
+        state_dict = strip_prefix(source)
     else:
-        src = _strip_prefix(read_checkpoint(resolve_checkpoint(source))["state_dict"])
-    own = model.state_dict()
-    report = InitReport()
-    to_copy = {}
-    for k, v in own.items():
-        if k not in src:
-            report.missing_in_source.append(k)
-        elif src[k].shape != v.shape:
-            report.shape_mismatch.append(k)
-        else:
-            to_copy[k] = src[k].to(v.dtype)
-            report.copied.append(k)
-    report.unused_in_source = [k for k in src if k not in own]
-    model.load_state_dict(to_copy, strict=False)
+        state_dict = strip_prefix(read_checkpoint(resolve_checkpoint(source))["state_dict"])
+    report = init_from_state_dict(model, state_dict)
     if verbose:
         print(report.summary())
     return report

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from edsr_lite.core.models import build
 from edsr_lite.course.bn_removal import measure_step_memory
 from edsr_lite.course.runs import real_batch
 from edsr_lite.datasets import find_dataset
-from edsr_lite.models import build
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK_DIR = ROOT / "notebooks"

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
+from edsr_lite.core.models import build
+from edsr_lite.core.published import PAPER_BICUBIC, PAPER_EDSR, PAPER_EDSR_PLUS
 from edsr_lite.course import benchmark
 from edsr_lite.course.memory import UpscaleMemory
 from edsr_lite.evaluation import bicubic_sr, evaluate
 from edsr_lite.infer import Upscaler
-from edsr_lite.models import build
-from edsr_lite.paper import PAPER_BICUBIC, PAPER_EDSR, PAPER_EDSR_PLUS
 
 
 def test_paper_tables():

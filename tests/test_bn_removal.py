@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 import torch
 
+from edsr_lite.core.models import ResBlock, build
 from edsr_lite.course import bn_removal, memory
 from edsr_lite.course import runs as ex
-from edsr_lite.models import ResBlock, build
 
 
 @pytest.mark.parametrize(

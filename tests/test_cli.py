@@ -11,11 +11,11 @@ import torch
 
 from edsr_lite.checkpoints import save_checkpoint
 from edsr_lite.cli import main
+from edsr_lite.core.degradation import imresize
+from edsr_lite.core.models import build
 from edsr_lite.images import read_image
-from edsr_lite.imresize import imresize
 from edsr_lite.infer import upscale
 from edsr_lite.locations import DATA_DIR
-from edsr_lite.models import build
 from edsr_lite.weights import load_model
 
 EXE = Path(sys.executable).parent / "edsr-lite"

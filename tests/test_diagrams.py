@@ -6,8 +6,8 @@ import re
 
 import pytest
 
+from edsr_lite.core.models import ResBlock, build
 from edsr_lite.course.diagrams import COLOURS, draw_blocks, draw_edsr, draw_mdsr, labels
-from edsr_lite.models import ResBlock, build
 
 
 def _count(pattern: str, texts: list[str]) -> int:

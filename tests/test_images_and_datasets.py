@@ -24,8 +24,9 @@ import pytest
 from PIL import Image
 
 from edsr_lite import datasets
+from edsr_lite.core.degradation import modcrop
 from edsr_lite.datasets import benchmark, div2k_paths, download_div2k, find_dataset, list_images
-from edsr_lite.images import ImageReadError, as_rgb_array, modcrop, read_image, write_png
+from edsr_lite.images import ImageReadError, as_rgb_array, read_image, write_png
 
 REPO = Path(__file__).resolve().parents[1]
 SET5 = REPO / "data" / "Set5"

@@ -1,4 +1,5 @@
-"""Tests of edsr_lite.imresize: a bit-exact port of MATLAB's imresize(img, scale, 'bicubic').
+"""Tests of edsr_lite.core.degradation.imresize: a bit-exact port of MATLAB's imresize(img,
+scale, 'bicubic').
 
 The key test compares against 15 low-resolution Set5 images that MATLAB itself made
 (tests/fixtures/Set5_LR_bicubic, see tests/fixtures/README.md). The others check the output size
@@ -15,7 +16,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from edsr_lite.imresize import imresize
+from edsr_lite.core.degradation import imresize
 
 TESTS = Path(__file__).resolve().parent
 FIXTURES = TESTS / "fixtures" / "Set5_LR_bicubic"

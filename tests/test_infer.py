@@ -5,22 +5,24 @@ import pytest
 import torch
 from PIL import Image
 
+from edsr_lite.core.forward import (
+    computed_pixels,
+    receptive_radius,
+    self_ensemble,
+    tile_grid,
+    tiled_forward,
+)
+from edsr_lite.core.models import MDSR, build
 from edsr_lite.images import read_image, to_tensor
 from edsr_lite.infer import (
     Upscaler,
     auto_tile,
     bytes_per_lr_pixel,
     choose_tile,
-    computed_pixels,
     even_tile,
-    receptive_radius,
-    self_ensemble,
-    tile_grid,
-    tiled_forward,
     upscale,
 )
 from edsr_lite.locations import DATA_DIR
-from edsr_lite.models import MDSR, build
 
 
 def _model(preset="edsr_tiny", scale=2, seed=0, **kw):
@@ -174,7 +176,7 @@ def test_grayscale_and_rgba_inputs_come_out_rgb(tmp_path, butterfly):
 
 
 def test_bicubic_is_matlab_imresize():
-    from edsr_lite.imresize import imresize
+    from edsr_lite.core.degradation import imresize
 
     lr = np.arange(48, dtype=np.uint8).reshape(4, 4, 3) * 5
     np.testing.assert_array_equal(upscale("bicubic", lr, scale=3), imresize(lr, 3))

@@ -23,10 +23,11 @@ PACKAGE = REPO / "edsr_lite"
 #: train / upscale -> metrics -> tables. A module may import modules of earlier stages only
 #: (and, inside a package such as train/ or cli/, its own siblings).
 STAGES: list[set[str]] = [
-    {"files", "progress", "locations", "paper", "models", "imresize", "metrics"},
+    {"core"},  # the paper in code: imports nothing else of the package
+    {"files", "progress", "locations", "checks"},
     {"download", "images", "checkpoints", "backends"},
     {"datasets", "official"},
-    {"weights", "patches", "infer"},
+    {"weights", "training_data", "infer"},
     {"evaluation", "export"},
     {"train"},
     {"__init__"},  # the public API gathers every stage

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
+from edsr_lite.core.models import build
 from edsr_lite.course import benchmark, memory
-from edsr_lite.models import build
 
 
 def test_tiled_upscale_same_pixels_less_memory():

@@ -1,4 +1,4 @@
-"""Unit tests of edsr_lite.metrics: Y conversion, PSNR, SSIM, evaluate() and format_table()."""
+"""Unit tests of edsr_lite.core.metrics: Y conversion, PSNR, SSIM, evaluate() and format_table()."""
 
 from __future__ import annotations
 
@@ -9,12 +9,13 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
-from edsr_lite import evaluation, metrics
+from edsr_lite import evaluation
+from edsr_lite.core import metrics
+from edsr_lite.core.metrics import psnr, rgb_to_y, ssim
+from edsr_lite.core.models import build
+from edsr_lite.core.published import PAPER_BICUBIC
 from edsr_lite.evaluation import evaluate, format_table
 from edsr_lite.infer import Upscaler
-from edsr_lite.metrics import psnr, rgb_to_y, ssim
-from edsr_lite.models import build
-from edsr_lite.paper import PAPER_BICUBIC
 
 
 def _pair(shape=(48, 40, 3), noise=12, seed=0):

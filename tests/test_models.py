@@ -6,7 +6,15 @@ import pytest
 import torch
 from torch import nn
 
-from edsr_lite.models import EDSR, MDSR, PRESETS, ResBlock, build, count_parameters, fold_res_scale
+from edsr_lite.core.models import (
+    EDSR,
+    MDSR,
+    PRESETS,
+    ResBlock,
+    build,
+    count_parameters,
+    fold_res_scale,
+)
 
 # The paper / official EDSR-PyTorch release counts (the 24 frozen MeanShift values included).
 OFFICIAL_PARAMS = {

@@ -5,8 +5,8 @@ import json
 import pytest
 import torch
 
+from edsr_lite.core.models import build, count_parameters
 from edsr_lite.course import multiscale as ms
-from edsr_lite.models import build, count_parameters
 
 
 def test_sharing_table_finds_the_papers_layout_by_running_the_model():

@@ -9,13 +9,13 @@ and finds those that name an object of the package:
   (``from edsr_lite.course import multiscale`` -> ``multiscale.parts_used``; the exercise
   module alias ``exercises``; ``diagrams`` after ``from edsr_lite.course.diagrams import ...``);
 * a bare ``X[.Y]`` that the notebook's code imports from the package
-  (``from edsr_lite.patches import draw_scale``) or that is in ``edsr_lite.__all__``.
+  (``from edsr_lite.training_data import draw_scale``) or that is in ``edsr_lite.__all__``.
 
 A span followed by call arguments (``el.evaluate(model)``) names the callable before the ``(``.
 Each name is resolved with importlib/getattr and its file found with ``inspect.getsourcefile``
 (constants and data, whose source file cannot be found, are skipped). The FIRST mention of each
 object in a notebook must be a link whose text is the code span and whose target is that file,
-relative to ``notebooks/``: [`draw_scale`](../edsr_lite/patches.py). Later mentions need none.
+relative to ``notebooks/``: [`draw_scale`](../edsr_lite/training_data.py). Later mentions need none.
 
 The exercises (from the "## Exercises" heading on) are left out: a link there would show the
 answer. Static: nothing is executed but the imports of the package.
@@ -251,12 +251,12 @@ def test_the_check_sees_the_example_spans():
                 "cell_type": "code",
                 "source": "import edsr_lite as el\n"
                 "from edsr_lite.course import multiscale\n"
-                "from edsr_lite.patches import draw_scale\n"
+                "from edsr_lite.training_data import draw_scale\n"
                 "from edsr_lite.course.exercises import tour as exercises\n",
             },
             {
                 "cell_type": "markdown",
-                "source": "[`draw_scale`](../edsr_lite/patches.py) then `draw_scale`, "
+                "source": "[`draw_scale`](../edsr_lite/training_data.py) then `draw_scale`, "
                 "`multiscale.parts_used`, `el.evaluate(model)`, `el.evaluate`, `imresize`, "
                 "`el.MDSR.forward`, `el.PRESETS`, `numpy.pad`, `exercises`",
             },
@@ -264,10 +264,10 @@ def test_the_check_sees_the_example_spans():
     }
     found = {mention.code: target for mention, target in expected_links(nb)}
     assert found == {
-        "draw_scale": "../edsr_lite/patches.py",
+        "draw_scale": "../edsr_lite/training_data.py",
         "multiscale.parts_used": "../edsr_lite/course/multiscale.py",
         "el.evaluate(model)": "../edsr_lite/evaluation.py",
-        "imresize": "../edsr_lite/imresize.py",
-        "el.MDSR.forward": "../edsr_lite/models.py",
+        "imresize": "../edsr_lite/core/degradation.py",
+        "el.MDSR.forward": "../edsr_lite/core/models.py",
         "exercises": "../edsr_lite/course/exercises/tour.py",
     }

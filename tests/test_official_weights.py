@@ -26,8 +26,8 @@ import edsr_lite.cli
 from edsr_lite import official
 from edsr_lite.checkpoints import CheckpointError
 from edsr_lite.cli import main
+from edsr_lite.core.published import PAPER_EDSR
 from edsr_lite.images import read_image, write_png
-from edsr_lite.paper import PAPER_EDSR
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "official/edsr_baseline_x2"

@@ -6,18 +6,11 @@ import numpy as np
 import pytest
 import torch
 
+from edsr_lite.core.degradation import imresize, modcrop
+from edsr_lite.core.patches import augment, draw_scale, random_patch, step_rng
 from edsr_lite.datasets import find_dataset, list_images
-from edsr_lite.images import modcrop, read_image, to_tensor
-from edsr_lite.imresize import imresize
-from edsr_lite.patches import (
-    SkippedImagesWarning,
-    augment,
-    draw_scale,
-    load_training_set,
-    load_validation_set,
-    random_patch,
-    step_rng,
-)
+from edsr_lite.images import read_image, to_tensor
+from edsr_lite.training_data import SkippedImagesWarning, load_training_set, load_validation_set
 
 T91 = find_dataset("T91")
 

@@ -2,8 +2,8 @@
 
 import torch
 
+from edsr_lite.core.models import build, count_parameters
 from edsr_lite.course import pretrained_init
-from edsr_lite.models import build, count_parameters
 from edsr_lite.train import TrainLog
 
 

@@ -14,6 +14,7 @@ from functools import cache
 import numpy as np
 import pytest
 
+from edsr_lite.core.published import PAPER_BICUBIC
 from edsr_lite.evaluation import (
     bicubic_sr,
     evaluate,
@@ -21,7 +22,6 @@ from edsr_lite.evaluation import (
     evaluate_paper_bicubic,
     format_table,
 )
-from edsr_lite.paper import PAPER_BICUBIC
 
 PSNR_TOL = 0.01  # dB
 SSIM_TOL = 0.001

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from edsr_lite.checkpoints import read_checkpoint, save_checkpoint
+from edsr_lite.core.models import build
 from edsr_lite.locations import CHECKPOINT_DIR, DATA_DIR, REPO_ROOT
-from edsr_lite.models import build
 from edsr_lite.train.runlog import portable_data_report, portable_path
 from edsr_lite.weights import available_pretrained, describe_checkpoint
 

@@ -14,12 +14,12 @@ import torch
 from matplotlib.figure import Figure
 
 from edsr_lite import checkpoints
+from edsr_lite.core.models import build
+from edsr_lite.core.published import PAPER_BICUBIC
 from edsr_lite.course import benchmark, bn_removal, figures, memory, residual_scaling, tables
 from edsr_lite.course import runs as ex
 from edsr_lite.course.settings import ENV_VAR, choose, describe_mode, fast_mode
 from edsr_lite.evaluation import evaluate
-from edsr_lite.models import build
-from edsr_lite.paper import PAPER_BICUBIC
 from edsr_lite.train import TrainConfig, TrainLog
 
 # ------------------------------------------------------------------------------- settings

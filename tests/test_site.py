@@ -14,7 +14,7 @@ with every request to another host aborted. The test checks that
   crops' PSNR labels are computed; its crops stay beside the overview at 1280 and 1024 px;
 * the navigation works: index -> first lesson -> next lesson -> index;
 * the links to the repository's files work: the index opens the README's page (its images
-  load), the tour opens the page of ``edsr_lite/models.py``, which shows the file's text, and
+  load), the tour opens the page of ``edsr_lite/core/models.py``, which shows the file's text, and
   every relative link or image of every page leads to a file of the site.
 
 ``test_repository_links`` checks the link rewriting alone on a handmade notebook (exported as it
@@ -48,7 +48,7 @@ ARTIFACTS = ROOT / "build" / "test-artifacts"
 SITE_NOTEBOOKS = ("00_tour", "02_residual_scaling")
 BUILD_TIMEOUT_S = 900
 #: A source file that the tour links to: its page shows its text.
-SOURCE = "edsr_lite/models.py"
+SOURCE = "edsr_lite/core/models.py"
 
 _spec = importlib.util.spec_from_file_location("make_site", ROOT / "tools/make_site.py")
 make_site = importlib.util.module_from_spec(_spec)
@@ -141,7 +141,7 @@ def _handmade(folder: Path, links: str) -> Path:
 
 def test_repository_links(tmp_path: Path) -> None:
     links = (
-        "The [README](../README.md#quick-start), [the models](../edsr_lite/models.py#L3), "
+        "The [README](../README.md#quick-start), [the models](../edsr_lite/core/models.py#L3), "
         "[the paper](https://arxiv.org/abs/1707.02921), [the tour](00_tour.ipynb)."
     )
     notebook = _handmade(tmp_path, links)

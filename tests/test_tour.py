@@ -6,11 +6,11 @@ import numpy as np
 import pytest
 from skimage import data as skdata
 
+from edsr_lite.core.metrics import psnr, ssim
+from edsr_lite.core.models import PRESETS, build
 from edsr_lite.course import tour
 from edsr_lite.datasets import benchmark
 from edsr_lite.evaluation import bicubic_sr
-from edsr_lite.metrics import psnr, ssim
-from edsr_lite.models import PRESETS, build
 
 
 def test_sr_versions_of_the_cat_are_aligned_and_scored_like_the_benchmark():

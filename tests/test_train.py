@@ -18,10 +18,9 @@ import pytest
 import torch
 
 from edsr_lite.checkpoints import is_compressed, read_checkpoint, save_checkpoint
+from edsr_lite.core.models import build
 from edsr_lite.course.figures import plot_curves
 from edsr_lite.datasets import find_dataset
-from edsr_lite.models import build
-from edsr_lite.patches import SkippedImagesWarning
 from edsr_lite.train import (
     Bf16UnavailableWarning,
     TrainConfig,
@@ -31,6 +30,7 @@ from edsr_lite.train import (
     precision,
     train,
 )
+from edsr_lite.training_data import SkippedImagesWarning
 from edsr_lite.weights import load_model
 
 T91 = find_dataset("T91")

@@ -3,8 +3,9 @@
 import pytest
 import torch
 
-from edsr_lite.models import build
-from edsr_lite.train import TrainConfig, recipe
+from edsr_lite.core import recipe
+from edsr_lite.core.models import build
+from edsr_lite.train import TrainConfig
 
 
 def test_the_recipe_constants_are_the_papers():

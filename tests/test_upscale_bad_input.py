@@ -22,12 +22,12 @@ from PIL import Image
 import edsr_lite as el
 from edsr_lite.checkpoints import save_checkpoint
 from edsr_lite.cli import main
+from edsr_lite.core.degradation import imresize
+from edsr_lite.core.models import build
 from edsr_lite.files import atomic_write
 from edsr_lite.images import read_image, read_image_with_alpha, write_png
-from edsr_lite.imresize import imresize
 from edsr_lite.infer import Upscaler, resolve_scale, upscale
 from edsr_lite.locations import DATA_DIR
-from edsr_lite.models import build
 
 EXE = Path(sys.executable).parent / "edsr-lite"
 

@@ -14,7 +14,7 @@ from edsr_lite.checkpoints import (
     read_checkpoint,
     save_checkpoint,
 )
-from edsr_lite.models import build
+from edsr_lite.core.models import build
 from edsr_lite.weights import describe_checkpoint, init_from, load_model, load_pretrained
 
 

@@ -19,6 +19,8 @@ import traitlets
 from matplotlib.figure import Figure
 from PIL import Image
 
+from edsr_lite.core.degradation import imresize, modcrop
+from edsr_lite.core.metrics import psnr, rgb_to_y
 from edsr_lite.course.widgets import (
     PANEL_PX,
     ZoomCompare,
@@ -34,10 +36,8 @@ from edsr_lite.course.widgets import (
     panel_labels,
     scale_factors,
 )
-from edsr_lite.images import modcrop, read_image
-from edsr_lite.imresize import imresize
+from edsr_lite.images import read_image
 from edsr_lite.locations import DATA_DIR
-from edsr_lite.metrics import psnr, rgb_to_y
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "tests" / "fixtures" / "widget_demo.ipynb"

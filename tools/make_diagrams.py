@@ -3,7 +3,7 @@
     python tools/make_diagrams.py            # writes docs/blocks.png, docs/edsr.png, docs/mdsr.png
 
 The figures are read off the model objects (:mod:`edsr_lite.course.diagrams`), so rerun this
-after changing :mod:`edsr_lite.models`.
+after changing :mod:`edsr_lite.core.models`.
 """
 
 from __future__ import annotations

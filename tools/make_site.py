@@ -22,9 +22,9 @@ CDN widget manager are left out, and the zoom widget (``edsr_lite.course.widgets
 from the HTML copy it puts beside its widget view (its script and images inline), so it stays
 interactive without a kernel; nbconvert picks that copy because no widget state is kept.
 Links between notebooks (``01_bn_removal.ipynb``) are pointed at the lesson pages. A link from a
-notebook's markdown to another file of the repository (``../edsr_lite/train/recipe.py#L12``,
+notebook's markdown to another file of the repository (``../edsr_lite/core/recipe.py#L12``,
 ``../data/RESULTS.md``) is pointed at that file's page under ``files/`` (its path in the
-repository plus ``.html``: ``files/edsr_lite/train/recipe.py.html``): Markdown is rendered (its own
+repository plus ``.html``: ``files/edsr_lite/core/recipe.py.html``): Markdown is rendered (its own
 links to repository files handled the same way, its images copied), source text is shown in a
 ``<pre>`` with a ``#L<n>`` anchor per line, any other file is copied as it is. A link to a file
 that does not exist stops the build, before any notebook runs, naming the notebook and the link.

@@ -17,20 +17,20 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from edsr_lite.checkpoints import infer_config, read_checkpoint
-from edsr_lite.datasets import find_dataset, list_images
-from edsr_lite.files import sha256_file
-from edsr_lite.models import build, build_from_config, count_parameters
-from edsr_lite.official import (
-    OFFICIAL_WEIGHTS,
-    cached_official,
-)
-from edsr_lite.paper import (
+from edsr_lite.core.models import build, build_from_config, count_parameters
+from edsr_lite.core.published import (
     PAPER_BICUBIC,
     PAPER_EDSR,
     PAPER_EDSR_PLUS,
     PAPER_SRCNN,
     PAPER_VDSR,
     REFERENCE_EDSR_BASELINE,
+)
+from edsr_lite.datasets import find_dataset, list_images
+from edsr_lite.files import sha256_file
+from edsr_lite.official import (
+    OFFICIAL_WEIGHTS,
+    cached_official,
 )
 from edsr_lite.weights import (
     available_pretrained,
@@ -205,8 +205,8 @@ def official_data(infos: dict[str, dict], scales: Sequence[int]) -> dict:
 
 
 # --------------------------------------------------------------------------- published numbers
-# Copied from edsr_lite.paper into RESULTS.json when it is made, so that the rendering below
-# needs the JSON alone.
+# Copied from edsr_lite.core.published into RESULTS.json when it is made, so that the rendering
+# below needs the JSON alone.
 
 
 def _values(table: dict[tuple[str, int], tuple[float, float]]) -> dict[str, list[float]]:

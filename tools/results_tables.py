@@ -1,8 +1,9 @@
 """The results table as Markdown: data/RESULTS.json rendered into data/RESULTS.md and README.md.
 
 :func:`render` is a pure function of the data ``tools/make_results.py`` saves in RESULTS.json
-(it scores nothing; only the project's bars come from :mod:`edsr_lite.paper`), so a table in
-the README can always be traced to the raw numbers, with each checkpoint's sha256, behind it.
+(it scores nothing; only the project's bars come from :mod:`edsr_lite.core.published`), so a
+table in the README can always be traced to the raw numbers, with each checkpoint's sha256,
+behind it.
 It reads these keys of that data:
 
 - ``sets``, ``scales``, ``ensemble``: the rows of the main table and whether it has ``+``
@@ -16,7 +17,7 @@ It reads these keys of that data:
   weights" (:func:`official_note` says so, or that they are left out);
 - ``references``, ``classic_cnns``: published numbers (Lim et al. 2017, Table 6; the
   official EDSR-baseline weights; SRCNN, VDSR), copied into the JSON from
-  :mod:`edsr_lite.paper` by ``tools/results_models.py`` (``reference_columns``,
+  :mod:`edsr_lite.core.published` by ``tools/results_models.py`` (``reference_columns``,
   ``classic_cnn_columns``).
 
 Two renderings: :func:`render_results_md` (the title, then :func:`render`: every table) is the
@@ -33,10 +34,10 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from edsr_lite.core.published import MDSR_TOLERANCE_DB, QUALITY_BAR_SET5
 from edsr_lite.course.recorded import ResultsError, load_results, row_value
 from edsr_lite.evaluation import checkpoint_label
 from edsr_lite.files import atomic_write_text
-from edsr_lite.paper import MDSR_TOLERANCE_DB, QUALITY_BAR_SET5
 
 BEGIN = "<!-- results:begin -->"
 END = "<!-- results:end -->"
@@ -126,7 +127,8 @@ def _group(data: dict, key: str) -> dict | None:
 
 def _multiscale_section(data: dict) -> list[str]:
     """MDSR-baseline's parameters against three EDSR-baselines', and their Set5 PSNR side by
-    side, held to this project's bar: at most :data:`edsr_lite.paper.MDSR_TOLERANCE_DB` dB below."""
+    side, held to this project's bar: at most
+    :data:`edsr_lite.core.published.MDSR_TOLERANCE_DB` dB below."""
     p = data["parameters"]
     edsr = p["edsr_baseline"]
     lines = [

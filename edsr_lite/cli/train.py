@@ -2,7 +2,7 @@
 
 Every flag is a :class:`TrainConfig` field (``--decay-steps`` is ``decay_steps``); a flag that
 is not given keeps the value from ``--config`` (a YAML file), or from the stored run with
-``--resume``, else the default (the paper's recipe, CPU-sized: :mod:`edsr_lite.train.recipe`).
+``--resume``, else the default (the paper's recipe, CPU-sized: :mod:`edsr_lite.core.recipe`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from edsr_lite.checkpoints import read_checkpoint
-from edsr_lite.models import PRESETS
+from edsr_lite.core.models import PRESETS
 from edsr_lite.train import TrainConfig, read_yaml, train
 from edsr_lite.train.config import check_same_run
 from edsr_lite.train.runlog import LATEST

@@ -30,9 +30,9 @@ import torch
 from torch import nn
 
 from edsr_lite import backends
+from edsr_lite.core.degradation import imresize
 from edsr_lite.datasets import list_images
 from edsr_lite.images import IMAGE_EXTENSIONS, read_image_with_alpha, write_png
-from edsr_lite.imresize import imresize
 from edsr_lite.infer import (
     DEFAULT_MAX_MEMORY_MB,
     PRECISIONS,

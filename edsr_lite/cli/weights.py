@@ -13,8 +13,8 @@ import argparse
 import torch
 
 from edsr_lite.cli import UserError
+from edsr_lite.core.models import build, count_parameters
 from edsr_lite.download import DownloadError
-from edsr_lite.models import build, count_parameters
 from edsr_lite.official import (
     OFFICIAL_WEIGHTS,
     OfficialWeights,

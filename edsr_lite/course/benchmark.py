@@ -2,7 +2,7 @@
 
 The protocol, piece by piece (:func:`protocol_variants`, :func:`lr_difference`,
 :func:`pil_vs_matlab`, :func:`gray_image_scores`); our models beside published numbers
-(:func:`paper_comparison`; the tables are :data:`edsr_lite.paper.PAPER_EDSR` and its
+(:func:`paper_comparison`; the tables are :data:`edsr_lite.core.published.PAPER_EDSR` and its
 neighbours); the self-ensemble (:func:`ensemble_rows`, :func:`paper_ensemble_gain`); and
 :func:`mosaic`, a large real image for tiled inference, whose memory
 :func:`edsr_lite.course.memory.measure_upscale_memory` measures.
@@ -22,6 +22,8 @@ import numpy as np
 from PIL import Image
 from torch import nn
 
+from edsr_lite.core.metrics import psnr
+from edsr_lite.core.published import PAPER_EDSR, PAPER_EDSR_PLUS
 from edsr_lite.course.claims import compare, count
 from edsr_lite.course.memory import UpscaleMemory
 from edsr_lite.datasets import benchmark, find_dataset, list_images
@@ -34,8 +36,6 @@ from edsr_lite.evaluation import (
 )
 from edsr_lite.images import read_image
 from edsr_lite.infer import Upscaler
-from edsr_lite.metrics import psnr
-from edsr_lite.paper import PAPER_EDSR, PAPER_EDSR_PLUS
 
 # --------------------------------------------------------------------------------------------
 # The protocol, piece by piece

@@ -33,9 +33,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from edsr_lite.core.models import ResBlock, default_conv
 from edsr_lite.course.memory import MEMORY_CATEGORIES, MiB, profile_memory
 from edsr_lite.course.runs import real_batch
-from edsr_lite.models import ResBlock, default_conv
 from edsr_lite.train import forward_backward, make_optimizer
 
 # --------------------------------------------------------------------------------------------
@@ -46,7 +46,7 @@ from edsr_lite.train import forward_backward, make_optimizer
 class SRResNetBlock(nn.Module):
     """The residual block of SRResNet as published: conv-BN-PReLU-conv-BN, plus the skip.
 
-    :class:`edsr_lite.models.ResBlock` with ``bn=True`` is the same block with ReLU (as in
+    :class:`edsr_lite.core.models.ResBlock` with ``bn=True`` is the same block with ReLU (as in
     EDSR's ablation); this one keeps SRResNet's PReLU, which, unlike an in-place ReLU, keeps
     its input *and* makes a new output. Used here only to count saved tensors.
     Shapes: N x F x H x W in and out.

@@ -1,8 +1,8 @@
 """The networks drawn from the code: boxes and arrows read off the model objects.
 
 Nothing here is typed by hand: every box comes from walking a model's modules
-(:class:`edsr_lite.models.ResBlock`, :class:`~edsr_lite.models.EDSR`,
-:class:`~edsr_lite.models.MDSR`): the layer types, channels, kernel sizes, ``res_scale`` and
+(:class:`edsr_lite.core.models.ResBlock`, :class:`~edsr_lite.core.models.EDSR`,
+:class:`~edsr_lite.core.models.MDSR`): the layer types, channels, kernel sizes, ``res_scale`` and
 the skip connections, so a figure changes when the code does (``bn=True`` adds the BN boxes).
 
 * :func:`draw_blocks`: the SRResNet block beside the EDSR block (the paper's Fig. 2b and 2c);
@@ -25,7 +25,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch, Rectangle
 from torch import nn
 
-from edsr_lite.models import EDSR, MDSR, MeanShift, ResBlock, Upsampler, build
+from edsr_lite.core.models import EDSR, MDSR, MeanShift, ResBlock, Upsampler, build
 
 #: The colour of each concept, shared by all figures.
 COLOURS = {

@@ -30,7 +30,8 @@ from pathlib import Path
 import numpy as np
 from torch import nn
 
-from edsr_lite.infer import Upscaler, choose_tile, receptive_radius, tile_grid
+from edsr_lite.core.forward import receptive_radius, tile_grid
+from edsr_lite.infer import Upscaler, choose_tile
 
 MiB = 2**20
 

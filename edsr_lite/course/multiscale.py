@@ -20,8 +20,8 @@ for ``notebooks/03_multiscale.ipynb``:
   self-ensemble, as ``make results`` recorded them in ``data/RESULTS.json``.
 * :func:`versus_each_scale`, :func:`shipped_gaps`, :func:`recorded_summary`: what those tables
   show, for the notebook's computed sentences; "comparable" is judged against this project's
-  bar :data:`MDSR_TOLERANCE_DB` (from :mod:`edsr_lite.paper`), and a live run only once both
-  networks score above bicubic (:meth:`ScaleComparison.comparable`).
+  bar :data:`MDSR_TOLERANCE_DB` (from :mod:`edsr_lite.core.published`), and a live run only
+  once both networks score above bicubic (:meth:`ScaleComparison.comparable`).
 """
 
 from __future__ import annotations
@@ -35,13 +35,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edsr_lite.core.models import MDSR, build, count_parameters
+from edsr_lite.core.patches import draw_scale
+from edsr_lite.core.published import MDSR_TOLERANCE_DB
 from edsr_lite.course.claims import compare
 from edsr_lite.course.recorded import RESULTS_JSON, load_results, row_value
 from edsr_lite.course.runs import temporary_run, train_briefly
 from edsr_lite.evaluation import checkpoint_label, evaluate
-from edsr_lite.models import MDSR, build, count_parameters
-from edsr_lite.paper import MDSR_TOLERANCE_DB
-from edsr_lite.patches import draw_scale
 from edsr_lite.train import TrainConfig, Trainer, TrainLog
 from edsr_lite.weights import (
     available_pretrained,
@@ -286,7 +286,7 @@ def shipped_scores(
     one (``multi``), scored now on ``set_name`` under the model protocol (Y PSNR, shave =
     scale). One row per scale: PSNR (dB) of bicubic, of the single-scale model, of the
     multi-scale model at that scale, their difference, and whether it meets the bar of
-    :data:`edsr_lite.paper.MDSR_TOLERANCE_DB` ("yes" / "no"). A model that has not shipped
+    :data:`edsr_lite.core.published.MDSR_TOLERANCE_DB` ("yes" / "no"). A model that has not shipped
     scores None.
     """
     multi_model = _shipped_model(multi, checkpoint_dir)

@@ -23,11 +23,12 @@ from dataclasses import dataclass, field
 
 from torch import nn
 
+from edsr_lite.core.init import InitReport
 from edsr_lite.course.multiscale import part_of
 from edsr_lite.course.recorded import ResultsError, load_results, row_value
 from edsr_lite.course.runs import temporary_run
 from edsr_lite.train import TrainConfig, TrainLog, load_log, train
-from edsr_lite.weights import InitReport, init_from
+from edsr_lite.weights import init_from
 
 #: The labels of the two x4 runs, live and shipped alike.
 FROM_X2 = "x4 from x2"

@@ -21,9 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from edsr_lite.core.models import PRESETS, ResBlock, build, fold_res_scale
 from edsr_lite.course.claims import direction
 from edsr_lite.course.runs import final_psnr, shipped_report, temporary_run
-from edsr_lite.models import PRESETS, ResBlock, build, fold_res_scale
 from edsr_lite.train import TrainConfig, Trainer, TrainingDiverged, TrainLog
 
 # --------------------------------------------------------------------------------------------

@@ -36,8 +36,8 @@ from edsr_lite.datasets import benchmark
 from edsr_lite.evaluation import evaluate
 from edsr_lite.images import to_tensor
 from edsr_lite.locations import CHECKPOINT_DIR
-from edsr_lite.patches import SkippedImagesWarning, TrainingSet, load_training_set
 from edsr_lite.train import TrainConfig, TrainLog, TrainResult, load_log, run_segments, train
+from edsr_lite.training_data import SkippedImagesWarning, TrainingSet, load_training_set
 
 # ============================================================================================
 # Real inputs
@@ -83,8 +83,9 @@ def lr_crops(set_name: str = "Set5", scale: int = 2, size: int = 48) -> list[np.
 def temporary_run(prefix: str = "edsr-lite-run-") -> Iterator[Path]:
     """A fresh temporary run folder for a live cell's training, removed afterwards.
 
-    Inside the ``with`` block the trainer's :class:`~edsr_lite.patches.SkippedImagesWarning` is
-    silenced: T91 holds one image smaller than a 48-pixel patch, which a lesson need not report.
+    Inside the ``with`` block the trainer's
+    :class:`~edsr_lite.training_data.SkippedImagesWarning` is silenced: T91 holds one image
+    smaller than a 48-pixel patch, which a lesson need not report.
     """
     out = Path(tempfile.mkdtemp(prefix=prefix))
     try:

@@ -4,7 +4,7 @@
   evaluation), and its bicubic and network upscalings, all of HR's size.
 * :func:`scores`: PSNR and SSIM of each upscaling against HR, under the paper's protocol.
 * :func:`psnr_steps`: PSNR computed one step at a time (Y channel, shave, MSE, dB), with every
-  intermediate value, so that a reader can check :func:`edsr_lite.metrics.psnr` by hand.
+  intermediate value, so that a reader can check :func:`edsr_lite.core.metrics.psnr` by hand.
 * :func:`error_maps`: where on the image each upscaling is wrong (absolute Y error), and
   :func:`errors_by_region`: its mean on the edges and on the flat areas.
 * :func:`benchmark_table`: bicubic and a model on whole benchmark sets, beside the official
@@ -24,13 +24,13 @@ import numpy as np
 from torch import nn
 
 from edsr_lite.checkpoints import read_checkpoint
+from edsr_lite.core.degradation import imresize, modcrop
+from edsr_lite.core.metrics import psnr, rgb_to_y, ssim
+from edsr_lite.core.models import preset_summary
+from edsr_lite.core.published import REFERENCE_EDSR_BASELINE
 from edsr_lite.evaluation import evaluate
-from edsr_lite.images import as_rgb_array, modcrop
-from edsr_lite.imresize import imresize
+from edsr_lite.images import as_rgb_array
 from edsr_lite.infer import upscale
-from edsr_lite.metrics import psnr, rgb_to_y, ssim
-from edsr_lite.models import preset_summary
-from edsr_lite.paper import REFERENCE_EDSR_BASELINE
 from edsr_lite.weights import available_pretrained, finished_run_info, resolve_checkpoint
 
 
@@ -123,7 +123,7 @@ def errors_by_region(
 def benchmark_table(model: nn.Module, name: str, sets: tuple[str, ...], scale: int) -> list[dict]:
     """One row per benchmark set: its image count, then mean PSNR (dB) and SSIM of bicubic, of
     ``model`` (its columns titled ``name``) and of the official EDSR-baseline weights (measured
-    by torchSR, :data:`edsr_lite.paper.REFERENCE_EDSR_BASELINE`; None where unknown), all
+    by torchSR, :data:`edsr_lite.core.published.REFERENCE_EDSR_BASELINE`; None where unknown), all
     under the paper's protocol (:func:`edsr_lite.evaluation.evaluate`)."""
     bicubic = {r["set"]: r for r in evaluate("bicubic", sets, (scale,))}
     ours = {r["set"]: r for r in evaluate(model, sets, (scale,))}

@@ -25,7 +25,7 @@ column and ``y`` the row of its top-left corner. An image ``f`` times smaller sh
 same size. The box is kept on multiples of every factor (:func:`box_step`), so that it also
 falls on whole pixels of the smallest image.
 
-**PSNR.** Each crop's PSNR is :func:`edsr_lite.metrics.psnr` of the crop against the same
+**PSNR.** Each crop's PSNR is :func:`edsr_lite.core.metrics.psnr` of the crop against the same
 crop of the reference, on the Y channel, *without* a border shave (``scale=0``: a crop has no
 image border to shave). Images smaller than the reference get no PSNR.
 
@@ -60,8 +60,8 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Rectangle
 from PIL import Image
 
+from edsr_lite.core.metrics import psnr
 from edsr_lite.images import as_rgb_array
-from edsr_lite.metrics import psnr
 
 __all__ = [
     "Box",
@@ -126,7 +126,7 @@ def scale_factors(images: Mapping[str, np.ndarray]) -> dict[str, int]:
             raise ValueError(
                 f"image {name!r} is {w}x{h}, which is not the largest image ({full_w}x{full_h}) "
                 "shrunk by a whole factor. Crop the HR image to a multiple of the scale "
-                "(edsr_lite.images.modcrop(hr, scale)) before making the LR image from it."
+                "(el.modcrop(hr, scale)) before making the LR image from it."
             )
         factors[name] = f
     return factors

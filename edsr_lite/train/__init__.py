@@ -2,7 +2,7 @@
 
 Read in this order:
 
-* :mod:`~edsr_lite.train.recipe`: the paper's recipe (Sec. 4.1) on one screen: L1 loss, Adam,
+* :mod:`~edsr_lite.core.recipe`: the paper's recipe (Sec. 4.1) on one screen: L1 loss, Adam,
   learning rate and its halving, batch of 48 x 48 patches, MDSR's random scale, one step.
 * :mod:`~edsr_lite.train.config`: :class:`TrainConfig`, every setting of a run (YAML files and
   the ``edsr-lite train`` flags use its field names).
@@ -23,11 +23,7 @@ Everything a notebook needs is :class:`TrainConfig` and :func:`train`::
 Training on a CPU (speed, bfloat16, resume, DDP): ``docs/training.md``.
 """
 
-from edsr_lite.train.config import RESUMABLE_CHANGES, TrainConfig, read_yaml
-from edsr_lite.train.distributed import Dist, setup_distributed
-from edsr_lite.train.engine import Trainer, TrainingDiverged, grad_norm, train, validate
-from edsr_lite.train.precision import Bf16UnavailableWarning, bf16_available
-from edsr_lite.train.recipe import (
+from edsr_lite.core.recipe import (
     ADAM_BETAS,
     ADAM_EPS,
     BATCH_SIZE,
@@ -39,6 +35,10 @@ from edsr_lite.train.recipe import (
     make_optimizer,
     make_scheduler,
 )
+from edsr_lite.train.config import RESUMABLE_CHANGES, TrainConfig, read_yaml
+from edsr_lite.train.distributed import Dist, setup_distributed
+from edsr_lite.train.engine import Trainer, TrainingDiverged, grad_norm, train, validate
+from edsr_lite.train.precision import Bf16UnavailableWarning, bf16_available
 from edsr_lite.train.runlog import (
     TrainLog,
     TrainResult,

@@ -1,6 +1,6 @@
 """Everything that defines a training run: :class:`TrainConfig`, and its checks.
 
-Defaults are the paper's recipe (:mod:`edsr_lite.train.recipe`) with a CPU-sized schedule.
+Defaults are the paper's recipe (:mod:`edsr_lite.core.recipe`) with a CPU-sized schedule.
 YAML files (``configs/*.yaml``) and the ``edsr-lite train`` flags use the field names.
 
 Every field's type and range is checked in one place (:func:`check_fields`, run by
@@ -25,14 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edsr_lite.models import PRESETS
-from edsr_lite.train.recipe import (
-    BATCH_SIZE,
-    DECAY_STEPS,
-    LEARNING_RATE,
-    MAX_STEPS,
-    PATCH_SIZE,
-)
+from edsr_lite.core.models import PRESETS
+from edsr_lite.core.recipe import BATCH_SIZE, DECAY_STEPS, LEARNING_RATE, MAX_STEPS, PATCH_SIZE
 
 #: ``val_data`` that validates on the ``val_holdout`` training images (held out of training).
 HOLDOUT = "holdout"
@@ -85,7 +79,7 @@ class TrainConfig:
     YAML files (``configs/*.yaml``) and the command-line flags use these names.
     """
 
-    # --- model: a preset of edsr_lite.models, optionally resized
+    # --- model: a preset of edsr_lite.core.models, optionally resized
     preset: str = "edsr_baseline"
     scale: int | list[int] | None = None  # EDSR: one scale (default 2); MDSR: its scales
     n_resblocks: int | None = None  # None: the preset's value
@@ -104,7 +98,7 @@ class TrainConfig:
     val_images: int | None = None  # validate on the first N images only (faster)
     val_every: int = 500  # steps between validations (also at step 0 and at the end)
 
-    # --- recipe (edsr_lite.train.recipe): the paper's, with its schedule 100x shorter
+    # --- recipe (edsr_lite.core.recipe): the paper's, with its schedule 100x shorter
     batch_size: int = BATCH_SIZE  # global minibatch (split across processes under torchrun)
     lr: float = LEARNING_RATE
     decay_steps: int = DECAY_STEPS  # halve the learning rate every this many steps (paper: 2e5)

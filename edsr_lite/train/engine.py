@@ -1,4 +1,4 @@
-"""The training engine: runs the recipe (:mod:`edsr_lite.train.recipe`) for a :class:`TrainConfig`.
+"""The training engine: runs the recipe (:mod:`edsr_lite.core.recipe`) for a :class:`TrainConfig`.
 
 :func:`train` is all a notebook needs; :class:`Trainer` lets you drive the steps yourself.
 On the way the engine validates (Y-channel PSNR on uint8 outputs, the paper's protocol), logs
@@ -25,18 +25,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from edsr_lite.checkpoints import save_checkpoint
+from edsr_lite.core.metrics import psnr
+from edsr_lite.core.models import build, count_parameters
+from edsr_lite.core.patches import step_rng
+from edsr_lite.core.recipe import draw_scale, forward_backward, make_optimizer, make_scheduler
 from edsr_lite.datasets import find_dataset
 from edsr_lite.images import to_tensor
 from edsr_lite.infer import Upscaler
-from edsr_lite.metrics import psnr
-from edsr_lite.models import build, count_parameters
-from edsr_lite.patches import (
-    TrainingSet,
-    load_holdout_set,
-    load_training_set,
-    load_validation_set,
-    step_rng,
-)
 from edsr_lite.train.config import TrainConfig
 from edsr_lite.train.distributed import (
     all_reduce_sum,
@@ -46,7 +41,6 @@ from edsr_lite.train.distributed import (
     wrap_ddp,
 )
 from edsr_lite.train.precision import choose_bf16, precision_name
-from edsr_lite.train.recipe import draw_scale, forward_backward, make_optimizer, make_scheduler
 from edsr_lite.train.resume import (
     StopRequest,
     check_out_dir,
@@ -70,6 +64,12 @@ from edsr_lite.train.runlog import (
     run_segments,
     saving,
     val_metrics,
+)
+from edsr_lite.training_data import (
+    TrainingSet,
+    load_holdout_set,
+    load_training_set,
+    load_validation_set,
 )
 from edsr_lite.weights import init_from
 

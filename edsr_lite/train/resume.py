@@ -2,7 +2,7 @@
 
 It holds the weights, Adam's moments, the scheduler's count, the step, the training time so
 far, the RNG states and the log. The patches and the MDSR scale of a step are pure functions of
-(seed, step, rank) (:func:`edsr_lite.patches.step_rng`), so a resumed run draws the same
+(seed, step, rank) (:func:`edsr_lite.core.patches.step_rng`), so a resumed run draws the same
 minibatches as the uninterrupted one and ends with the same losses and weights.
 
 A run saves ``latest.pt`` at step 0, before any other file, so a kill at any moment leaves a

@@ -9,8 +9,8 @@ from __future__ import annotations
 import numpy as np
 
 import edsr_lite as el
-from edsr_lite.images import modcrop
-from edsr_lite.metrics import rgb_to_y
+from edsr_lite.core.degradation import modcrop
+from edsr_lite.core.metrics import rgb_to_y
 
 # ============================================================================================
 # Right answers (the notebook's solutions, in plain Python)
@@ -76,7 +76,7 @@ WRONG = [
     ("check_bicubic_baseline", _skimage_baseline, "MATLAB's bicubic downscale"),
     ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s, absolute=False), "absolute value"),
     ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s, shave=False), "shave 2 pixels"),
-    ("check_error_map", lambda sr, hr, s: el.metrics.rgb_to_y(sr - hr)[s:-s, s:-s], "wraps around"),
+    ("check_error_map", lambda sr, hr, s: el.rgb_to_y(sr - hr)[s:-s, s:-s], "wraps around"),
     ("check_error_map", lambda sr, hr, s: np.abs(sr.astype(float) - hr)[s:-s, s:-s], "Y channel"),
     ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s) ** 2, "squared error"),
 ]  # fmt: skip

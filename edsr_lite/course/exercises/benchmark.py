@@ -19,6 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from edsr_lite.core.degradation import modcrop
+from edsr_lite.core.forward import self_ensemble
+from edsr_lite.core.metrics import psnr, rgb_to_y
 from edsr_lite.course.exercises.checking import (
     ExerciseError,
     as_number,
@@ -34,9 +37,6 @@ from edsr_lite.course.exercises.checking import (
     same,
     seeded,
 )
-from edsr_lite.images import modcrop
-from edsr_lite.infer import self_ensemble
-from edsr_lite.metrics import psnr, rgb_to_y
 
 #: The checks, in the order the notebook's exercises call them.
 __all__ = ["check_modcrop", "check_psnr_y_shave", "check_self_ensemble"]
@@ -48,7 +48,8 @@ def check_modcrop(fn: Callable[[np.ndarray, int], np.ndarray]) -> None:
     multiples of ``scale``, keeping the top-left corner (MATLAB's ``modcrop``).
 
     ``image``: H x W x 3 or H x W uint8 array; return the array without its last
-    ``H % scale`` rows and ``W % scale`` columns. Reference: :func:`edsr_lite.images.modcrop`.
+    ``H % scale`` rows and ``W % scale`` columns. Reference:
+    :func:`edsr_lite.core.degradation.modcrop`.
     Six cases, gray and RGB, some already multiples of the scale.
     """
     rng = np.random.default_rng(8)
@@ -123,7 +124,7 @@ def check_psnr_y_shave(fn: Callable[[np.ndarray, np.ndarray, int], float]) -> No
     shave ``scale`` pixels from each of the four borders, and return
     10 log10(255^2 / MSE), a float in dB.
 
-    Reference: :func:`edsr_lite.metrics.psnr`. Three images (x2, x3, x4, odd sizes) whose
+    Reference: :func:`edsr_lite.core.metrics.psnr`. Three images (x2, x3, x4, odd sizes) whose
     errors are larger near the border (as an upscaler's are) and mostly in the blue channel,
     so that the shave and the Y conversion both change the number.
     """
@@ -238,7 +239,7 @@ def check_self_ensemble(
     90°, each with and without a flip), transform each output back, and return their mean,
     N x C x (s·h) x (s·w): every image of the batch gets its own ensemble.
 
-    Reference: :func:`edsr_lite.infer.self_ensemble`. Three cases with small random
+    Reference: :func:`edsr_lite.core.forward.self_ensemble`. Three cases with small random
     convolutional "networks" (x2, x2, x3), a square input and two non-square ones (where a
     rotation changes the shape); the images ``forward`` sees are counted too.
     """

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edsr_lite.core.models import ResBlock
 from edsr_lite.course.bn_removal import count_saved_maps
 from edsr_lite.course.exercises.checking import (
     ExerciseError,
@@ -32,7 +33,6 @@ from edsr_lite.course.exercises.checking import (
     same,
     seeded,
 )
-from edsr_lite.models import ResBlock
 
 #: The checks, in the order the notebook's exercises call them.
 __all__ = ["check_resblock", "check_saved_activation_bytes"]
@@ -51,7 +51,7 @@ def check_resblock(block_class: Callable[..., nn.Module]) -> None:
     them, no normalization layer, and the skip connection. Its ``forward(x)`` maps
     N x n_feats x H x W to the same shape, values of either sign.
 
-    The student's convolution weights are copied into :class:`edsr_lite.models.ResBlock`
+    The student's convolution weights are copied into :class:`edsr_lite.core.models.ResBlock`
     (conv order as registered, or the other way round) and both blocks run on the same random
     input; three cases (features 8/16/6, kernel 3/3/5, res_scale 1/0.1/0.5, odd sizes). Also
     checked: the input is not modified in place, and the gradient flows back.
@@ -227,7 +227,7 @@ def check_saved_activation_bytes(fn: Callable[[int, int, int, int, bool], int]) 
     """Check ``fn(batch, n_feats, height, width, bn) -> bytes``: the memory of the feature maps
     that one residual block keeps for the backward pass, in training.
 
-    The block is :class:`edsr_lite.models.ResBlock` (``bn=False``: the EDSR block;
+    The block is :class:`edsr_lite.core.models.ResBlock` (``bn=False``: the EDSR block;
     ``bn=True``: SRResNet's conv-BN-ReLU-conv-BN, as in EDSR's ablation), its input a float32
     feature map of batch x n_feats x height x width. Count the distinct tensors of that size
     that autograd saves (small per-channel tensors, such as BN's batch mean, do not count) and

@@ -169,7 +169,8 @@ def expect_tensor(out: Any, expected_shape: tuple[int, ...], what: str, hint: st
 
 def full_range_y(img: np.ndarray) -> np.ndarray:
     """The full-range luma 0.299 R + 0.587 G + 0.114 B of an H x W x 3 image (float, 0..255):
-    the typical wrong Y; the papers use MATLAB's rgb2ycbcr (:func:`edsr_lite.metrics.rgb_to_y`)."""
+    the typical wrong Y; the papers use MATLAB's rgb2ycbcr
+    (:func:`edsr_lite.core.metrics.rgb_to_y`)."""
     return img.astype(np.float64) @ np.array([0.299, 0.587, 0.114])
 
 

@@ -21,6 +21,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from edsr_lite.core.models import MDSR
 from edsr_lite.course.exercises.checking import (
     ExerciseError,
     as_number,
@@ -33,7 +34,6 @@ from edsr_lite.course.exercises.checking import (
     same,
     seeded,
 )
-from edsr_lite.models import MDSR
 from edsr_lite.train import ADAM_BETAS, forward_backward
 
 #: The checks, in the order the notebook's exercises call them.
@@ -66,7 +66,7 @@ def _mdsr_parts(
 def check_mdsr_forward(fn: Callable[[MDSR, torch.Tensor, int], torch.Tensor]) -> None:
     """Check ``fn(model, x, scale) -> sr``: MDSR's forward pass, written with its parts.
 
-    ``model``: an :class:`edsr_lite.models.MDSR` (``model.scales``: its scales, e.g. (2, 3, 4),
+    ``model``: an :class:`edsr_lite.core.models.MDSR` (``model.scales``: its scales, e.g. (2, 3, 4),
     in the order of its branches); ``x``: N x 3 x h x w, 0..255; return N x 3 x (scale*h) x
     (scale*w). The path: ``sub_mean``, ``head``, the scale's ``pre_process`` branch, ``body``
     with the global skip, the scale's ``upsample`` branch, ``tail``, ``add_mean``. Calling
@@ -184,7 +184,7 @@ def check_mdsr_step(
 ) -> None:
     """Check ``fn(model, optimizer, batches, rng) -> (scale, loss)``: one MDSR training step.
 
-    ``model``: an :class:`edsr_lite.models.MDSR` with ``model.scales`` (2, 3, 4);
+    ``model``: an :class:`edsr_lite.core.models.MDSR` with ``model.scales`` (2, 3, 4);
     ``optimizer``: Adam over its parameters; ``batches``: ``{scale: (lr, hr)}`` with ``lr``
     N x 3 x p x p and ``hr`` N x 3 x (scale*p) x (scale*p), float32 0..255; ``rng``: a
     ``numpy.random.Generator``. The step draws **one** scale at random with ``rng`` (each

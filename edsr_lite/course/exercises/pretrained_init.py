@@ -19,6 +19,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from edsr_lite.core.models import EDSR
 from edsr_lite.course.exercises.checking import (
     ExerciseError,
     as_number,
@@ -29,7 +30,6 @@ from edsr_lite.course.exercises.checking import (
     run_answer,
     seeded,
 )
-from edsr_lite.models import EDSR
 from edsr_lite.weights import init_from
 
 #: The checks, in the order the notebook's exercises call them.

@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 import torch
 from torch import nn
 
+from edsr_lite.core.models import EDSR, ResBlock, fold_res_scale
 from edsr_lite.course.exercises.checking import (
     ExerciseError,
     as_number,
@@ -32,7 +33,6 @@ from edsr_lite.course.exercises.checking import (
     seeded,
 )
 from edsr_lite.course.residual_scaling import depth_profile, predicted_growth
-from edsr_lite.models import EDSR, ResBlock, fold_res_scale
 
 #: The checks, in the order the notebook's exercises call them.
 __all__ = ["check_activation_growth", "check_predicted_growth", "check_fold_res_scale"]
@@ -43,7 +43,7 @@ def check_activation_growth(fn: Callable[[nn.Module, torch.Tensor], float]) -> N
     """Check ``fn(model, x) -> float``: how much the activations grow through the residual
     blocks of an EDSR ``model`` for the input batch ``x``.
 
-    ``model``: an :class:`edsr_lite.models.EDSR` (``model.body`` holds the ``ResBlock`` s, then
+    ``model``: an :class:`edsr_lite.core.models.EDSR` (``model.body`` holds the ``ResBlock`` s, then
     one conv); ``x``: N x 3 x h x w, 0..255. Return std(output of the last ResBlock) /
     std(output of the first ResBlock), measured in one forward pass with forward hooks
     (``register_forward_hook``), and remove the hooks before returning.
@@ -200,12 +200,12 @@ def check_predicted_growth(fn: Callable[[int, float], float]) -> None:
 def check_fold_res_scale(fn: Callable[[ResBlock], nn.Module]) -> None:
     """Check ``fn(block) -> folded``: fold a block's ``res_scale`` into its last convolution.
 
-    ``block``: an :class:`edsr_lite.models.ResBlock` without BN (``block.body`` is conv, ReLU,
+    ``block``: an :class:`edsr_lite.core.models.ResBlock` without BN (``block.body`` is conv, ReLU,
     conv; ``block.res_scale`` is s). Return a *copy* (``copy.deepcopy``) whose last conv has
     weight s·W and bias s·b and whose ``res_scale`` is 1; the given block stays unchanged.
     ``x + s·conv(y) = x + conv'(y)``, so the outputs agree to float rounding.
 
-    Reference: :func:`edsr_lite.models.fold_res_scale`. Three blocks (s = 0.1, 0.5, 2; kernel
+    Reference: :func:`edsr_lite.core.models.fold_res_scale`. Three blocks (s = 0.1, 0.5, 2; kernel
     3 and 5), random inputs N x F x H x W.
     """
     cases = [(8, 3, 0.1, (2, 8, 6, 7)), (6, 5, 0.5, (1, 6, 9, 5)), (4, 3, 2.0, (3, 4, 5, 5))]

@@ -15,6 +15,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from edsr_lite.core.degradation import imresize, modcrop
+from edsr_lite.core.metrics import rgb_to_y
 from edsr_lite.course.exercises.checking import (
     ExerciseError,
     benchmark_pair,
@@ -25,9 +27,6 @@ from edsr_lite.course.exercises.checking import (
     passed,
     run_answer,
 )
-from edsr_lite.images import modcrop
-from edsr_lite.imresize import imresize
-from edsr_lite.metrics import rgb_to_y
 
 #: The checks, in the order the notebook's exercises call them.
 __all__ = ["check_bicubic_baseline", "check_error_map"]
@@ -45,7 +44,7 @@ def check_bicubic_baseline(fn: Callable[[np.ndarray, int], tuple[np.ndarray, np.
     """Check ``fn(hr, scale) -> (lr, sr)``: the benchmark's LR image and its bicubic upscaling.
 
     ``hr``: H x W x 3 uint8 image, H and W not necessarily multiples of ``scale``. Crop it to
-    multiples of ``scale`` (:func:`edsr_lite.images.modcrop`), shrink it with MATLAB's bicubic
+    multiples of ``scale`` (:func:`edsr_lite.modcrop`), shrink it with MATLAB's bicubic
     (:func:`edsr_lite.imresize`, ``1 / scale``) into ``lr``, and enlarge ``lr`` back by
     ``scale`` with the same function into ``sr``. Both uint8; ``sr`` has the cropped HR's shape.
     Reference: :func:`edsr_lite.course.tour.sr_versions`. Three images, x2 to x4, two of them with
@@ -98,7 +97,7 @@ def check_bicubic_baseline(fn: Callable[[np.ndarray, int], tuple[np.ndarray, np.
                 (
                     mistake
                     or f"lr differs from MATLAB's bicubic downscale by up to {diff} grey "
-                    "levels: shrink the mod-cropped HR with edsr_lite.imresize(hr, 1 / scale)"
+                    "levels: shrink the mod-cropped HR with el.imresize(hr, 1 / scale)"
                 )
                 + f" ({call})"
             )
@@ -120,7 +119,7 @@ def check_bicubic_baseline(fn: Callable[[np.ndarray, int], tuple[np.ndarray, np.
                 (
                     mistake
                     or f"sr differs from MATLAB's bicubic upscale of lr by up to {diff} "
-                    "grey levels: enlarge lr with edsr_lite.imresize(lr, scale)"
+                    "grey levels: enlarge lr with el.imresize(lr, scale)"
                 )
                 + f" ({call})"
             )
@@ -132,7 +131,7 @@ def check_error_map(fn: Callable[[np.ndarray, np.ndarray, int], np.ndarray]) -> 
     """Check ``fn(sr, hr, scale) -> map``: where an upscaling is wrong, pixel by pixel.
 
     ``sr``, ``hr``: H x W x 3 uint8 images. Return the absolute difference of their Y channels
-    (:func:`edsr_lite.metrics.rgb_to_y`, float), without ``scale`` pixels on each border: an
+    (:func:`edsr_lite.core.metrics.rgb_to_y`, float), without ``scale`` pixels on each border: an
     (H - 2 scale) x (W - 2 scale) float array of grey levels >= 0, whose mean square is the
     MSE that PSNR uses. Reference: :func:`edsr_lite.course.tour.error_maps`. Three image pairs,
     x2 to x4, whose errors go both ways (SR brighter and darker than HR).

@@ -70,7 +70,7 @@ def _prepare(
     if sr.shape != hr.shape:
         raise ValueError(
             f"SR and HR images must have the same shape, got SR {sr.shape} and HR {hr.shape}. "
-            f"Crop HR to multiples of the scale (edsr_lite.images.modcrop(hr, {scale})) "
+            f"Crop HR to multiples of the scale (edsr_lite.core.degradation.modcrop(hr, {scale})) "
             "before making the LR image, and make the method return exactly scale x the LR size."
         )
     if sr.ndim not in (2, 3):

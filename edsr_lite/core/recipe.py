@@ -18,7 +18,7 @@ shape at 1/100 of the length (:data:`CPU_SCALE_DOWN`): 3000 updates, halved at 2
 ``edsr-lite train --decay-steps 200000 --max-steps 300000`` runs the paper's.
 
 The L1 loss is the paper's choice over L2: it converges better for the same budget. Patches
-(random 48 x 48 LR crops with the 8 flips/rotations) come from :mod:`edsr_lite.patches`.
+(random 48 x 48 LR crops with the 8 flips/rotations) come from :mod:`edsr_lite.core.patches`.
 
 One training step, as :meth:`edsr_lite.train.engine.Trainer.step` runs it::
 
@@ -29,7 +29,7 @@ One training step, as :meth:`edsr_lite.train.engine.Trainer.step` runs it::
     optimizer.step()
     scheduler.step()  # counts updates: halves the learning rate every DECAY_STEPS
 
-MDSR: :func:`edsr_lite.patches.draw_scale` picks one scale per minibatch, uniformly at random
+MDSR: :func:`edsr_lite.core.patches.draw_scale` picks one scale per minibatch, uniformly at random
 (a pure function of the seed and the step, the same on every process), so only that scale's
 ``pre_process`` and ``upsample`` modules (and the shared ones) change in that step. The
 gradients are deleted (``set_to_none``), not zeroed: Adam moves a parameter whose gradient is
@@ -42,7 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from edsr_lite.patches import PATCH_SIZE, draw_scale
+from edsr_lite.core.patches import PATCH_SIZE, draw_scale
 
 __all__ = [
     "ADAM_BETAS",

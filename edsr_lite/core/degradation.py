@@ -20,10 +20,10 @@ made.
 
 How it works
 ------------
-A separable resize is a matrix product per dimension. For each dimension we build a sparse
-``(out_len, in_len)`` weight matrix whose row ``i`` holds the (at most ``P``) cubic weights of
-output sample ``i`` -- MATLAB's ``contributions`` -- and multiply the image by it along that axis
-(MATLAB's ``resizeAlongDim``). The dimension that shrinks most is resized first.
+A separable resize works one dimension at a time. For each dimension we compute which (at most
+``P``) input samples each output sample reads and with what cubic weight -- MATLAB's
+``contributions`` -- and add up those taps along that axis (MATLAB's ``resizeAlongDim``). The
+dimension that shrinks most is resized first.
 
 For ``uint8`` input MATLAB rounds (half away from zero) and saturates to ``uint8`` after *each*
 1-D pass; we do the same, which is what makes the result bit-exact. Floating-point input is
@@ -36,9 +36,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import scipy.sparse
 
-__all__ = ["imresize"]
+__all__ = ["downscale", "imresize", "modcrop"]
 
 # Width of the cubic kernel: it is non-zero on (-2, 2).
 _CUBIC_SUPPORT = 4.0
@@ -84,8 +83,7 @@ def imresize(
     # worked on in float64 and cast back to its own dtype only at the end.
     out = img if img.dtype == np.uint8 else img.astype(np.float64, copy=False)
     for axis in order:
-        matrix = _weight_matrix(in_shape[axis], out_shape[axis], scales[axis])
-        out = _resize_along_axis(out, axis, matrix)
+        out = _resize_along_axis(out, axis, in_shape[axis], out_shape[axis], scales[axis])
     return np.ascontiguousarray(out, dtype=img.dtype)
 
 
@@ -202,42 +200,30 @@ def _contributions(in_len: int, out_len: int, scale: float) -> tuple[np.ndarray,
     return weights[:, keep], indices[:, keep]
 
 
-def _weight_matrix(in_len: int, out_len: int, scale: float) -> scipy.sparse.csr_array:
-    """The resize along one dimension as a sparse ``(out_len, in_len)`` float64 matrix.
-
-    Row ``i`` holds output sample ``i``'s taps from :func:`_contributions`, stored in tap order
-    and with duplicates kept (near the border a tap and its mirror can read the same input
-    sample). SciPy's ``csr_array @ dense`` adds up a row's stored entries one after another,
-    without merging duplicates, so each output is the same sequence of float64 multiply-adds
-    as MATLAB's loop over the taps (``sum_p weights[i, p] * input[indices[i, p]]``).
-    """
-    weights, indices = _contributions(in_len, out_len, scale)
-    num_taps = weights.shape[1]
-    row_starts = np.arange(0, out_len * num_taps + 1, num_taps)
-    return scipy.sparse.csr_array(
-        (weights.ravel(), indices.ravel(), row_starts), shape=(out_len, in_len)
-    )
-
-
-def _resize_along_axis(img: np.ndarray, axis: int, matrix: scipy.sparse.csr_array) -> np.ndarray:
-    """MATLAB's ``resizeAlongDim``: apply a ``(out_len, in_len)`` weight matrix along ``axis``.
+def _resize_along_axis(img: np.ndarray, axis: int, in_len: int, out_len: int, scale: float):
+    """MATLAB's ``resizeAlongDim``: each output sample is its taps' weighted sum along ``axis``.
 
     Args:
         img: ``(H, W)`` or ``(H, W, C)``, uint8 or float64, with ``img.shape[axis] == in_len``.
         axis: 0 (rows / height) or 1 (columns / width).
-        matrix: from :func:`_weight_matrix`.
+        in_len, out_len, scale: the dimension's input and output length and their ratio.
 
     Returns:
         ``img`` resized to ``out_len`` along ``axis``, same dtype. uint8 is rounded half away
         from zero and saturated to 0..255, as MATLAB does after every pass; float64 is left as
         it is.
     """
-    # Bring `axis` to the front and flatten the rest, so one matrix product resizes every
-    # row/column and channel at once: (in_len, rest) -> (out_len, rest). The transposing copy
-    # is made before the conversion to float64, so that for uint8 it moves 1 byte per value.
+    weights, indices = _contributions(in_len, out_len, scale)
+    # Bring `axis` to the front and flatten the rest, so one pass resizes every row/column and
+    # channel at once: (in_len, rest) -> (out_len, rest). The transposing copy is made before
+    # the conversion to float64, so that for uint8 it moves 1 byte per value.
     moved = np.moveaxis(img, axis, 0)
-    flat = np.ascontiguousarray(moved).reshape(moved.shape[0], -1)
-    resized = matrix @ flat.astype(np.float64, copy=False)
+    flat = np.ascontiguousarray(moved).reshape(moved.shape[0], -1).astype(np.float64, copy=False)
+    # Tap by tap, in MATLAB's order: each output is the same sequence of float64 multiply-adds
+    # as MATLAB's loop (sum_p weights[i, p] * input[indices[i, p]]), hence bit-exact uint8.
+    resized = weights[:, :1] * flat[indices[:, 0]]
+    for p in range(1, weights.shape[1]):
+        resized += weights[:, p : p + 1] * flat[indices[:, p]]
     if img.dtype == np.uint8:
         resized = _round_to_uint8(resized)
     return np.moveaxis(resized.reshape((-1,) + moved.shape[1:]), 0, axis)
@@ -259,3 +245,45 @@ def _round_to_uint8(x: np.ndarray) -> np.ndarray:
     x += 0.5
     np.clip(x, 0, 255, out=x)
     return x.astype(np.uint8)  # float -> uint8 truncates, which is floor here
+
+
+# ---------------------------------------------------------------------------------------------
+# The benchmark degradation: crop to a multiple of the scale, then bicubic x 1/s
+# ---------------------------------------------------------------------------------------------
+
+
+def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
+    """Crop the bottom rows and right columns so that H and W are multiples of ``scale``.
+
+    This is the usual SR benchmark convention (``modcrop`` in the SRCNN/EDSR MATLAB code):
+    the top-left corner is kept, so at most ``scale - 1`` rows and columns are lost.
+
+    Args:
+        image: H x W or H x W x C array (any dtype).
+        scale: the super-resolution factor, a positive integer.
+
+    Returns:
+        A view of ``image`` of shape (H - H % scale) x (W - W % scale) [x C].
+
+    Raises:
+        ValueError: ``scale`` is not a positive integer, or the image is smaller than it.
+    """
+    if isinstance(scale, bool) or not isinstance(scale, int | np.integer) or scale < 1:
+        raise ValueError(f"scale must be a positive integer (2, 3, 4, ...), got {scale!r}")
+    height, width = image.shape[:2]
+    if height < scale or width < scale:
+        raise ValueError(
+            f"image of size {height} x {width} is smaller than the scale factor {scale}; "
+            "nothing would be left after cropping to a multiple of it."
+        )
+    return image[: height - height % scale, : width - width % scale]
+
+
+def downscale(hr: np.ndarray, scale: int) -> np.ndarray:
+    """MATLAB-compatible bicubic ``imresize(hr, 1/scale)`` of a ``uint8`` H x W [x 3] image.
+
+    ``hr`` should have sides divisible by ``scale`` (see :func:`modcrop`); the result is then
+    (H/scale) x (W/scale) [x 3], ``uint8`` 0..255. (``ceil(H * (1/scale))``, MATLAB's output
+    size, equals ``H/scale`` exactly for every such H: checked for s = 2..8, H < 20000.)
+    """
+    return imresize(hr, scale=1 / scale)
