@@ -62,6 +62,15 @@ def rgb_to_y(img: np.ndarray) -> np.ndarray:
     return _Y_OFFSET + img.astype(np.float64) @ _Y_WEIGHTS
 
 
+def shave(img: np.ndarray, border: int) -> np.ndarray:
+    """``img`` without ``border`` pixels on each of its four sides (a view; 0 keeps it whole).
+
+    The benchmarks' convention: the border of an SR image, where the network saw less context,
+    is left out of the score; EDSR shaves ``scale`` pixels (H x W -> (H - 2s) x (W - 2s)).
+    """
+    return img[border:-border, border:-border] if border else img
+
+
 def _prepare(
     sr: np.ndarray, hr: np.ndarray, scale: int, y_channel: bool
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -87,10 +96,7 @@ def _prepare(
         a, b = rgb_to_y(sr), rgb_to_y(hr)
     else:
         a, b = sr.astype(np.float64), hr.astype(np.float64)
-    if scale > 0:
-        a = a[scale:-scale, scale:-scale]
-        b = b[scale:-scale, scale:-scale]
-    return a, b
+    return shave(a, scale), shave(b, scale)
 
 
 def psnr(sr: np.ndarray, hr: np.ndarray, scale: int, y_channel: bool = True) -> float:

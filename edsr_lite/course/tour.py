@@ -25,7 +25,7 @@ from torch import nn
 
 from edsr_lite.checkpoints import read_checkpoint
 from edsr_lite.core.degradation import imresize, modcrop
-from edsr_lite.core.metrics import psnr, rgb_to_y, ssim
+from edsr_lite.core.metrics import psnr, rgb_to_y, shave, ssim
 from edsr_lite.core.models import preset_summary
 from edsr_lite.core.published import REFERENCE_EDSR_BASELINE
 from edsr_lite.evaluation import evaluate
@@ -68,8 +68,7 @@ def psnr_steps(sr: np.ndarray, hr: np.ndarray, scale: int) -> dict:
     error of the shaved Y planes), ``rmse`` (grey levels) and ``psnr`` = 10 log10(255^2 / MSE).
     """
     y_sr, y_hr = rgb_to_y(sr), rgb_to_y(hr)
-    inner = (slice(scale, -scale), slice(scale, -scale)) if scale else (slice(None),) * 2
-    diff = y_sr[inner] - y_hr[inner]
+    diff = shave(y_sr, scale) - shave(y_hr, scale)
     mse = float(np.mean(diff**2))
     return {
         "y_sr": y_sr,
@@ -85,9 +84,8 @@ def error_maps(versions: dict[str, np.ndarray], scale: int) -> dict[str, np.ndar
     """``{name: |Y_sr - Y_hr|}`` for every upscaled version: float64 maps of HR's size minus
     ``scale`` pixels on each border (the part PSNR scores), in grey levels 0..219."""
     y_hr = rgb_to_y(versions["HR"])
-    inner = (slice(scale, -scale), slice(scale, -scale)) if scale else (slice(None),) * 2
     return {
-        name: np.abs(rgb_to_y(sr) - y_hr)[inner]
+        name: shave(np.abs(rgb_to_y(sr) - y_hr), scale)
         for name, sr in versions.items()
         if name not in ("HR", "LR")
     }
@@ -104,9 +102,8 @@ def errors_by_region(
     default), *flat* among the weakest ``flat`` fraction (half). One row per method:
     ``{"method", "whole image", "edges", "flat areas"}``.
     """
-    inner = (slice(scale, -scale), slice(scale, -scale)) if scale else (slice(None),) * 2
     rows_, cols_ = np.gradient(rgb_to_y(versions["HR"]))
-    gradient = np.hypot(rows_, cols_)[inner]
+    gradient = shave(np.hypot(rows_, cols_), scale)
     on_edge = gradient >= np.quantile(gradient, 1 - edges)
     is_flat = gradient <= np.quantile(gradient, flat)
     return [
