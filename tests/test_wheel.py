@@ -62,7 +62,7 @@ def installed(wheel: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q", "--python", python]
     _run([*pip, "install", "--no-deps", "--no-index", wheel])
     site = _run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"]).stdout
-    dev_site = sysconfig.get_path("purelib")  # torch, numpy, scipy, pillow, tqdm, yaml
+    dev_site = sysconfig.get_path("purelib")  # torch, numpy, pillow, tqdm, yaml
     (Path(site.strip()) / "edsr_lite_test_deps.pth").write_text(dev_site + "\n")
     return scripts
 

@@ -1,4 +1,8 @@
-"""MATLAB-compatible bicubic resizing: a vectorized port of ``imresize(img, scale, 'bicubic')``.
+"""The degradation: how the paper's low-resolution images are made (Sec. 4.1, Table 6).
+
+HR is cropped to a multiple of the scale (:func:`modcrop`) and shrunk with MATLAB's bicubic
+(:func:`downscale`): the "bicubic" track of DIV2K the paper trains on, and the LR images of the
+benchmarks it reports. :func:`imresize` is a vectorized port of ``imresize(img, scale, 'bicubic')``.
 
 Why MATLAB, and not PIL or ``torch.nn.functional.interpolate``?
 -----------------------------------------------------------------
@@ -218,12 +222,16 @@ def _resize_along_axis(img: np.ndarray, axis: int, in_len: int, out_len: int, sc
     # channel at once: (in_len, rest) -> (out_len, rest). The transposing copy is made before
     # the conversion to float64, so that for uint8 it moves 1 byte per value.
     moved = np.moveaxis(img, axis, 0)
-    flat = np.ascontiguousarray(moved).reshape(moved.shape[0], -1).astype(np.float64, copy=False)
+    flat = np.ascontiguousarray(moved).reshape(moved.shape[0], -1)
     # Tap by tap, in MATLAB's order: each output is the same sequence of float64 multiply-adds
     # as MATLAB's loop (sum_p weights[i, p] * input[indices[i, p]]), hence bit-exact uint8.
-    resized = weights[:, :1] * flat[indices[:, 0]]
-    for p in range(1, weights.shape[1]):
-        resized += weights[:, p : p + 1] * flat[indices[:, p]]
+    # The taps are gathered from the input as it is (uint8: 1 byte a value) into one buffer.
+    resized = np.empty((out_len, flat.shape[1]))
+    tap = np.empty_like(resized)
+    for p in range(weights.shape[1]):
+        np.multiply(weights[:, p : p + 1], flat[indices[:, p]], out=tap if p else resized)
+        if p:
+            resized += tap
     if img.dtype == np.uint8:
         resized = _round_to_uint8(resized)
     return np.moveaxis(resized.reshape((-1,) + moved.shape[1:]), 0, axis)
