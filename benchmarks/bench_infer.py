@@ -26,7 +26,8 @@ import torch
 
 from edsr_lite.core.models import build
 from edsr_lite.course.memory import MiB, measure_upscale_memory
-from edsr_lite.infer import Upscaler, bytes_per_lr_pixel
+from edsr_lite.infer import Upscaler
+from edsr_lite.memory_budget import bytes_per_lr_pixel
 
 
 def best_time(fn, repeats: int) -> float:

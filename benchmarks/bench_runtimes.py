@@ -48,7 +48,7 @@ from edsr_lite.core.metrics import psnr
 from edsr_lite.datasets import benchmark
 from edsr_lite.images import to_tensor
 from edsr_lite.infer import Upscaler
-from edsr_lite.train import bf16_available
+from edsr_lite.precision import bf16_available
 from edsr_lite.weights import load_model
 
 Runner = Callable[[np.ndarray], np.ndarray]  # uint8 H x W x 3 -> uint8 sH x sW x 3

@@ -11,7 +11,7 @@ runtime, smaller matrix products). This script separates them on a photo-sized i
 * ``per tile``: the fixed cost of a tile, ``(time - computed * rate of the whole image) / tiles``;
 * ``vs whole``: the run's time over the untiled run's (what a user sees).
 
-:func:`edsr_lite.infer.auto_tile` chooses its tile size from these numbers (its docstring
+:func:`edsr_lite.memory_budget.auto_tile` chooses its tile size from these numbers (its docstring
 says which). Each row: the best of N tiled upscales of the same image, after a warm-up call
 (OpenVINO prepares each new input shape on first use), in CPU seconds (all the process's
 threads: on a machine shared with other work, wall time measures the others; on an idle one
@@ -40,7 +40,7 @@ TILES = [0, 512, 256, 128, 64]  # 0: the whole image at once, measured first
 def best_time(upscaler: Upscaler, lr: np.ndarray, scale: int, repeats: int) -> float:
     """CPU seconds of the fastest of ``repeats`` upscales, after one warm-up upscale for OpenVINO
     (which prepares each new input shape on its first use; torch has nothing to prepare)."""
-    if upscaler.backend == "openvino":
+    if upscaler.options.backend == "openvino":
         upscaler(lr, scale)
     times = []
     for _ in range(repeats):

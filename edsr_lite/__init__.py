@@ -43,10 +43,10 @@ from edsr_lite.datasets import find_dataset
 from edsr_lite.evaluation import evaluate, format_table
 from edsr_lite.images import read_image, write_png
 from edsr_lite.infer import Upscaler, upscale
+from edsr_lite.summary import describe_checkpoint
 from edsr_lite.train import TrainConfig, train
 from edsr_lite.weights import (
     available_pretrained,
-    describe_checkpoint,
     init_from,
     load_model,
     load_pretrained,

@@ -52,7 +52,7 @@ BACKENDS = ("auto", "torch", "openvino")
 
 INSTALL_HINT = "pip install openvino (or pip install 'edsr-lite[fast]')"
 
-#: OpenVINO's name of each of :data:`edsr_lite.infer.PRECISIONS`.
+#: OpenVINO's name of each of :data:`edsr_lite.precision.PRECISIONS`.
 OPENVINO_PRECISION = {"fp32": "f32", "bf16": "bf16"}
 
 Forward = Callable[[torch.Tensor], torch.Tensor]
@@ -69,7 +69,8 @@ def openvino_available() -> bool:
 
 
 def resolve_backend(backend: str, device: torch.device) -> str:
-    """``"torch"`` or ``"openvino"``: the backend to run ``backend`` with on ``device``.
+    """``"torch"`` or ``"openvino"``: the backend to run ``backend`` with on ``device`` (what
+    :class:`edsr_lite.infer.InferenceOptions` asks when it is built).
 
     ``"auto"`` is OpenVINO when installed and ``device`` is the CPU, else torch. Asking for
     ``"openvino"`` on a GPU, or without the package, is a clear ValueError.
@@ -82,7 +83,10 @@ def resolve_backend(backend: str, device: torch.device) -> str:
         if device.type != "cpu":
             raise ValueError(f"the openvino backend runs on the CPU, not {device.type}")
         if not openvino_available():
-            raise ValueError(f"the openvino backend needs OpenVINO, not installed: {INSTALL_HINT}")
+            # worded as the flag: `edsr-lite upscale` reports this error as it is
+            raise ValueError(
+                f"--backend openvino needs OpenVINO, which is not installed: {INSTALL_HINT}"
+            )
     return backend
 
 

@@ -1,11 +1,11 @@
 """Evaluation: a method's mean PSNR/SSIM on the benchmark sets, under one of two protocols.
 
 Each image is scored with :func:`edsr_lite.core.metrics.psnr` and
-:func:`edsr_lite.core.metrics.ssim`
-(the Y of MATLAB's ``rgb2ycbcr``, ``scale`` border pixels shaved, peak 255, the SSIM of Wang et
-al. 2004); a set's score is the **mean of the per-image scores** (not the PSNR of the mean
-squared error).  What differs between papers is how the LR input and the SR output are made:
-two *protocols*, which differ by about 0.1 dB on Set14, so every result row names its own.
+:func:`edsr_lite.core.metrics.ssim` (the Y of MATLAB's ``rgb2ycbcr``, ``scale`` border pixels
+shaved, peak 255, the SSIM of Wang et al. 2004); a set's score (:func:`set_score`) is the **mean
+of the per-image scores** (not the PSNR of the mean squared error).  What differs between papers
+is how the LR input and the SR output are made: two *protocols*, which differ by about 0.1 dB on
+Set14, so every result row names its own.
 
 ``"model"`` (:func:`evaluate_model_protocol`), EDSR's protocol, for any method
     Everything stays 8-bit RGB: HR read as uint8 RGB (a gray image becomes three equal
@@ -19,8 +19,8 @@ two *protocols*, which differ by about 0.1 dB on Set14, so every result row name
 
 Main functions: :func:`evaluate` (``"bicubic"``, a function ``fn(lr, scale) -> sr`` or a
 network, which runs through :class:`edsr_lite.infer.Upscaler`, the code ``edsr-lite upscale``
-runs), :func:`evaluate_checkpoint` (the ``edsr-lite eval`` command: load, then
-:func:`evaluate`) and :func:`format_table` (rows as the papers print them).
+runs) and :func:`format_table` (rows as the papers print them). Scoring a checkpoint file as
+``edsr-lite eval`` does, and how long that takes: :mod:`edsr_lite.checkpoint_eval`.
 
 Example::
 
@@ -31,8 +31,6 @@ Example::
 
 from __future__ import annotations
 
-import os
-import time
 from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
@@ -40,16 +38,13 @@ from typing import Any, NamedTuple
 
 import numpy as np
 import torch
-from torch import nn
 
 from edsr_lite.core.degradation import imresize, modcrop
-from edsr_lite.core.forward import computed_pixels, receptive_radius
 from edsr_lite.core.metrics import psnr, rgb_to_y, ssim
 from edsr_lite.datasets import benchmark, find_dataset, list_images
 from edsr_lite.images import read_image
-from edsr_lite.infer import DEFAULT_MAX_MEMORY_MB, Upscaler, choose_tile, model_scales
+from edsr_lite.infer import Upscaler, model_scales
 from edsr_lite.progress import progress_bar
-from edsr_lite.weights import load_model, resolve_checkpoint
 
 
 class Protocol(str, Enum):
@@ -158,7 +153,84 @@ def evaluate_paper_bicubic(set_name: str, scale: int, progress: bool = False) ->
     return scores
 
 
+# ---------------------------------------------------------------------------------------------
+# Evaluating a method: the checks, then one protocol per (set, scale)
+# ---------------------------------------------------------------------------------------------
+
+
+def evaluate(
+    model_or_fn: str | SRFunction | torch.nn.Module,
+    sets: Sequence[str] = ("Set5", "Set14", "B100"),
+    scales: Sequence[int] = (2, 3, 4),
+    protocol: str | Protocol = "model",
+    progress: bool = False,
+    ensemble: bool = False,
+    device: str | torch.device | None = None,
+) -> list[dict]:
+    """Evaluate a method on benchmark sets and scales; one result row per (set, scale).
+
+    Args:
+        model_or_fn: ``"bicubic"``; a callable ``fn(lr_uint8_rgb, scale) -> sr_uint8_rgb``; or an
+            EDSR/MDSR network, run as ``edsr-lite upscale`` runs it: by
+            :class:`edsr_lite.infer.Upscaler` (eval mode, then its previous mode again; tiled
+            above the memory budget, with the same pixels; output rounded to uint8).
+        sets: benchmark names known to :func:`edsr_lite.datasets.find_dataset`.
+        scales: integer scale factors (a network must have each of them).
+        protocol: ``"model"`` (any method) or ``"paper_bicubic"`` (only ``"bicubic"``); see the
+            module docstring.
+        progress: show a progress bar per (set, scale).
+        ensemble: a network only: the x8 self-ensemble (the paper's "+"; method name + "+").
+        device: a network only: where it runs; default: where its parameters are.
+
+    Returns:
+        A list of dicts with keys ``method``, ``protocol``, ``set``, ``scale``, ``psnr`` (mean
+        dB over the images), ``ssim`` (mean), ``n_images``.
+    """
+    protocol = _protocol(protocol)
+    _check_method(model_or_fn, protocol, ensemble)
+    sr_fn = _sr_function(model_or_fn, ensemble, device)
+    method = _method_name(model_or_fn, ensemble)
+    rows = []
+    for set_name in sets:
+        for scale in scales:
+            if protocol is Protocol.PAPER_BICUBIC:
+                scores = evaluate_paper_bicubic(set_name, scale, progress)
+            else:
+                scores = evaluate_model_protocol(sr_fn, set_name, scale, progress)
+            rows.append(set_score(scores, method, protocol, set_name, scale))
+    return rows
+
+
+def set_score(
+    scores: Sequence[ImageScore], method: str, protocol: Protocol, set_name: str, scale: int
+) -> dict:
+    """One result row: the **mean of the per-image scores** (not the PSNR of the mean squared
+    error), as the papers' MATLAB code averages; the keys :func:`evaluate` returns."""
+    if not scores:
+        raise ValueError(f"no images found for set {set_name!r}")
+    return {
+        "method": method,
+        "protocol": protocol.value,
+        "set": set_name,
+        "scale": int(scale),
+        "psnr": float(np.mean([s.psnr for s in scores])),
+        "ssim": float(np.mean([s.ssim for s in scores])),
+        "n_images": len(scores),
+    }
+
+
+def _protocol(protocol: str | Protocol) -> Protocol:
+    """``protocol`` as a :class:`Protocol`, or a ValueError naming the known ones."""
+    try:
+        return Protocol(protocol)
+    except ValueError:
+        known = ", ".join(repr(p.value) for p in Protocol)
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {known}") from None
+
+
 def _method_name(model_or_fn: Any, ensemble: bool = False) -> str:
+    """The ``method`` column: ``"bicubic"``, a network's class name (+ ``"+"`` under
+    self-ensemble) or a function's name."""
     if isinstance(model_or_fn, str):
         return model_or_fn
     if isinstance(model_or_fn, torch.nn.Module):
@@ -206,62 +278,9 @@ def _sr_function(
     return Upscaler(model_or_fn, ensemble=ensemble, device=device)
 
 
-def evaluate(
-    model_or_fn: str | SRFunction | torch.nn.Module,
-    sets: Sequence[str] = ("Set5", "Set14", "B100"),
-    scales: Sequence[int] = (2, 3, 4),
-    protocol: str | Protocol = "model",
-    progress: bool = False,
-    ensemble: bool = False,
-    device: str | torch.device | None = None,
-) -> list[dict]:
-    """Evaluate a method on benchmark sets and scales; one result row per (set, scale).
-
-    Args:
-        model_or_fn: ``"bicubic"``; a callable ``fn(lr_uint8_rgb, scale) -> sr_uint8_rgb``; or an
-            EDSR/MDSR network, run as ``edsr-lite upscale`` runs it: by
-            :class:`edsr_lite.infer.Upscaler` (eval mode, then its previous mode again; tiled
-            above the memory budget, with the same pixels; output rounded to uint8).
-        sets: benchmark names known to :func:`edsr_lite.datasets.find_dataset`.
-        scales: integer scale factors (a network must have each of them).
-        protocol: ``"model"`` (any method) or ``"paper_bicubic"`` (only ``"bicubic"``); see the
-            module docstring.
-        progress: show a progress bar per (set, scale).
-        ensemble: a network only: the x8 self-ensemble (the paper's "+"; method name + "+").
-        device: a network only: where it runs; default: where its parameters are.
-
-    Returns:
-        A list of dicts with keys ``method``, ``protocol``, ``set``, ``scale``, ``psnr`` (mean
-        dB over the images), ``ssim`` (mean), ``n_images``.
-    """
-    try:
-        protocol = Protocol(protocol)
-    except ValueError:
-        known = ", ".join(repr(p.value) for p in Protocol)
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {known}") from None
-    _check_method(model_or_fn, protocol, ensemble)
-    sr_fn = _sr_function(model_or_fn, ensemble, device)
-    rows = []
-    for set_name in sets:
-        for scale in scales:
-            if protocol is Protocol.PAPER_BICUBIC:
-                scores = evaluate_paper_bicubic(set_name, scale, progress)
-            else:
-                scores = evaluate_model_protocol(sr_fn, set_name, scale, progress)
-            if not scores:
-                raise ValueError(f"no images found for set {set_name!r}")
-            rows.append(
-                {
-                    "method": _method_name(model_or_fn, ensemble),
-                    "protocol": protocol.value,
-                    "set": set_name,
-                    "scale": int(scale),
-                    "psnr": float(np.mean([s.psnr for s in scores])),
-                    "ssim": float(np.mean([s.ssim for s in scores])),
-                    "n_images": len(scores),
-                }
-            )
-    return rows
+# ---------------------------------------------------------------------------------------------
+# Tables
+# ---------------------------------------------------------------------------------------------
 
 
 def format_table(
@@ -305,110 +324,3 @@ def format_table(
                 out.append(cell)
             lines.append("| " + " | ".join(out) + " |")
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- evaluation
-
-
-def checkpoint_label(checkpoint: str | os.PathLike) -> str:
-    """The name a checkpoint goes by in result rows: a shipped name as given; a file by its stem,
-    or by its run folder for ``.../<run>/best.pt``."""
-    path = Path(checkpoint)
-    if path.is_dir():
-        return path.name
-    if path.suffix == ".pt":
-        return path.parent.name if path.stem == "best" and path.parent.name else path.stem
-    return str(checkpoint)
-
-
-def evaluate_checkpoint(
-    checkpoint: str | os.PathLike,
-    sets: Sequence[str] = ("Set5", "Set14", "B100"),
-    scales: Sequence[int] | None = None,
-    ensemble: bool = False,
-    device: str = "cpu",
-    protocol: str = "model",
-    progress: bool = False,
-    checkpoint_dir: str | os.PathLike | None = None,
-    model: nn.Module | None = None,
-) -> list[dict]:
-    """Score a checkpoint as ``edsr-lite eval --model CHECKPOINT`` does (the same function).
-
-    ``model``: the checkpoint's network when the caller has loaded it already (a full-size
-    EDSR takes seconds to load); by default it is loaded here.
-
-    The model is loaded in float32 (:func:`edsr_lite.weights.load_model`) and scored by
-    :func:`evaluate` with these options (so through :class:`edsr_lite.infer.Upscaler`, tiled,
-    self-ensembled when ``ensemble``) on ``scales`` (default: the model's own).
-
-    Returns:
-        :func:`evaluate` rows whose ``method`` is the checkpoint's name (see
-        :func:`checkpoint_label`) with ``+`` appended under self-ensemble, plus ``ensemble``.
-    """
-    if model is None:
-        model = load_model(resolve_checkpoint(checkpoint, checkpoint_dir))
-    scales = tuple(model.scales) if scales is None else tuple(scales)
-    missing = [s for s in scales if s not in model.scales]
-    if missing:
-        raise ValueError(
-            f"{checkpoint_label(checkpoint)} is a x{'/x'.join(map(str, model.scales))} model: it "
-            f"has no x{'/x'.join(map(str, missing))} (leave out --scale to use its own scales)"
-        )
-    rows = evaluate(model, sets, scales, protocol, progress, ensemble=ensemble, device=device)
-    name = checkpoint_label(checkpoint) + ("+" if ensemble else "")
-    return [{**row, "method": name, "ensemble": bool(ensemble)} for row in rows]
-
-
-# --------------------------------------------------------------------------- how long it takes
-
-#: The side (LR pixels) of the input that :func:`seconds_per_lr_pixel` times.
-PROBE = 48
-
-
-def lr_work(
-    model: nn.Module,
-    set_name: str,
-    scale: int,
-    ensemble: bool = False,
-    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
-) -> int:
-    """The LR pixels a network computes to upscale a set at ``scale``: each image's, plus the
-    overlap of its tiles where the memory budget tiles it (as :class:`Upscaler` does)."""
-    from PIL import Image  # only the sizes are read, not the pixels
-
-    overlap = receptive_radius(model, scale)
-    total = 0
-    for path in list_images(find_dataset(set_name)):
-        with Image.open(path) as img:
-            h, w = img.height // scale, img.width // scale
-        tile = choose_tile(model, scale, (1, h, w), max_memory_mb, ensemble, overlap)
-        total += computed_pixels(h, w, tile, overlap)
-    return total
-
-
-def seconds_per_lr_pixel(model: nn.Module, scale: int, device: str = "cpu") -> float:
-    """One timed forward pass of a :data:`PROBE` x :data:`PROBE` input, per LR pixel (after a
-    small warm-up pass, which also pays for setting up). On the high side: a small input costs
-    more per pixel than a whole image."""
-    upscaler = Upscaler(model, device=device)
-    upscaler.upscale_tensor(torch.rand(1, 3, 8, 8) * 255, scale)
-    start = time.perf_counter()
-    upscaler.upscale_tensor(torch.rand(1, 3, PROBE, PROBE) * 255, scale)
-    return (time.perf_counter() - start) / PROBE**2
-
-
-def estimate_seconds(
-    model: nn.Module,
-    sets: Sequence[str],
-    scales: Sequence[int],
-    ensemble: bool = False,
-    device: str = "cpu",
-) -> float:
-    """Seconds :func:`evaluate` will take: :func:`seconds_per_lr_pixel` times :func:`lr_work`
-    for each set and scale (x8 for the self-ensemble). A rough figure, on the high side."""
-    seconds = 0.0
-    for scale in scales:
-        per_pixel = seconds_per_lr_pixel(model, scale, device)
-        work = sum(lr_work(model, s, scale, ensemble) for s in sets)
-        seconds += per_pixel * work * (8 if ensemble else 1)
-    return seconds

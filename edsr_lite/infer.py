@@ -1,18 +1,24 @@
 """Upscaling real images with the core's forward tools (:mod:`edsr_lite.core.forward`: the
-receptive radius, the tiled forward, the self-ensemble), within a memory budget.
+receptive radius, the tiled forward, the self-ensemble).
 
-* :class:`Upscaler` — a network with those choices (ensemble, tile size or memory budget,
-  device) as ``fn(lr, scale) -> sr``, uint8 RGB in and out, rounded and clamped like a saved
-  PNG. The one way a network is run on images: by :func:`upscale`, ``edsr-lite upscale``,
-  :func:`edsr_lite.evaluation.evaluate` and ``edsr-lite eval``.
+* :class:`InferenceOptions` — how a network runs (self-ensemble, tile size or memory budget,
+  device, precision, backend, progress bar): every choice checked and resolved in one place.
+* :class:`Upscaler` — a network with those options as ``fn(lr, scale) -> sr``, uint8 RGB in
+  and out, rounded and clamped like a saved PNG. The one way a network is run on images: by
+  :func:`upscale`, ``edsr-lite upscale``, :func:`edsr_lite.evaluation.evaluate` and
+  ``edsr-lite eval``.
 * :func:`upscale` — the user-facing call: image in (array, PIL image or path), uint8 RGB out.
 * :func:`upscale_channels` — gray stays gray, an alpha plane is kept (``edsr-lite upscale``).
+
+How big a tile fits the memory budget is :mod:`edsr_lite.memory_budget`'s question.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -26,19 +32,11 @@ from edsr_lite.core.forward import receptive_radius, self_ensemble, tile_grid, t
 from edsr_lite.core.models import EDSR, MDSR
 from edsr_lite.download import user_cache_dir
 from edsr_lite.images import as_rgb_array, read_image, to_tensor
+from edsr_lite.memory_budget import DEFAULT_MAX_MEMORY_MB, choose_tile
+from edsr_lite.precision import PRECISIONS, Bf16UnavailableWarning, bf16_available
 from edsr_lite.progress import progress_ticks
 
-DEFAULT_MAX_MEMORY_MB = 4096
-MIN_TILE = 16
-MiB = 2**20
-
-#: What an upscale needs besides its images and a tile's activations (MiB): the working space
-#: PyTorch and oneDNN set up on the first call, and the freed tiles the memory allocator keeps
-#: (measured on 2 CPU cores: 60 to 90 MB above the tile estimate, EDSR-baseline x2).
-RUNTIME_MARGIN_MB = 100
-
-
-# --------------------------------------------------------------------------- scale and device
+# --------------------------------------------------------------------------- scale
 
 
 def model_scales(model: nn.Module) -> tuple[int, ...]:
@@ -74,105 +72,80 @@ def resolve_scale(model: nn.Module | str, scale: int | None) -> int:
     return int(scale)
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``"cpu"`` (default) or ``"cuda"``; asking for CUDA without a GPU is a clear error."""
-    device = torch.device(device or "cpu")
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError("device 'cuda' asked for, but PyTorch sees no CUDA GPU: use --device cpu")
-    return device
+# --------------------------------------------------------------------------- the options
 
 
-def bytes_per_lr_pixel(model: nn.Module, scale: int, ensemble: bool = False) -> int:
-    """A conservative estimate of inference memory per LR pixel of a tile (float32).
+@dataclass(frozen=True)
+class InferenceOptions:
+    """How an :class:`Upscaler` runs a network: the choices, checked and resolved here, once.
 
-    The peak is in the upsampler: the last stage holds its input (F channels at s/2 times the
-    resolution, x3: at LR), its conv output (4F or 9F there) and the PixelShuffle copy, i.e.
-    about 2 s^2 F + 4F values per LR pixel; the body holds ~5F (skip, input, two convs).
-    The self-ensemble runs 4 transformed copies at once.
+    Built from keywords (``InferenceOptions(tile=256, backend="auto")``); a value that cannot
+    work is a ValueError naming it. Once built, the fields say what runs: ``device`` is a
+    :class:`torch.device`, ``backend`` is ``"torch"`` or ``"openvino"`` (``"auto"`` resolved),
+    and ``precision`` is ``"bf16"`` only where bfloat16 is fast (else ``"fp32"``, with a
+    :class:`~edsr_lite.precision.Bf16UnavailableWarning`).
+
+    Attributes:
+        ensemble: self-ensemble x8 (the paper's "+", 8 times the compute).
+        tile: core tile size in LR pixels, 1 or more; ``0``: the whole image at once;
+            ``None`` (default): from ``max_memory_mb``
+            (:func:`edsr_lite.memory_budget.choose_tile`: the whole image when it fits).
+        overlap: margin around each tile (LR pixels); ``None`` (default): the model's receptive
+            radius, which makes the tiled result equal to the untiled one.
+        max_memory_mb: the memory budget (MiB) that sets the automatic tile size: what the
+            upscale adds to the process at its peak, the input and output images, a tile's
+            activations and :data:`~edsr_lite.memory_budget.RUNTIME_MARGIN_MB` for PyTorch's
+            working space included; not the Python, PyTorch and model memory the process held
+            before (about 300 MB). An estimate, checked by the test suite in a fresh process.
+        device: ``"cpu"`` (default) or ``"cuda"`` (or a :class:`torch.device`).
+        precision: ``"fp32"`` (default) or ``"bf16"``: bfloat16 autocast, about 2x faster on a
+            CPU with native bfloat16 (AVX512-BF16, AMX; :func:`edsr_lite.precision.bf16_available`),
+            elsewhere fp32 (autocast would be about 10x slower); it moves some output values by
+            a gray level (:data:`~edsr_lite.precision.PRECISIONS`).
+        backend: ``"torch"`` (default: PyTorch runs the network), ``"openvino"`` (the network
+            compiled by OpenVINO for the CPU: the same uint8 image, faster; converted once per
+            model and kept in the user cache; ``pip install 'edsr-lite[fast]'``), or ``"auto"``
+            (OpenVINO when installed and the device is the CPU, the default of ``edsr-lite
+            upscale``): :mod:`edsr_lite.backends`. The library stays on torch by default so that
+            a call does what the model object does, with nothing converted or written to disk
+            behind the caller's back.
+        progress: a tqdm bar over the tiles.
     """
-    model = getattr(model, "module", model)
-    n_feats = model.head[0].out_channels
-    values = max(5 * n_feats, (2 * scale * scale + 4) * n_feats) + 6 * scale * scale
-    return int(1.25 * 4 * values * (4 if ensemble else 1))
+
+    ensemble: bool = False
+    tile: int | None = None
+    overlap: int | None = None
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
+    device: torch.device | str | None = None
+    precision: str = "fp32"
+    backend: str = "torch"
+    progress: bool = False
+
+    def __post_init__(self) -> None:
+        _check_switches(ensemble=self.ensemble, progress=self.progress)
+        _check_tiling(self.tile, self.overlap, self.max_memory_mb)
+        if self.precision not in PRECISIONS:
+            raise ValueError(
+                f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}"
+            )
+        device = _resolve_device(self.device)
+        resolved = {
+            "device": device,
+            "backend": resolve_backend(self.backend, device),  # "torch" or "openvino"
+            "precision": _fast_precision(self.precision, device),
+        }
+        for name, value in resolved.items():  # frozen: the resolved values are set once, here
+            object.__setattr__(self, name, value)
 
 
-def auto_tile(
-    model: nn.Module,
-    scale: int,
-    overlap: int,
-    max_memory_mb: float,
-    ensemble: bool = False,
-    fixed_mb: float = 0.0,
-) -> int:
-    """The largest core size whose tile (core + 2 * overlap) fits ``max_memory_mb``.
-
-    The largest, because larger tiles recompute less overlap (a 64-pixel core with the
-    36-pixel margin of EDSR-baseline computes 4.5 times its pixels): the whole image was the
-    fastest, tiles of 256 and 512 took about 1.1 times as long, 128 1.7 times
-    (``benchmarks/bench_tiles.py``, docs/speed.md). ``fixed_mb``: what the budget must hold
-    besides the tile (:func:`fixed_memory_mb`: the images and the runtime's working space),
-    taken off the budget first.
-    """
-    per_pixel = bytes_per_lr_pixel(model, scale, ensemble)
-    budget_pixels = max(0.0, max_memory_mb - fixed_mb) * MiB / per_pixel
-    side = int(math.sqrt(budget_pixels)) - 2 * overlap
-    if side < MIN_TILE:
-        need = fixed_mb + per_pixel * (MIN_TILE + 2 * overlap) ** 2 / MiB
-        images = f" ({fixed_mb:.0f} MB of it for the images and working space)" if fixed_mb else ""
-        raise ValueError(
-            f"a memory budget of {max_memory_mb:g} MB is too small for this model; it needs at "
-            f"least {math.ceil(need)} MB for a {MIN_TILE}-pixel tile{images}"
-        )
-    return side
+def _check_switches(**switches) -> None:
+    """Refuse an on/off choice that is not a bool (``ensemble="no"`` would switch it on)."""
+    for name, value in switches.items():
+        if not isinstance(value, bool | np.bool_):
+            raise ValueError(f"{name} must be True or False, got {value!r}")
 
 
-def choose_tile(
-    model: nn.Module,
-    scale: int,
-    shape: tuple[int, ...],
-    max_memory_mb: float,
-    ensemble: bool = False,
-    overlap: int | None = None,
-) -> int:
-    """The core tile size (LR pixels) :class:`Upscaler` uses for ``shape`` = (N, H, W) images.
-
-    The whole image (``max(H, W)``: one tile, no overlap to recompute, the fastest) when all of
-    it fits the budget left after :func:`fixed_memory_mb`; otherwise :func:`auto_tile` of that
-    budget, evened out by :func:`even_tile`.
-    """
-    overlap = receptive_radius(model, scale) if overlap is None else overlap
-    n, height, width = shape
-    fixed = fixed_memory_mb(shape, scale)
-    whole_mb = n * height * width * bytes_per_lr_pixel(model, scale, ensemble) / MiB
-    if fixed + whole_mb <= max_memory_mb:
-        return max(height, width)
-    tile = auto_tile(model, scale, overlap, max_memory_mb, ensemble, fixed)
-    return even_tile(height, width, tile)
-
-
-def even_tile(height: int, width: int, tile: int) -> int:
-    """The smallest core size that cuts a ``height`` x ``width`` image into as many tiles as
-    ``tile`` does (``tile`` itself when it covers the image): about the same overlap to
-    recompute (up to 3% more: a sliver thinner than the overlap clips its neighbour's), no
-    sliver (1000 x 750 cut by 244 leaves an 18-pixel last row; by 200, none), less memory.
-    """
-    if tile >= max(height, width):
-        return tile
-    rows, cols = math.ceil(height / tile), math.ceil(width / tile)
-    return max(math.ceil(height / rows), math.ceil(width / cols))
-
-
-def fixed_memory_mb(shape: tuple[int, int, int], scale: int) -> float:
-    """Memory (MiB) an upscale of ``shape`` = (N, H, W) LR images needs besides the tiles.
-
-    Per LR pixel: the uint8 input and one copy of it (3 + 3 bytes), its float32 tensor (12) and
-    the uint8 output (3 s^2); plus :data:`RUNTIME_MARGIN_MB` once.
-    """
-    n, h, w = shape
-    return n * h * w * (3 + 3 + 12 + 3 * scale * scale) / MiB + RUNTIME_MARGIN_MB
-
-
-def check_tiling(tile: int | None, overlap: int | None, max_memory_mb: float) -> None:
+def _check_tiling(tile: int | None, overlap: int | None, max_memory_mb: float) -> None:
     """Refuse tiling settings that cannot work (a negative tile would write no pixel at all)."""
     if tile is not None and not (is_int(tile) and tile >= 0):
         raise ValueError(
@@ -194,16 +167,29 @@ def check_tiling(tile: int | None, overlap: int | None, max_memory_mb: float) ->
         )
 
 
-#: The arithmetic an :class:`Upscaler` runs the network in: float32, or bfloat16 autocast
-#: (convolutions in bfloat16, the output back to float32 before rounding). Its speed and PSNR
-#: cost: ``python benchmarks/bench_runtimes.py`` prints them.
-PRECISIONS = ("fp32", "bf16")
+def _resolve_device(device: str | torch.device | None) -> torch.device:
+    """``"cpu"`` (default) or ``"cuda"``; asking for CUDA without a GPU is a clear error."""
+    try:
+        device = torch.device("cpu" if device is None else device)
+    except (RuntimeError, TypeError):  # torch's own message lists every device type it knows
+        raise ValueError(f"device must be 'cpu' or 'cuda', got {device!r}") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' asked for, but PyTorch sees no CUDA GPU: use --device cpu")
+    return device
 
 
-def check_precision(precision: str) -> str:
-    """``precision`` if it is one of :data:`PRECISIONS`, else a ValueError."""
-    if precision not in PRECISIONS:
-        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+def _fast_precision(precision: str, device: torch.device) -> str:
+    """``precision``, or fp32 (with a warning) for bf16 on a device without fast bfloat16,
+    where autocast would run generic kernels about 10x slower than fp32."""
+    if precision == "bf16" and not bf16_available(device):
+        # worded as the flag: `edsr-lite upscale` shows this warning as it is
+        warnings.warn(
+            f"--precision bf16 asked for, but this {device} has no native bfloat16 (no "
+            "AVX512-BF16 or AMX): it would be slower, so fp32 is used",
+            Bf16UnavailableWarning,
+            stacklevel=4,  # the caller of InferenceOptions (upscale(), Upscaler() or yours)
+        )
+        return "fp32"
     return precision
 
 
@@ -213,36 +199,23 @@ def check_precision(precision: str) -> str:
 class Upscaler:
     """A model ready to upscale uint8 images: ``Upscaler(model)(lr, scale) -> sr``.
 
-    Holds the choices (self-ensemble, tile size, memory budget, device, precision, backend:
-    see :func:`upscale`), so one object serves every image; it is an ``fn(lr, scale)`` as
-    :func:`edsr_lite.evaluation.evaluate` takes one (``evaluate(model)`` wraps a network in one).
-    The model is moved to ``device`` (default: the CPU) in the channels_last memory format;
-    each call runs it in eval mode under ``torch.inference_mode`` and puts back its previous
-    mode.
+    Holds the :class:`InferenceOptions`, given as keywords (``Upscaler(model, tile=256)``) or
+    built (``Upscaler(model, options=InferenceOptions(tile=256))``), so one object serves every
+    image; it is an ``fn(lr, scale)`` as :func:`edsr_lite.evaluation.evaluate` takes one
+    (``evaluate(model)`` wraps a network in one). The model is moved to the options' device
+    (default: the CPU) in the channels_last memory format; each call runs it in eval mode
+    under ``torch.inference_mode`` and puts back its previous mode.
     """
 
-    def __init__(
-        self,
-        model: nn.Module,
-        ensemble: bool = False,
-        tile: int | None = None,
-        overlap: int | None = None,
-        max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
-        device: str | torch.device | None = None,
-        progress: bool = False,
-        precision: str = "fp32",
-        backend: str = "torch",
-    ):
-        check_tiling(tile, overlap, max_memory_mb)
-        self.precision = check_precision(precision)
-        self.device = resolve_device(device)
-        self.backend = resolve_backend(backend, self.device)  # "torch" or "openvino"
-        self.model = model.to(self.device, memory_format=torch.channels_last)
-        self.ensemble, self.tile, self.overlap = ensemble, tile, overlap
-        self.max_memory_mb, self.progress = max_memory_mb, progress
-        self.name = (
-            f"{getattr(model, 'config', {}).get('preset', 'model')}{'+' if ensemble else ''}"
-        )
+    def __init__(self, model: nn.Module, *, options: InferenceOptions | None = None, **choices):
+        if options is None:
+            options = InferenceOptions(**choices)
+        elif choices or not isinstance(options, InferenceOptions):
+            raise TypeError("options= takes an InferenceOptions, and no other keyword beside it")
+        self.options = options
+        self.model = model.to(options.device, memory_format=torch.channels_last)
+        preset = getattr(model, "config", {}).get("preset", "model")
+        self.name = f"{preset}{'+' if options.ensemble else ''}"
 
     def __call__(self, lr: np.ndarray, scale: int | None = None) -> np.ndarray:
         """``lr`` uint8 H x W x 3 -> uint8 (sH) x (sW) x 3."""
@@ -255,36 +228,42 @@ class Upscaler:
         self.model.eval()
         try:
             with torch.inference_mode():
-                y = self._forward(x.to(self.device), scale)
+                y = self._forward(x.to(self.options.device), scale)
         finally:
             self.model.train(was_training)
         return y.permute(0, 2, 3, 1).cpu().numpy()
 
-    def _forward(self, x: torch.Tensor, scale: int) -> torch.Tensor:
-        """N x 3 x H x W floats -> N x 3 x sH x sW uint8, tiled when the budget says so."""
+    def _tile_forward(self, scale: int) -> Callable[[torch.Tensor], torch.Tensor]:
+        """One tile's forward, ``fn(x) -> y`` in float32 (the backend's, in the precision)."""
+        options = self.options
+        if options.backend == "openvino":  # the same tile forward, compiled once per scale
+            return openvino_forward(self.model, scale, options.precision, openvino_cache_dir())
 
         def fn(t: torch.Tensor) -> torch.Tensor:
             t = t.contiguous(memory_format=torch.channels_last)
-            if self.precision == "fp32":
+            if options.precision == "fp32":
                 return self.model(t, scale)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16):
+            with torch.autocast(options.device.type, dtype=torch.bfloat16):
                 return self.model(t, scale).float()
 
-        if self.backend == "openvino":  # the same tile forward, compiled once per scale
-            fn = openvino_forward(self.model, scale, self.precision, openvino_cache_dir())
-        run = (lambda t: self_ensemble(fn, t)) if self.ensemble else fn
-        overlap = receptive_radius(self.model, scale) if self.overlap is None else self.overlap
-        tile = self.tile
+        return fn
+
+    def _forward(self, x: torch.Tensor, scale: int) -> torch.Tensor:
+        """N x 3 x H x W floats -> N x 3 x sH x sW uint8, tiled when the budget says so."""
+        options, fn = self.options, self._tile_forward(scale)
+        run = (lambda t: self_ensemble(fn, t)) if options.ensemble else fn
+        overlap, tile = options.overlap, options.tile
+        if overlap is None:  # the receptive radius: tiled == untiled, pixel for pixel
+            overlap = receptive_radius(self.model, scale)
         if tile is None:
             n, _, h, w = x.shape
-            tile = choose_tile(
-                self.model, scale, (n, h, w), self.max_memory_mb, self.ensemble, overlap
-            )
+            budget = options.max_memory_mb
+            tile = choose_tile(self.model, scale, (n, h, w), budget, options.ensemble, overlap)
         if tile == 0 or tile >= max(x.shape[2:]):  # one tile: skip the bookkeeping
             y = run(x).round_().clamp_(0, 255)
             return y.to(torch.uint8, memory_format=torch.channels_last)
         tiles = tile_grid(x.shape[2], x.shape[3], tile, overlap)
-        with progress_ticks(len(tiles), "tiles", enabled=self.progress) as tick:
+        with progress_ticks(len(tiles), "tiles", enabled=options.progress) as tick:
 
             def run_tile(t: torch.Tensor) -> torch.Tensor:
                 y = run(t)
@@ -300,59 +279,24 @@ def openvino_cache_dir() -> Path:
     return user_cache_dir() / "openvino"
 
 
-def upscale(
-    model: nn.Module | str,
-    image,
-    scale: int | None = None,
-    tile: int | None = None,
-    overlap: int | None = None,
-    ensemble: bool = False,
-    progress: bool = False,
-    device: str | torch.device | None = None,
-    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
-    precision: str = "fp32",
-    backend: str = "torch",
-) -> np.ndarray:
+def upscale(model: nn.Module | str, image, scale: int | None = None, **choices) -> np.ndarray:
     """Upscale one image; returns uint8 RGB of (scale*H) x (scale*W) x 3.
 
     Args:
         model: an EDSR/MDSR network, or ``"bicubic"`` (MATLAB bicubic, the baseline).
         image: uint8 H x W x 3 (or H x W gray) array, a PIL image, or a file path.
         scale: the factor; EDSR models default to their own and refuse others.
-        tile: core tile size in LR pixels; ``None`` picks it from ``max_memory_mb``,
-            ``0`` disables tiling.
-        overlap: margin around each tile; default: the model's receptive radius, which makes
-            the tiled result equal to the untiled one.
-        ensemble: self-ensemble x8 (the paper's "+", 8 times the compute).
-        progress: a tqdm bar over the tiles.
-        device: ``"cpu"`` (default) or ``"cuda"``.
-        max_memory_mb: the memory budget (MiB) that sets the automatic tile size: what the
-            upscale adds to the process at its peak, the input and output images, a tile's
-            activations and :data:`RUNTIME_MARGIN_MB` for PyTorch's working space included;
-            not the Python, PyTorch and model memory the process held before (about 300 MB).
-            An estimate, checked by the test suite in a fresh process.
-        precision: ``"fp32"`` (default) or ``"bf16"``: bfloat16 autocast, about 2x faster
-            on a CPU with native bfloat16 (AVX512-BF16, AMX) and about 10x slower on the
-            others (check with :func:`edsr_lite.train.bf16_available`); it moves some output
-            values by a gray level (:data:`PRECISIONS`).
-        backend: ``"torch"`` (default: PyTorch runs the network), ``"openvino"`` (the
-            network compiled by OpenVINO for the CPU: the same uint8 image, faster; converted
-            once per model and kept in the user cache; ``pip install 'edsr-lite[fast]'``), or
-            ``"auto"`` (OpenVINO when installed and the device is the CPU), the default of
-            ``edsr-lite upscale``: :mod:`edsr_lite.backends`. The library stays on torch by
-            default so that a call does what the model object does, with nothing converted
-            or written to disk behind the caller's back.
+        **choices: how the network runs, as keywords (``tile=0``, ``ensemble=True``,
+            ``backend="auto"``, ...): the fields of :class:`InferenceOptions`, which says what
+            each does. Default: PyTorch float32 on the CPU, tiled to fit 4 GiB.
     """
-    check_tiling(tile, overlap, max_memory_mb)
+    options = InferenceOptions(**choices)  # checked for bicubic too, which runs none of them
     lr = read_image(image) if isinstance(image, str | Path) else as_rgb_array(image)
     if isinstance(model, str):
         if model != "bicubic":
             raise ValueError(f"model must be a network or 'bicubic', got {model!r}")
         return imresize(lr, resolve_scale(model, scale))
-    upscaler = Upscaler(
-        model, ensemble, tile, overlap, max_memory_mb, device, progress, precision, backend
-    )
-    return upscaler(lr, scale)
+    return Upscaler(model, options=options)(lr, scale)
 
 
 def upscale_channels(

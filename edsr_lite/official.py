@@ -3,8 +3,9 @@
 The eight files of the official EDSR-PyTorch release (EDSR-baseline and EDSR at x2/x3/x4,
 MDSR-baseline, MDSR) are known here as ``official/<model>`` (:data:`OFFICIAL_WEIGHTS`), with
 torch.hub's file names, whose 8 hex digits begin the file's sha256. :func:`fetch_official`
-downloads one into the user cache (:func:`official_dir`; resumable and hash-checked by
-:mod:`edsr_lite.download`); :func:`official_file` finds a cached one, or says how to get it.
+downloads one into the user cache (:func:`official_dir`; one process at a time, resumable,
+bounded in size and hash-checked by :mod:`edsr_lite.download`); :func:`official_file` finds
+a cached one, or says how to get it.
 Nothing downloads at import, and :func:`edsr_lite.weights.load_pretrained` only with
 ``download=True``. The files are official state dicts, which :func:`edsr_lite.weights.load_model`
 reads as they are.
@@ -12,14 +13,18 @@ reads as they are.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import torch
+
 from edsr_lite.checkpoints import CheckpointError
+from edsr_lite.core.models import build, count_parameters
 from edsr_lite.core.published import PAPER_EDSR, REFERENCE_EDSR_BASELINE
+from edsr_lite.download import DownloadError, is_web_address, sha256_matches, user_cache_dir
 from edsr_lite.download import download as download_file
-from edsr_lite.download import sha256_matches, user_cache_dir
 
 #: The folder the official EDSR-PyTorch code downloads its weights from (the torch.hub URLs
 #: of its ``src/model/edsr.py`` and ``mdsr.py``); ``$EDSR_LITE_WEIGHTS_URL`` replaces it
@@ -51,9 +56,25 @@ class OfficialWeights:
         return base.rstrip("/") + "/" + self.file
 
     @property
+    def max_bytes(self) -> int:
+        """A bound on the file's size, which a download never passes: its float32 parameters
+        (:func:`parameter_bytes`) plus an eighth and 1 MiB for the pickle around them."""
+        data = parameter_bytes(self.preset, self.scales)
+        return data + data // 8 + (1 << 20)
+
+    @property
     def path(self) -> Path:
         """Where the file is kept: :func:`official_dir` / ``file``."""
         return official_dir() / self.file
+
+
+@functools.cache
+def parameter_bytes(preset: str, scales: tuple[int, ...]) -> int:
+    """4 bytes per float32 parameter of ``preset`` at ``scales``: about the size of its file
+    (built on the ``meta`` device: no memory, no time)."""
+    with torch.device("meta"):
+        model = build(preset, scales[0] if len(scales) == 1 else scales)
+    return 4 * count_parameters(model)
 
 
 def _at(table: dict[tuple[str, int], tuple[float, float]], scale: int) -> dict:
@@ -117,11 +138,34 @@ def cached_official() -> list[str]:
     return [name for name, w in OFFICIAL_WEIGHTS.items() if w.path.is_file()]
 
 
-def fetch_official(name: str, progress: bool = True, timeout: float = 60.0) -> Path:
-    """Download the authors' file ``name`` into the cache (resumable, sha256-checked, atomic:
-    :func:`edsr_lite.download.download`) unless it is there; return its path."""
+def fetch_official(
+    name: str, progress: bool = True, timeout: float = 60.0, stall: float = 60.0
+) -> Path:
+    """Download the authors' file ``name`` into the cache unless a checked copy is there;
+    return its path. One process at a time, resumable, never more than
+    :attr:`OfficialWeights.max_bytes`, sha256-checked, atomic
+    (:func:`edsr_lite.download.download`, whose ``timeout`` and ``stall`` these are).
+
+    Raises:
+        DownloadError: a ``$EDSR_LITE_WEIGHTS_URL`` that is not a web address, or any fault
+            of the download (one line that says what to do).
+    """
     w = official_weights(name)
-    return download_file(w.url, w.path, w.sha256_prefix, progress=progress, timeout=timeout)
+    base = os.environ.get("EDSR_LITE_WEIGHTS_URL")
+    if base and not is_web_address(base):
+        raise DownloadError(
+            f"$EDSR_LITE_WEIGHTS_URL is {base!r}, not an http:// or https:// address: set it "
+            f"to the folder of a mirror (such as {OFFICIAL_BASE_URL}), or unset it."
+        )
+    return download_file(
+        w.url,
+        w.path,
+        w.sha256_prefix,
+        max_bytes=w.max_bytes,
+        progress=progress,
+        timeout=timeout,
+        stall=stall,
+    )
 
 
 def official_file(name: str, download: bool = False) -> Path:

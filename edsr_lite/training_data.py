@@ -147,52 +147,31 @@ def load_training_set(
         exclude: file names (``"t10.png"``) left out of training: the held-out validation
             images (:func:`load_holdout_set`).
 
-    Unreadable images are skipped and reported (a :class:`SkippedImagesWarning`, and
+    Unreadable images, and images whose LR version at a scale is smaller than a patch (left
+    out of that scale only), are skipped and reported (a :class:`SkippedImagesWarning`, and
     :attr:`TrainingSet.skipped`). Raises ValueError if no image is usable at some scale.
     """
     folders = [resolve_training_folder(d) for d in as_data_list(data)]
-    paths = []
-    for folder in folders:
-        found = [p for p in list_images(folder) if p.name not in set(exclude)]
-        if not found:
-            raise ValueError(
-                f"no usable training image: {folder} holds no image files "
-                f"({', '.join(IMAGE_EXTENSIONS)}). Point --data at a folder of HR images."
-            )
-        paths += found
     where = ", ".join(str(f) for f in folders)
-    rank, world_size = shard
-    if len(paths) < world_size:
-        raise ValueError(
-            f"{where} hold(s) {len(paths)} image(s), fewer than the {world_size} processes "
-            "that share them; add images or use fewer processes"
-        )
-    paths = paths[rank::world_size]
+    paths = _my_shard(_list_training_images(folders, exclude), shard, where)
     mode = _choose_cache(cache, paths, scales, cache_dir)
     pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]] = {int(s): [] for s in scales}
     names, skipped = [], []
     for path in paths:
         try:
-            images = _load_pairs(path, scales, mode, cache_dir)
+            images = _load_pairs(path, scales, mode, cache_dir)  # {scale: (hr, lr)}
         except ImageReadError as err:
             skipped.append({"file": path.name, "reason": str(err)})
             continue
         names.append(path.stem)
         for s, (hr, lr) in images.items():
-            if min(lr.shape[:2]) >= patch_size:
+            if min(lr.shape[:2]) >= patch_size:  # a whole patch fits in the LR image
                 pairs[s].append((hr, lr))
             else:
-                reason = f"LR {lr.shape[1]}x{lr.shape[0]} at x{s} < patch {patch_size}"
-                skipped.append({"file": path.name, "reason": f"too small for x{s}: {reason}"})
+                skipped.append(_too_small(path, lr, s, patch_size))
     _report_skipped(where, skipped)
-    for s, usable in pairs.items():
-        if not usable:
-            raise ValueError(
-                f"no usable training image in {where} for x{s} (read {len(names)} of "
-                f"{len(paths)} files; LR patches are {patch_size}x{patch_size}). Check the "
-                "folder, or lower patch_size."
-            )
-    return TrainingSet(folders, patch_size, pairs, names, skipped, mode, (rank, world_size))
+    _refuse_empty_scales(pairs, where, f"read {len(names)} of {len(paths)} files", patch_size)
+    return TrainingSet(folders, patch_size, pairs, names, skipped, mode, tuple(shard))
 
 
 def as_data_list(data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list:
@@ -203,7 +182,48 @@ def as_data_list(data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]
     return items
 
 
+# --------------------------------------------------------------------------------------------
+# The bookkeeping of load_training_set: which files, which cache, what was skipped
+# --------------------------------------------------------------------------------------------
+
+
+def _list_training_images(folders: Sequence[Path], exclude: Sequence[str]) -> list[Path]:
+    """The image files of ``folders``, folder by folder, each in name order, less the held-out
+    file names in ``exclude``. Raises ValueError for a folder with none."""
+    excluded = set(exclude)
+    paths = []
+    for folder in folders:
+        found = [p for p in list_images(folder) if p.name not in excluded]
+        if not found:
+            raise ValueError(
+                f"no usable training image: {folder} holds no image files "
+                f"({', '.join(IMAGE_EXTENSIONS)}). Point --data at a folder of HR images."
+            )
+        paths += found
+    return paths
+
+
+def _my_shard(paths: list[Path], shard: tuple[int, int], where: str) -> list[Path]:
+    """This process's part of ``paths``: with ``shard = (rank, world_size)``, images ``rank,
+    rank + world_size, ...``, so that distributed processes each see their own images."""
+    rank, world_size = shard
+    if len(paths) < world_size:
+        raise ValueError(
+            f"{where} hold(s) {len(paths)} image(s), fewer than the {world_size} processes "
+            "that share them; add images or use fewer processes"
+        )
+    return paths[rank::world_size]
+
+
+def _too_small(path: Path, lr: np.ndarray, scale: int, patch_size: int) -> dict:
+    """The ``skipped`` entry of an image whose LR version at ``scale`` is smaller than a patch."""
+    size = f"LR {lr.shape[1]}x{lr.shape[0]} at x{scale} < patch {patch_size}"
+    return {"file": path.name, "reason": f"too small for x{scale}: {size}"}
+
+
 def _report_skipped(folder: str, skipped: list[dict]) -> None:
+    """Warn (:class:`SkippedImagesWarning`, at the caller of :func:`load_training_set`) with the
+    first 20 skipped files and why, so that a broken or tiny image is never dropped silently."""
     if skipped:
         lines = "\n".join(f"  {s['file']}: {s['reason']}" for s in skipped[:20])
         more = f"\n  ... and {len(skipped) - 20} more" if len(skipped) > 20 else ""
@@ -212,6 +232,18 @@ def _report_skipped(folder: str, skipped: list[dict]) -> None:
             SkippedImagesWarning,
             stacklevel=3,
         )
+
+
+def _refuse_empty_scales(
+    pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]], where: str, read: str, patch_size: int
+) -> None:
+    """Raise ValueError if some scale kept no image: training at it could never draw a patch."""
+    for s, usable in pairs.items():
+        if not usable:
+            raise ValueError(
+                f"no usable training image in {where} for x{s} ({read}; LR patches are "
+                f"{patch_size}x{patch_size}). Check the folder, or lower patch_size."
+            )
 
 
 def _choose_cache(

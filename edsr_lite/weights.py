@@ -1,4 +1,4 @@
-"""Models from files: load a checkpoint, the shipped checkpoints, pretrained initialization.
+"""Models from files: load a checkpoint, resolve a name, pretrained initialization.
 
 * :func:`load_model`: a network from an edsr-lite checkpoint, an official EDSR-PyTorch ``.pt``
   (e.g. ``edsr_baseline_x2-1bc95232.pt``, architecture read off its tensors) or a shipped
@@ -7,8 +7,9 @@
 * Shipped checkpoints live in ``data/checkpoints`` as ``<name>/best.pt`` (a finished training
   run, with its ``log.csv`` and ``run.json``) or ``<name>.pt``: :func:`available_pretrained`
   lists them, :func:`load_pretrained` loads one by name (``"edsr_baseline_x2"``),
-  :func:`default_pretrained` picks the best for a scale, :func:`describe_checkpoint` summarises
-  one (``edsr-lite info``).
+  :func:`default_pretrained` picks the best for a scale. A run folder ships once its run record
+  says it finished (:func:`edsr_lite.runs.finished_run_info`). The summary of a checkpoint for
+  people (``edsr-lite info``) is :func:`edsr_lite.summary.describe_checkpoint`.
 * The authors' weights (the eight files of the official EDSR-PyTorch release, by name:
   ``"official/edsr_x4"``, :data:`OFFICIAL_WEIGHTS`) are downloaded only when asked
   (``load_pretrained(name, download=True)``, ``edsr-lite weights fetch``) into the user cache
@@ -21,7 +22,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +32,6 @@ from torch import nn
 from edsr_lite.checkpoints import (
     CheckpointError,
     infer_config,
-    is_compressed,
     load_state_dict_strict,
     read_checkpoint,
     strip_prefix,
@@ -41,6 +40,7 @@ from edsr_lite.core.init import InitReport, init_from_state_dict
 from edsr_lite.core.models import build_from_config
 from edsr_lite.locations import CHECKPOINT_DIR
 from edsr_lite.official import OFFICIAL_PREFIX, OFFICIAL_WEIGHTS, official_file
+from edsr_lite.runs import RUN_JSON, finished_run_info, run_path, run_status
 
 
 def load_model(
@@ -84,37 +84,12 @@ def _checkpoint_dir(checkpoint_dir: str | os.PathLike | None) -> Path:
     return Path(checkpoint_dir) if checkpoint_dir is not None else CHECKPOINT_DIR
 
 
-def run_status(folder: str | os.PathLike) -> str | None:
-    """The ``status`` a training run folder's ``run.json`` records (``"running"``,
-    ``"finished"``, ``"interrupted"``, ``"diverged"``), or ``None`` without a readable one."""
-    try:
-        return json.loads((Path(folder) / "run.json").read_text()).get("status")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def finished_run_info(folder: str | os.PathLike) -> dict | None:
-    """A run folder's ``run.json`` if it records a run that finished all its steps (status
-    ``"finished"``, not stopped early by ``--max-minutes``), else None (still training,
-    interrupted, diverged, or no readable run.json)."""
-    try:
-        info = json.loads((Path(folder) / "run.json").read_text())
-    except (OSError, ValueError):
-        return None
-    done = (
-        isinstance(info, dict)
-        and info.get("status") == "finished"
-        and info.get("stopped_by", "max_steps") == "max_steps"
-    )
-    return info if done else None
-
-
 def _ships(folder: Path) -> bool:
     """A run folder ships once its ``best.pt`` exists and training is over (a folder without
     ``run.json`` is taken as finished: a checkpoint copied in by hand)."""
     if not (folder / SHIPPED_FILE).is_file():
         return False
-    return not (folder / "run.json").exists() or finished_run_info(folder) is not None
+    return not run_path(folder).exists() or finished_run_info(folder) is not None
 
 
 def _shipped_file(name: str, checkpoint_dir: str | os.PathLike | None = None) -> Path | None:
@@ -159,7 +134,7 @@ def resolve_checkpoint(
     unfinished = folder / str(path_or_name)
     if (unfinished / SHIPPED_FILE).is_file():
         raise CheckpointError(
-            f"{unfinished} is a training run that has not finished (run.json status "
+            f"{unfinished} is a training run that has not finished ({RUN_JSON} status "
             f"{run_status(unfinished)!r}), so it does not ship yet; to use its current best "
             f"weights anyway, pass the file {unfinished / SHIPPED_FILE}"
         )
@@ -217,108 +192,6 @@ def default_pretrained(scale: int | None) -> str:
             "with a checkpoint file (e.g. official EDSR-PyTorch weights or one you trained)"
         )
     return max(candidates)[1]
-
-
-def describe_checkpoint(path_or_name: str | os.PathLike, full: bool = False) -> str:
-    """A short summary of a checkpoint for people: the network, the data it was trained on, how
-    long, on what machine, how the weights were selected and their validation score.
-
-    No machine paths, commit hashes or raw records: the full record is one call away,
-    ``describe_checkpoint(name, full=True)`` (appended as JSON) or
-    ``read_checkpoint(path)["meta"]`` (a shipped run's ``run.json`` holds it too).
-    """
-    from edsr_lite.core.models import count_parameters
-
-    path = resolve_checkpoint(path_or_name)
-    ckpt = read_checkpoint(path)
-    config = ckpt.get("config") or infer_config(ckpt["state_dict"])
-    meta = dict(ckpt.get("meta") or {})
-    run_json = path.parent / "run.json"  # a shipped run: how long the whole run took
-    run = (
-        json.loads(run_json.read_text()) if path.name == SHIPPED_FILE and run_json.is_file() else {}
-    )
-    dtypes = sorted({str(v.dtype).replace("torch.", "") for v in ckpt["state_dict"].values()})
-    xz = ", xz-compressed" if is_compressed(path) else ""
-    lines = [
-        f"model:       {config['preset']}: {config['arch'].upper()}, {config['n_resblocks']} "
-        f"residual blocks x {config['n_feats']} features, res_scale {config['res_scale']}"
-        f"{', with BN' if config.get('bn') else ''}; x{', x'.join(map(str, config['scales']))}",
-        f"parameters:  {count_parameters(build_from_config(config)):,}",
-        f"file:        {_shown_path(path)} ({path.stat().st_size / 2**20:.1f} MB, "
-        f"{', '.join(dtypes)}{xz})",
-    ]
-    if not ckpt.get("config"):
-        lines.append("trained:     by the authors (official EDSR-PyTorch weights, no record)")
-    elif not meta:
-        lines.append("trained:     no training record in this file")
-    else:
-        lines += _training_lines(meta, run)
-    if full:
-        lines += ["full record:", json.dumps(meta, indent=2, default=str)]
-    return "\n".join(lines)
-
-
-def _shown_path(path: Path) -> str:
-    """``path`` relative to the shipped checkpoints or the working folder, else its name."""
-    for root in (CHECKPOINT_DIR, Path.cwd()):
-        try:
-            return path.resolve().relative_to(root.resolve()).as_posix()
-        except ValueError:
-            pass
-    return path.name
-
-
-def _training_lines(meta: Mapping, run: Mapping) -> list[str]:
-    """The summary's lines about training, from a checkpoint's meta (and its run.json)."""
-    tc = meta.get("train_config") or {}
-    data = meta.get("data") or {}
-    names = [Path(str(f)).name for f in data.get("folders") or tc.get("data") or []]
-    skipped = len(data.get("skipped") or [])
-    recipe = [f"{data['images']} images" if "images" in data else ""]
-    recipe[0] += f" ({skipped} too small, skipped)" if skipped else ""
-    recipe += [f"{tc['patch_size']}x{tc['patch_size']} LR patches"] if "patch_size" in tc else []
-    recipe += [f"batch {tc['batch_size']}"] if "batch_size" in tc else []
-    recipe += [f"lr {tc['lr']}"] if "lr" in tc else []
-    recipe = [part for part in recipe if part]
-    lines = [f"trained on:  {' + '.join(names) or 'data not recorded'}" + ": " * bool(recipe)]
-    lines[0] += ", ".join(recipe)
-    steps = run.get("step") or tc.get("max_steps") or meta.get("step")
-    seconds = run.get("seconds")
-    took = f" in {seconds / 3600:.1f} h" if seconds else ""
-    where = f" on {_machine(meta)}" if meta.get("machine") or meta.get("segments") else ""
-    lines += [f"steps:       {steps:,}{took}{where}"] if isinstance(steps, int) else []
-    source = (meta.get("init_from") or {}).get("source") if meta.get("init_from") else None
-    if source:
-        lines.append(f"started:     from the weights of {Path(source).parent.name or source}")
-    metrics = {k: v for k, v in (meta.get("metrics") or {}).items() if isinstance(v, dict)}
-    best = _int(meta.get("best_step") or meta.get("step"))
-    for val_set, by_scale in metrics.items():
-        scores = ", ".join(f"{s} {p:.2f} dB" for s, p in by_scale.items())
-        lines.append(
-            f"selected:    the step with the best {val_set} PSNR, checked every "
-            f"{_int(tc.get('val_every'))} steps: step {best}"
-            + (f" of {steps:,}" if isinstance(steps, int) else "")
-        )
-        lines.append(f"score:       {val_set} {scores} (Y channel, validation during training)")
-    return lines
-
-
-def _int(value: object) -> str:
-    """``10,000`` for a count, ``?`` when the record lacks it."""
-    return f"{value:,}" if isinstance(value, int) else "?"
-
-
-def _machine(meta: Mapping) -> str:
-    """The kind of machine the run used, e.g. ``a 2-core CPU (AMD EPYC), bfloat16``."""
-    segments = meta.get("segments") or [{"machine": meta.get("machine") or {}}]
-    kinds = []
-    for segment in segments:
-        m = segment.get("machine") or {}
-        kind = m.get("gpu") or f"a {m.get('cpu_cores', '?')}-core CPU ({m.get('cpu', '?')})"
-        kind += f", {segment['precision']}" if segment.get("precision") else ""
-        if kind not in kinds:
-            kinds.append(kind)
-    return "; then ".join(kinds)
 
 
 # ------------------------------------------------------------------ pretrained initialization

@@ -3,11 +3,14 @@
 ``LocalServer(files)`` serves ``{name: bytes}`` at ``http://127.0.0.1:<port>/<name>`` from a
 thread, honouring ``Range: bytes=N-`` requests (206 with a Content-Range); ``cut_after = n``
 sends only ``n`` bytes of the body and closes the connection (an interrupted download);
-``ranges`` records the Range header of every request (``None`` when absent).
+``ranges`` records the Range header of every request (``None`` when absent). Hostile servers:
+``pause = s`` sends the body in pieces of ``piece`` bytes with ``s`` seconds between them (a
+trickle, or a slow line); ``endless = True`` sends no Content-Length and zeros without end.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import http.server
 import threading
@@ -22,7 +25,11 @@ class LocalServer:
     def __init__(self, files: dict[str, bytes]):
         self.files = dict(files)
         self.cut_after: int | None = None
+        self.pause: float = 0.0
+        self.piece: int = 1
+        self.endless = False
         self.ranges: list[str | None] = []
+        self.closing = threading.Event()
         server = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -34,6 +41,12 @@ class LocalServer:
                 payload = server.files[name]
                 requested = self.headers.get("Range")
                 server.ranges.append(requested)
+                if server.endless:
+                    self.send_response(200)
+                    self.end_headers()
+                    while not server.closing.is_set():  # until the client hangs up
+                        self.wfile.write(bytes(1 << 16))
+                    return
                 start = 0
                 if requested:
                     start = int(requested.removeprefix("bytes=").split("-")[0])
@@ -52,7 +65,17 @@ class LocalServer:
                 if server.cut_after is not None:
                     body = body[: server.cut_after]
                     self.close_connection = True
-                self.wfile.write(body)
+                if not server.pause:
+                    self.wfile.write(body)
+                for i in range(0, len(body) if server.pause else 0, server.piece):
+                    if server.closing.wait(server.pause):
+                        return
+                    self.wfile.write(body[i : i + server.piece])
+                    self.wfile.flush()
+
+            def handle(self):
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+                    super().handle()  # a client that gives up early is no error here
 
             def log_message(self, *args):
                 pass
@@ -66,6 +89,7 @@ class LocalServer:
         return self
 
     def __exit__(self, *exc) -> None:
+        self.closing.set()
         self.httpd.shutdown()
         self.httpd.server_close()
 

@@ -10,7 +10,6 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,7 +19,7 @@ import edsr_lite.backends as backends
 from edsr_lite.cli import main
 from edsr_lite.datasets import benchmark
 from edsr_lite.images import read_image, write_png
-from edsr_lite.infer import Upscaler, upscale
+from edsr_lite.infer import InferenceOptions, Upscaler, upscale
 from edsr_lite.weights import load_model
 
 needs_openvino = pytest.mark.skipif(
@@ -147,16 +146,24 @@ def test_auto_converts_only_when_cached_or_when_the_run_pays_for_it(monkeypatch,
     monkeypatch.setattr(backends, "is_cached", lambda *a: bool(cached))
     write_png(tmp_path / "small.png", _lr(2))  # 64 x 48
     jobs = [cli.Job(tmp_path / "small.png", tmp_path / "out.png")]
-    args = SimpleNamespace(device="cpu", ensemble=False)
-    assert cli._choose_backend("auto", model, 2, jobs, args) == "torch"
-    assert cli._choose_backend("openvino", model, 2, jobs, args) == "openvino"
+    auto = InferenceOptions(backend="auto")
+    assert auto.backend == "openvino"  # the library's auto: OpenVINO when installed
+
+    def chosen(asked: str, options: InferenceOptions = auto) -> str:
+        return cli._auto_backend(options, asked, model, 2, jobs).backend
+
+    assert chosen("auto") == "torch"
+    assert chosen("openvino") == "openvino"
     monkeypatch.setattr(cli, "CONVERT_FROM_PIXELS", 64 * 48)
-    assert cli._choose_backend("auto", model, 2, jobs, args) == "openvino"
+    assert chosen("auto") == "openvino"
+    assert chosen("auto", InferenceOptions(backend="auto", ensemble=True)) == "openvino"
+    monkeypatch.setattr(cli, "CONVERT_FROM_PIXELS", 64 * 48 * 8 + 1)
+    assert chosen("auto", InferenceOptions(backend="auto", ensemble=True)) == "torch"
     monkeypatch.setattr(cli, "CONVERT_FROM_PIXELS", 10**6)
     cached.append(True)
-    assert cli._choose_backend("auto", model, 2, jobs, args) == "openvino"
-    assert cli._choose_backend("torch", model, 2, jobs, args) == "torch"
-    assert cli._choose_backend("auto", model, 2, jobs, SimpleNamespace(device="cuda")) == "torch"
+    assert chosen("auto") == "openvino"
+    assert chosen("torch", InferenceOptions(backend="torch")) == "torch"
+    assert backends.resolve_backend("auto", torch.device("cuda")) == "torch"  # no GPU needed
 
 
 def test_the_default_command_stays_on_torch_without_openvino(monkeypatch, tmp_path):
@@ -170,7 +177,7 @@ def test_the_default_command_stays_on_torch_without_openvino(monkeypatch, tmp_pa
 
 def test_auto_is_torch_without_openvino(monkeypatch):
     monkeypatch.setattr(backends, "openvino_available", lambda: False)
-    assert Upscaler(load_model("edsr_baseline_x2"), backend="auto").backend == "torch"
+    assert Upscaler(load_model("edsr_baseline_x2"), backend="auto").options.backend == "torch"
     assert backends.resolve_backend("auto", torch.device("cpu")) == "torch"
 
 

@@ -10,7 +10,13 @@ import pytest
 from local_server import LocalServer, hashed_name, no_proxy
 
 from edsr_lite import download as dl
-from edsr_lite.download import DownloadError, download, partial_path, user_cache_dir
+from edsr_lite.download import (
+    DownloadError,
+    download,
+    lock_path,
+    partial_path,
+    user_cache_dir,
+)
 
 PAYLOAD = bytes(range(256)) * 40  # 10 KB
 
@@ -58,11 +64,11 @@ def test_a_wrong_hash_is_refused_and_not_kept(server, tmp_path):
     target = tmp_path / _name()
     with pytest.raises(DownloadError, match="sha256 differs from the expected 00000000"):
         download(server.url + _name(), target, "00000000", progress=False)
-    assert list(tmp_path.iterdir()) == []  # neither the file nor its .part
+    assert list(tmp_path.iterdir()) == [lock_path(target)]  # neither the file nor its .part
 
-    target.write_bytes(b"not the file")  # a wrong file put there by hand
-    with pytest.raises(DownloadError, match="Delete it and run again"):
-        download(server.url + _name(), target, _prefix(), progress=False)
+    target.write_bytes(b"not the file")  # a wrong file put there by hand: fetched again
+    assert download(server.url + _name(), target, _prefix(), progress=False) == target
+    assert target.read_bytes() == PAYLOAD
 
 
 def test_the_full_sha256_works_too(server, tmp_path):

@@ -7,14 +7,16 @@ import pytest
 import torch
 from PIL import Image
 
-import edsr_lite.evaluation as evaluation
+import edsr_lite.checkpoint_eval as checkpoint_eval
 from edsr_lite.cli import main
 from edsr_lite.datasets import find_dataset
 
 
 def test_eval_checks_every_model_against_the_scales_before_scoring(monkeypatch, capsys):
     scored = []
-    monkeypatch.setattr(evaluation, "evaluate_checkpoint", lambda *a, **k: scored.append(a) or [])
+    monkeypatch.setattr(
+        checkpoint_eval, "evaluate_checkpoint", lambda *a, **k: scored.append(a) or []
+    )
     args = ["eval", "--model", "edsr_baseline_x2", "edsr_baseline_x3", "--scale", "2"]
     assert main([*args, "--set", "Set5"]) == 2
     err = capsys.readouterr().err
@@ -45,6 +47,18 @@ def test_info_on_a_file_that_is_not_a_checkpoint(tmp_path, capsys, make, reason)
     assert f"{path} is not a checkpoint edsr-lite can read: " in err and reason in err
     assert "weights_only" not in err and "\x1b" not in err  # no unsafe advice, no colour codes
     assert err.count("\n") == 1
+
+
+def test_info_on_a_run_whose_record_is_broken(tmp_path, capsys):
+    from edsr_lite.checkpoints import save_checkpoint
+    from edsr_lite.core.models import build
+
+    save_checkpoint(tmp_path / "best.pt", build("edsr_tiny", 2), meta={"step": 6})
+    (tmp_path / "run.json").write_text('{"status": "runn')  # a record cut short
+    assert main(["info", str(tmp_path / "best.pt")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'run.json'}: not a run record, the JSON is broken" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
 
 
 @pytest.mark.parametrize("size", [1, 7])

@@ -545,7 +545,8 @@ def test_download_fresh(tmp_path, server):
     paths = _download(root, base_url, payload)
     assert len(paths) == 100 and paths[0] == root / "DIV2K_valid_HR" / "0801.png"
     np.testing.assert_array_equal(read_image(paths[0]), _rgb()[:8, :8])
-    assert sorted(p.name for p in root.iterdir()) == ["DIV2K_valid_HR"]  # zip, .part gone
+    # zip and .part gone; the lock file of the download stays (filelock)
+    assert sorted(p.name for p in root.iterdir()) == ["DIV2K_valid_HR", "DIV2K_valid_HR.zip.lock"]
     assert handler.ranges == [None]
 
     assert _download(root, base_url, payload) == paths  # already there: no request
@@ -596,7 +597,7 @@ def test_download_wrong_checksum(tmp_path, server):
         download_div2k(
             root, "valid", progress=False, base_url=base_url, expected_sha256="0" * 64, timeout=10
         )
-    assert list(root.iterdir()) == []  # the bad download is deleted, no folder made
+    assert list(root.iterdir()) == [root / "DIV2K_valid_HR.zip.lock"]  # bad download deleted
 
 
 def test_download_zip_with_missing_images(tmp_path, server):
@@ -608,7 +609,10 @@ def test_download_zip_with_missing_images(tmp_path, server):
     root = tmp_path / "div2k"
     with pytest.raises(datasets.DownloadError, match="99 of 100 images missing"):
         _download(root, base_url, handler.payload)
-    assert sorted(p.name for p in root.iterdir()) == ["DIV2K_valid_HR.zip"]  # no staging left
+    assert sorted(p.name for p in root.iterdir()) == [  # no staging left
+        "DIV2K_valid_HR.zip",
+        "DIV2K_valid_HR.zip.lock",
+    ]
 
 
 def test_download_http_error(tmp_path, server):

@@ -1,4 +1,5 @@
-"""Inference: receptive radius, tiled == untiled, self-ensemble on batches, upscale() inputs."""
+"""Inference: receptive radius, tiled == untiled, self-ensemble on batches, upscale() inputs,
+the options checked in one place."""
 
 import numpy as np
 import pytest
@@ -14,14 +15,7 @@ from edsr_lite.core.forward import (
 )
 from edsr_lite.core.models import MDSR, build
 from edsr_lite.images import read_image, to_tensor
-from edsr_lite.infer import (
-    Upscaler,
-    auto_tile,
-    bytes_per_lr_pixel,
-    choose_tile,
-    even_tile,
-    upscale,
-)
+from edsr_lite.infer import InferenceOptions, Upscaler, upscale
 from edsr_lite.locations import DATA_DIR
 
 
@@ -201,53 +195,84 @@ def test_cuda_without_a_gpu_is_a_clear_error():
         upscale(_model(), np.zeros((4, 4, 3), np.uint8), device="cuda")
 
 
-def test_automatic_tiles_fit_the_budget_for_a_12_megapixel_photo():
-    model = build("edsr_baseline", 4)
-    overlap = receptive_radius(model)
-    tile = auto_tile(model, 4, overlap, max_memory_mb=2048)
-    side = tile + 2 * overlap
-    assert bytes_per_lr_pixel(model, 4) * side**2 <= 2048 * 2**20
-    assert tile >= 64  # big enough to keep the overlap overhead modest
-    assert len(tile_grid(3000, 4000, tile, overlap)) < 1000
-    with pytest.raises(ValueError, match="too small for this model"):
-        auto_tile(model, 4, overlap, max_memory_mb=1)
-
-
-def _computed(h, w, tile, overlap):
-    """(tiles, LR pixels computed, largest tile's pixels) of the grid."""
-    areas = [(r.stop - r.start) * (c.stop - c.start) for r, c, *_ in tile_grid(h, w, tile, overlap)]
-    return len(areas), sum(areas), max(areas)
-
-
-def test_the_automatic_tile_is_the_largest_that_fits_evened_out():
-    # The rule (not its timings): larger tiles are faster (less overlap to recompute, fewer
-    # tiles), so the whole image when it fits, else the largest tile that fits the budget,
-    # then evened out: as many tiles, none thin, less memory, about as many pixels.
-    model = build("edsr_baseline", 2)
-    overlap = receptive_radius(model)
-    assert choose_tile(model, 2, (1, 300, 400), 2048) >= 400  # fits: one tile
-    h, w = 750, 1000
-    # A 1000 x 750 photo at x2 needs ~3 GB whole: one tile at the default 4096 MB budget,
-    # though a square tile of that budget (with its overlap) would be narrower than the image.
-    assert choose_tile(model, 2, (1, h, w), 4096) == w
-    assert auto_tile(model, 2, overlap, 4096, fixed_mb=(h * w * 30) / 2**20 + 100) < w
-    assert choose_tile(model, 2, (1, h, w), 2048) < w
-    budgets = [300, 500, 800, 1200]
-    tiles = [choose_tile(model, 2, (1, h, w), mb) for mb in budgets]
-    assert tiles == sorted(tiles) and all(t < w for t in tiles)  # a bigger budget, bigger tiles
-    for mb, tile in zip(budgets, tiles, strict=True):
-        largest = auto_tile(model, 2, overlap, mb, fixed_mb=(h * w * 30) / 2**20 + 100)
-        assert tile == even_tile(h, w, largest) <= largest
-        count, pixels, peak = _computed(h, w, tile, overlap)
-        before = _computed(h, w, largest, overlap)
-        assert count == before[0] and pixels <= 1.05 * before[1] and peak <= before[2]
-    assert even_tile(750, 1000, 584) == 500  # 2 x 2 tiles of 500 x 375, not 584 + 416 wide
-    assert even_tile(750, 1000, 2000) == 2000
-
-
 def test_computed_pixels_count_the_overlap_as_often_as_it_is_recomputed():
     assert computed_pixels(750, 1000, 0, 36) == 750 * 1000  # the whole image once
     assert computed_pixels(750, 1000, 1000, 36) == 750 * 1000  # one tile covers it
     # 2 x 2 tiles: cores of rows 0-500, 500-750 and columns 0-500, 500-1000, each widened by
     # 36 on its inner side: rows 536 + 286, columns 536 + 536
     assert computed_pixels(750, 1000, 500, 36) == (536 + 286) * (536 + 536)
+
+
+# --------------------------------------------------------------------------- the options
+
+
+@pytest.mark.parametrize(
+    ("choice", "message"),
+    [
+        ({"tile": -1}, r"^tile must be a whole number of LR pixels, 1 or more"),
+        ({"tile": 2.5}, r"^tile must be"),
+        ({"overlap": -2}, r"^overlap must be a whole number of LR pixels, 0 or more"),
+        ({"max_memory_mb": 0}, r"^max_memory_mb must be a number of megabytes above 0"),
+        ({"max_memory_mb": float("nan")}, r"^max_memory_mb must be"),
+        ({"precision": "fp16"}, r"^precision must be one of fp32, bf16, got 'fp16'$"),
+        ({"backend": "onnx"}, r"^backend must be one of auto, torch, openvino, got 'onnx'$"),
+        ({"device": "gpu"}, r"^device must be 'cpu' or 'cuda', got 'gpu'$"),
+        ({"ensemble": "yes"}, r"^ensemble must be True or False, got 'yes'$"),
+    ],
+)
+def test_the_options_refuse_each_bad_choice_in_one_plain_line(choice, message):
+    for make in (
+        lambda: InferenceOptions(**choice),
+        lambda: Upscaler(_model(), **choice),
+        lambda: upscale(_model(), np.zeros((4, 4, 3), np.uint8), **choice),
+    ):
+        with pytest.raises(ValueError, match=message) as caught:
+            make()
+        assert "\n" not in str(caught.value)
+
+
+def test_the_options_are_resolved_once_and_frozen(monkeypatch):
+    import dataclasses
+
+    import edsr_lite.backends as backends
+
+    monkeypatch.setattr(backends, "openvino_available", lambda: False)
+    options = InferenceOptions(backend="auto", device="cpu", tile=64)
+    assert options.device == torch.device("cpu") and options.backend == "torch"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        options.tile = 0  # type: ignore[misc]
+    assert dataclasses.replace(options, tile=0) == InferenceOptions(tile=0, backend="torch")
+    upscaler = Upscaler(_model(), options=options)
+    assert upscaler.options is options
+
+
+def test_bf16_where_it_would_be_slow_is_fp32_with_a_warning(monkeypatch):
+    import edsr_lite.infer as infer
+    from edsr_lite.precision import Bf16UnavailableWarning
+
+    monkeypatch.setattr(infer, "bf16_available", lambda device="cpu": False)
+    with pytest.warns(Bf16UnavailableWarning, match="no native bfloat16") as caught:
+        options = InferenceOptions(precision="bf16")
+    assert options.precision == "fp32"
+    assert caught[0].filename == __file__  # it points at the caller, not at infer.py
+    monkeypatch.setattr(infer, "bf16_available", lambda device="cpu": True)
+    assert InferenceOptions(precision="bf16").precision == "bf16"
+
+
+def test_the_choices_are_keywords_never_positionals():
+    model, lr = _model(), np.zeros((4, 4, 3), np.uint8)
+    with pytest.raises(TypeError):
+        Upscaler(model, True)  # ensemble? tile? a positional says neither
+    with pytest.raises(TypeError):
+        Upscaler(model, False, 0, None, 4096, "cpu", False, "fp32", "torch")
+    with pytest.raises(TypeError):
+        upscale(model, lr, 2, 0)
+    with pytest.raises(TypeError):
+        Upscaler(model, options=InferenceOptions(), tile=0)  # one or the other
+    with pytest.raises(TypeError):
+        Upscaler(model, options={"tile": 0})
+    with pytest.raises(TypeError, match="tiles"):
+        Upscaler(model, tiles=0)  # a misspelt choice is not ignored
+    np.testing.assert_array_equal(
+        Upscaler(model, options=InferenceOptions(tile=0))(lr), Upscaler(model, tile=0)(lr)
+    )

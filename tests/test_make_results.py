@@ -18,12 +18,12 @@ import pytest
 import torch
 
 import edsr_lite
+from edsr_lite.checkpoint_eval import evaluate_checkpoint
 from edsr_lite.checkpoints import read_checkpoint, save_checkpoint
 from edsr_lite.cli import main as cli
 from edsr_lite.core.published import MDSR_TOLERANCE_DB, PAPER_SRCNN, QUALITY_BAR_SET5
 from edsr_lite.course.recorded import load_results
 from edsr_lite.datasets import find_dataset
-from edsr_lite.evaluation import evaluate_checkpoint
 from edsr_lite.files import sha256_file
 from edsr_lite.train import TrainConfig, train
 from tools import make_results

@@ -9,13 +9,17 @@ and finds those that name an object of the package:
   (``from edsr_lite.course import multiscale`` -> ``multiscale.parts_used``; the exercise
   module alias ``exercises``; ``diagrams`` after ``from edsr_lite.course.diagrams import ...``);
 * a bare ``X[.Y]`` that the notebook's code imports from the package
-  (``from edsr_lite.training_data import draw_scale``) or that is in ``edsr_lite.__all__``.
+  (``from edsr_lite.core.patches import draw_scale``) or that is in ``edsr_lite.__all__``.
 
 A span followed by call arguments (``el.evaluate(model)``) names the callable before the ``(``.
 Each name is resolved with importlib/getattr and its file found with ``inspect.getsourcefile``
 (constants and data, whose source file cannot be found, are skipped). The FIRST mention of each
 object in a notebook must be a link whose text is the code span and whose target is that file,
-relative to ``notebooks/``: [`draw_scale`](../edsr_lite/training_data.py). Later mentions need none.
+relative to ``notebooks/``: [`draw_scale`](../edsr_lite/core/patches.py). Later mentions need none.
+
+Where a lesson shows one of the paper's ideas, it links the core module that implements it
+(``CORE_LINKS``): a reader of notebook 05's self-ensemble is one click from
+``edsr_lite/core/forward.py``, even though ``el.upscale`` itself lives in the library.
 
 The exercises (from the "## Exercises" heading on) are left out: a link there would show the
 answer. Static: nothing is executed but the imports of the package.
@@ -55,6 +59,18 @@ NAME = re.compile(r"(?P<name>[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\(.*\))?")
 LINK = re.compile(r"\]\((?P<target>[^)\s]+)(?:\s+\"[^\"]*\")?\)")
 #: Link targets that are not files of this repository.
 EXTERNAL = re.compile(r"^(?:[a-z][a-z0-9+.-]*:|#|//)", re.IGNORECASE)
+#: The core modules (edsr_lite/core/) each lesson links to, where it shows the paper's idea that
+#: the module implements. Every core module is linked from at least one lesson.
+CORE_LINKS: dict[str, set[str]] = {
+    "00_tour": {"degradation", "models", "metrics", "published"},
+    "01_bn_removal": {"models", "recipe"},
+    "02_residual_scaling": {"models"},
+    "03_multiscale": {"models", "patches", "recipe"},
+    "04_pretrained_init": {"init"},
+    "05_benchmark": {"metrics", "degradation", "published", "forward"},
+}
+#: A link into the core, relative to notebooks/.
+CORE_TARGET = re.compile(r"\]\(\.\./edsr_lite/core/(?P<module>\w+)\.py(?:#[^)]*)?\)")
 
 
 @dataclass(frozen=True)
@@ -251,12 +267,12 @@ def test_the_check_sees_the_example_spans():
                 "cell_type": "code",
                 "source": "import edsr_lite as el\n"
                 "from edsr_lite.course import multiscale\n"
-                "from edsr_lite.training_data import draw_scale\n"
+                "from edsr_lite.core.patches import draw_scale\n"
                 "from edsr_lite.course.exercises import tour as exercises\n",
             },
             {
                 "cell_type": "markdown",
-                "source": "[`draw_scale`](../edsr_lite/training_data.py) then `draw_scale`, "
+                "source": "[`draw_scale`](../edsr_lite/core/patches.py) then `draw_scale`, "
                 "`multiscale.parts_used`, `el.evaluate(model)`, `el.evaluate`, `imresize`, "
                 "`el.MDSR.forward`, `el.PRESETS`, `numpy.pad`, `exercises`",
             },
@@ -264,10 +280,34 @@ def test_the_check_sees_the_example_spans():
     }
     found = {mention.code: target for mention, target in expected_links(nb)}
     assert found == {
-        "draw_scale": "../edsr_lite/training_data.py",
+        "draw_scale": "../edsr_lite/core/patches.py",
         "multiscale.parts_used": "../edsr_lite/course/multiscale.py",
         "el.evaluate(model)": "../edsr_lite/evaluation.py",
         "imresize": "../edsr_lite/core/degradation.py",
         "el.MDSR.forward": "../edsr_lite/core/models.py",
         "exercises": "../edsr_lite/course/exercises/tour.py",
     }
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_each_lesson_links_the_core_where_it_shows_an_idea(path):
+    linked = {
+        match["module"]
+        for _, text in _markdown(_load(path))
+        for match in CORE_TARGET.finditer(text)
+    }
+    missing = sorted(CORE_LINKS[path.stem] - linked)
+    assert not missing, (
+        f"{path.name}: no link to "
+        + ", ".join(f"../edsr_lite/core/{module}.py" for module in missing)
+        + " in the lesson's markdown (before its exercises)"
+    )
+
+
+def test_every_core_module_is_linked_from_a_lesson():
+    core = {p.stem for p in (PACKAGE_DIR / "core").glob("*.py") if p.stem != "__init__"}
+    assert set(CORE_LINKS) == {path.stem for path in NOTEBOOKS}
+    unlinked = sorted(core - set().union(*CORE_LINKS.values()))
+    assert not unlinked, f"core modules no lesson links to: {unlinked}"
+    unknown = sorted(set().union(*CORE_LINKS.values()) - core)
+    assert not unknown, f"CORE_LINKS names modules that are not in edsr_lite/core/: {unknown}"

@@ -1,16 +1,15 @@
 """``--precision bf16`` (Upscaler(precision="bf16")): bfloat16 autocast where the CPU runs it
 natively, the same image within a level or two, and fp32 with a warning elsewhere."""
 
-import importlib
-
 import numpy as np
 import pytest
 
+import edsr_lite.infer as infer
 from edsr_lite.cli import build_parser, main
 from edsr_lite.datasets import benchmark
 from edsr_lite.images import read_image, write_png
 from edsr_lite.infer import Upscaler, upscale
-from edsr_lite.train import bf16_available
+from edsr_lite.precision import bf16_available
 from edsr_lite.weights import load_model
 
 
@@ -38,15 +37,16 @@ def test_an_unknown_precision_is_refused():
 
 
 def test_bf16_without_native_bfloat16_warns_and_runs_fp32(lr, tmp_path, monkeypatch, capsys):
-    # edsr_lite.train.precision names a function too (the package's): fetch the module itself
-    module = importlib.import_module("edsr_lite.train.precision")
-    monkeypatch.setattr(module, "bf16_available", lambda device="cpu": False)
+    # InferenceOptions asks edsr_lite.infer's bf16_available (edsr_lite.precision's function)
+    monkeypatch.setattr(infer, "bf16_available", lambda device="cpu": False)
     crop = lr[:40, :40]
     write_png(tmp_path / "in.png", crop)
     out = tmp_path / "out.png"
     args = ["upscale", str(tmp_path / "in.png"), "-o", str(out), "--model", "edsr_baseline_x2"]
     assert main([*args, "--precision", "bf16", "-q"]) == 0
-    assert "no native bfloat16" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "edsr-lite upscale: warning: --precision bf16 asked for, but this cpu has no " in err
+    assert "no native bfloat16" in err and "Traceback" not in err and "infer.py" not in err
     assert np.array_equal(read_image(out), Upscaler(load_model("edsr_baseline_x2"))(crop))
 
 
@@ -54,3 +54,13 @@ def test_help_states_the_psnr_cost():
     upscale_parser = build_parser()._subparsers._group_actions[0].choices["upscale"]
     text = upscale_parser.format_help()
     assert "--precision" in text and "dB" in text
+
+
+def test_bf16_available_is_one_function_for_upscaling_and_training():
+    from edsr_lite import train
+    from edsr_lite.train import Bf16UnavailableWarning
+    from edsr_lite.train import bf16_available as public
+
+    assert public is bf16_available  # edsr_lite.train.bf16_available: public API, kept
+    assert Bf16UnavailableWarning is infer.Bf16UnavailableWarning
+    assert callable(train)  # edsr_lite.train, the attribute, is the function train()

@@ -12,8 +12,9 @@ import pytest
 from edsr_lite.checkpoints import read_checkpoint, save_checkpoint
 from edsr_lite.core.models import build
 from edsr_lite.locations import CHECKPOINT_DIR, DATA_DIR, REPO_ROOT
+from edsr_lite.summary import describe_checkpoint
 from edsr_lite.train.runlog import portable_data_report, portable_path
-from edsr_lite.weights import available_pretrained, describe_checkpoint
+from edsr_lite.weights import available_pretrained
 
 #: A machine's absolute path: a POSIX root folder, a home folder or a Windows drive; or the
 #: shared data folder of the machine the runs trained on (``.../shared/data/BSD200``).

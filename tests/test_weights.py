@@ -15,7 +15,8 @@ from edsr_lite.checkpoints import (
     save_checkpoint,
 )
 from edsr_lite.core.models import build
-from edsr_lite.weights import describe_checkpoint, init_from, load_model, load_pretrained
+from edsr_lite.summary import describe_checkpoint
+from edsr_lite.weights import init_from, load_model, load_pretrained
 
 
 def _x(h=6, w=5):

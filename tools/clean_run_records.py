@@ -38,6 +38,7 @@ import torch
 from edsr_lite.checkpoints import atomic_torch_save, is_compressed
 from edsr_lite.files import atomic_write_text, sha256_file
 from edsr_lite.locations import CHECKPOINT_DIR, DATA_DIR
+from edsr_lite.runs import RUN_JSON, read_run, write_run
 from edsr_lite.train.runlog import portable_path
 
 RESULTS_JSON = DATA_DIR / "RESULTS.json"
@@ -93,12 +94,13 @@ def portable(value: object) -> object:
 
 
 def clean_run_json(path: Path, check: bool = False) -> bool:
-    """Make ``path`` portable (unless ``check``); True if it named a machine."""
-    info = json.loads(path.read_text())
+    """Make the run record ``path`` (a run folder's ``run.json``) portable (unless ``check``);
+    True if it named a machine."""
+    info = read_run(path.parent) or {}
     if not any(machine_details(info)):
         return False
     if not check:
-        atomic_write_text(path, json.dumps(portable(info), indent=2) + "\n")
+        write_run(path.parent, portable(info))
     return True
 
 
@@ -163,7 +165,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=RESULTS_JSON, help="RESULTS.json")
     args = parser.parse_args(argv)
     verb = "holds a machine's details" if args.check else "rewritten"
-    dirty = [p for p in sorted(args.dir.glob("*/run.json")) if clean_run_json(p, args.check)]
+    dirty = [p for p in sorted(args.dir.glob(f"*/{RUN_JSON}")) if clean_run_json(p, args.check)]
     checkpoints = sorted([*args.dir.glob("*/best.pt"), *args.dir.glob("*/latest.pt")])
     rewritten = [p for p in checkpoints if clean_checkpoint(p, args.check)]
     for path in [*dirty, *rewritten]:

@@ -10,7 +10,7 @@ A maintainer's script (not part of the installed package), run once after traini
 
 1. find the *main* shipped checkpoints (:data:`MAIN_GROUPS`: ``edsr_baseline_x2/x3/x4`` as one
    "EDSR-baseline" group, ``mdsr_baseline`` as another; the ablation runs are not in the table);
-2. score each with :func:`edsr_lite.evaluation.evaluate_checkpoint` -- the function behind
+2. score each with :func:`edsr_lite.checkpoint_eval.evaluate_checkpoint` -- the function behind
    ``edsr-lite eval`` -- with and without the x8 self-ensemble, and bicubic with
    :func:`edsr_lite.evaluation.evaluate`: PSNR / SSIM on Y, shave = scale, protocol ``"model"``;
 3. save the raw numbers, with each checkpoint's sha256, training step and configuration, to
@@ -46,15 +46,10 @@ from pathlib import Path
 
 import torch
 
+from edsr_lite.checkpoint_eval import evaluate_checkpoint, lr_work, seconds_per_lr_pixel
 from edsr_lite.checkpoints import CheckpointError
 from edsr_lite.course.recorded import FORMAT, ResultsError, load_results
-from edsr_lite.evaluation import (
-    Protocol,
-    evaluate,
-    evaluate_checkpoint,
-    lr_work,
-    seconds_per_lr_pixel,
-)
+from edsr_lite.evaluation import Protocol, evaluate
 from edsr_lite.files import atomic_write_text
 from edsr_lite.progress import format_duration
 from edsr_lite.weights import load_model

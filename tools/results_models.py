@@ -10,7 +10,6 @@ JSON keeps its sha256, size, architecture, training configuration and validation
 from __future__ import annotations
 
 import csv
-import json
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -32,10 +31,8 @@ from edsr_lite.official import (
     OFFICIAL_WEIGHTS,
     cached_official,
 )
-from edsr_lite.weights import (
-    available_pretrained,
-    resolve_checkpoint,
-)
+from edsr_lite.runs import read_run
+from edsr_lite.weights import SHIPPED_FILE, available_pretrained, resolve_checkpoint
 
 SCALES = (2, 3, 4)  # the table's scales (tools/results_tables.py renders the same ones)
 ROOT = Path(__file__).resolve().parents[1]  # the checkout: tools/..
@@ -150,8 +147,8 @@ def describe_for_results(name: str, path: Path) -> dict:
     config = ckpt.get("config") or infer_config(ckpt["state_dict"])
     train_config = dict(meta.get("train_config") or {})
     data = dict(meta.get("data") or {})
-    run_json = path.parent / "run.json" if path.name == "best.pt" else None
-    run = json.loads(run_json.read_text()) if run_json and run_json.is_file() else {}
+    run_folder = path.name == SHIPPED_FILE  # a training run's folder: run.json and log.csv
+    run = (read_run(path.parent) if run_folder else None) or {}
     return {
         "name": name,
         "file": _relative(path),
@@ -171,7 +168,7 @@ def describe_for_results(name: str, path: Path) -> dict:
         "train_images": data.get("images"),
         "train_megapixels": _megapixels(data["folders"]) if data.get("folders") else None,
         "validation": meta.get("metrics"),
-        "validation_curve": _validation_curve(path.parent) if run_json else [],
+        "validation_curve": _validation_curve(path.parent) if run_folder else [],
         "train_seconds": run.get("seconds"),
         "machine": meta.get("machine"),
         "git": meta.get("git"),

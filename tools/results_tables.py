@@ -34,9 +34,9 @@ import json
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from edsr_lite.checkpoint_eval import checkpoint_label
 from edsr_lite.core.published import MDSR_TOLERANCE_DB, QUALITY_BAR_SET5
 from edsr_lite.course.recorded import ResultsError, load_results, row_value
-from edsr_lite.evaluation import checkpoint_label
 from edsr_lite.files import atomic_write_text
 
 BEGIN = "<!-- results:begin -->"

@@ -127,15 +127,12 @@ def _load_eval_models(names: Sequence[str], scales: Sequence[int] | None) -> dic
     """``{name: network}`` (``None`` for bicubic), each loaded once, and every one checked
     against ``--scale`` before anything is scored: a mismatch found after minutes of scoring
     would throw the finished rows away."""
+    from edsr_lite.checkpoint_eval import scale_mismatch
     from edsr_lite.weights import load_model, resolve_checkpoint
 
     models = {n: None if n == "bicubic" else load_model(resolve_checkpoint(n)) for n in names}
-    wrong = []
-    for name, model in models.items():
-        missing = [s for s in scales or () if model is not None and s not in model.scales]
-        if missing:
-            has, lacks = "/x".join(map(str, model.scales)), "/x".join(map(str, missing))
-            wrong.append(f"{name} is a x{has} model (no x{lacks})")
+    mismatches = (scale_mismatch(n, m, scales or ()) for n, m in models.items() if m is not None)
+    wrong = [m for m in mismatches if m]
     if wrong:
         raise UserError(
             f"--scale {' '.join(map(str, scales))}: {'; '.join(wrong)}. Nothing was scored: "
@@ -152,7 +149,7 @@ LONG_RUN_SECONDS = 60.0
 def _announce_eval(models: dict, args: argparse.Namespace) -> float:
     """Print (to stderr) how long the evaluation will take when that is at least
     :data:`LONG_RUN_SECONDS` (a full-size EDSR takes minutes); return the start time."""
-    from edsr_lite.evaluation import PROBE, estimate_seconds
+    from edsr_lite.checkpoint_eval import PROBE, estimate_seconds
     from edsr_lite.progress import format_duration
 
     seconds = sum(
@@ -189,7 +186,8 @@ def _report_time(command: str, started: float, quiet: bool = False) -> None:
 def _run_eval(args: argparse.Namespace) -> int:
     import json
 
-    from edsr_lite.evaluation import evaluate, evaluate_checkpoint, format_table
+    from edsr_lite.checkpoint_eval import evaluate_checkpoint
+    from edsr_lite.evaluation import evaluate, format_table
 
     models = _load_eval_models(args.models, args.scales)
     started = _announce_eval(models, args)
@@ -215,7 +213,7 @@ def _run_eval(args: argparse.Namespace) -> int:
 
 
 def _run_info(args: argparse.Namespace) -> int:
-    from edsr_lite.weights import describe_checkpoint
+    from edsr_lite.summary import describe_checkpoint
 
     print(describe_checkpoint(args.checkpoint))
     return 0

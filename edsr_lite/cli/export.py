@@ -12,7 +12,7 @@ import argparse
 from pathlib import Path
 
 from edsr_lite.cli import UserError
-from edsr_lite.cli.upscale import _load_cli_model, _scale_arg
+from edsr_lite.cli.common import load_cli_model, scale_arg
 from edsr_lite.export import CHECK_TOLERANCE, export_onnx
 
 DESCRIPTION = (
@@ -37,7 +37,7 @@ def add_export_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-s",
         "--scale",
-        type=_scale_arg,
+        type=scale_arg,
         default=None,
         help="the scale to export (an MDSR model needs one); default: the model's own",
     )
@@ -52,7 +52,7 @@ def run_export_command(args: argparse.Namespace) -> int:
     path = Path(args.output).expanduser()
     if path.exists() and not args.overwrite:
         raise UserError(f"{path} exists; use --overwrite to replace it")
-    model, scale = _load_cli_model(args.model, args.scale)
+    model, scale = load_cli_model(args.model, args.scale)
     try:
         export_onnx(model, path, scale, opset=args.opset)
     except ModuleNotFoundError as exc:

@@ -8,18 +8,16 @@ is not given keeps the value from ``--config`` (a YAML file), or from the stored
 from __future__ import annotations
 
 import argparse
-import sys
-import warnings
 from collections.abc import Callable
-from contextlib import contextmanager
 from typing import Any
 
 from edsr_lite.checkpoints import read_checkpoint
+from edsr_lite.cli.common import plain_warnings
 from edsr_lite.core.models import PRESETS
+from edsr_lite.runs import RUN_JSON, finished_run_info
 from edsr_lite.train import TrainConfig, read_yaml, train
 from edsr_lite.train.config import check_same_run
 from edsr_lite.train.runlog import LATEST
-from edsr_lite.weights import finished_run_info
 
 
 def add_train_arguments(parser: argparse.ArgumentParser) -> None:
@@ -210,9 +208,9 @@ def run_train_command(args: argparse.Namespace) -> int:
         # A changed recipe (--preset, --lr, ...) is refused as for an unfinished run.
         check_same_run(done.get("train_config") or {}, config)
         if not args.quiet:
-            print(f"{config.out_dir}: finished at step {done['step']} (run.json); nothing to do")
+            print(f"{config.out_dir}: finished at step {done['step']} ({RUN_JSON}); nothing to do")
         return 0
-    with _plain_warnings():
+    with plain_warnings():
         result = train(config, quiet=args.quiet)
     if result.latest is not None and not args.quiet:
         best = f"{result.best_psnr:.2f} dB at step {result.best_step}" if result.best else "-"
@@ -223,18 +221,3 @@ def run_train_command(args: argparse.Namespace) -> int:
             f"  {result.log_path}"
         )
     return 0
-
-
-@contextmanager
-def _plain_warnings():
-    """Show warnings (e.g. skipped images) as 'warning: ...' lines, without source lines."""
-    original = warnings.showwarning
-
-    def show(message, category, filename, lineno, file=None, line=None):
-        print(f"warning: {message}", file=sys.stderr)
-
-    warnings.showwarning = show
-    try:
-        yield
-    finally:
-        warnings.showwarning = original

@@ -1,10 +1,13 @@
 """``edsr-lite upscale``: upscale image files (or folders of them) with a model, writing PNGs.
 
 :func:`add_upscale_arguments` declares the flags (each checked as it is parsed),
-:func:`run_upscale_command` runs them in three steps:
+:func:`run_upscale_command` runs them in three steps, after the inference flags are made into
+one :class:`~edsr_lite.infer.InferenceOptions` (:func:`inference_options`), checked and resolved
+before anything is loaded:
 
 1. the model (a shipped name, a checkpoint file, ``bicubic``, or by default the best shipped
-   one for the scale) is loaded, which fixes the scale;
+   one for the scale: :func:`edsr_lite.cli.common.load_cli_model`) is loaded, which fixes the
+   scale;
 2. the plan (:func:`plan_outputs`): every input file, and every image of an input folder, gets
    its output ``<name>_x<scale>.png`` (:func:`output_path`); the plan is refused, before any
    computing, if two inputs would share an output or an output would replace an input, and a
@@ -23,42 +26,22 @@ import math
 import os
 import sys
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-import torch
 from torch import nn
 
 from edsr_lite import backends
+from edsr_lite.cli.common import load_cli_model, plain_warnings, scale_arg
 from edsr_lite.core.degradation import imresize
 from edsr_lite.datasets import list_images
 from edsr_lite.images import IMAGE_EXTENSIONS, read_image_with_alpha, write_png
-from edsr_lite.infer import (
-    DEFAULT_MAX_MEMORY_MB,
-    PRECISIONS,
-    RUNTIME_MARGIN_MB,
-    Upscaler,
-    model_scales,
-    openvino_cache_dir,
-    resolve_scale,
-    upscale_channels,
-)
+from edsr_lite.infer import InferenceOptions, Upscaler, openvino_cache_dir, upscale_channels
+from edsr_lite.memory_budget import DEFAULT_MAX_MEMORY_MB, RUNTIME_MARGIN_MB
+from edsr_lite.precision import PRECISIONS
 from edsr_lite.progress import progress_bar
 
 # --------------------------------------------------------------------------- the flags
-
-
-def _scale_arg(text: str) -> int:
-    """``-s/--scale``: a whole number, 2 or more."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(
-            f"expected a whole number, 2 or more (2, 3, 4, ...), got {text!r}"
-        )
-    return value
 
 
 def _tile_arg(text: str) -> int:
@@ -109,7 +92,7 @@ def add_upscale_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-s",
         "--scale",
-        type=_scale_arg,
+        type=scale_arg,
         default=None,
         help="upscaling factor (2, 3 or 4 for the shipped models; any for bicubic); "
         "default: the model's own",
@@ -312,25 +295,6 @@ def _check_writable_folder(folder: Path) -> None:
 # --------------------------------------------------------------------------- the command
 
 
-def _load_cli_model(name: str | None, scale: int | None) -> tuple[nn.Module | str, int]:
-    from edsr_lite.weights import default_pretrained, load_model
-
-    if name == "bicubic":
-        if scale is None:
-            raise ValueError("--model bicubic needs a scale: add -s/--scale, e.g. -s 2")
-        return "bicubic", scale
-    if name is None:
-        name = default_pretrained(scale)
-    model = load_model(name, scale=scale)
-    scales = model_scales(model)
-    if scale is None and len(scales) > 1:
-        raise ValueError(
-            f"{name} upscales x{', x'.join(map(str, scales))}: choose one with -s/--scale, "
-            f"e.g. -s {scales[0]}"
-        )
-    return model, resolve_scale(model, scale)
-
-
 def _skip_existing(jobs: list[Job], overwrite: bool) -> list[Job]:
     """The jobs whose output may be written; the others are reported."""
     if overwrite:
@@ -354,29 +318,6 @@ def _describe(sr, alpha) -> str:
     return f"{sr.shape[1]}x{sr.shape[0]} {kind}"
 
 
-def _choose_precision(precision: str, device: str) -> str:
-    """``precision``, or fp32 (with a warning) for bf16 on a device without fast bfloat16,
-    where autocast would run generic kernels about 10x slower than fp32."""
-    from edsr_lite.train.precision import bf16_available
-
-    if precision == "bf16" and not bf16_available(device):
-        print(
-            f"edsr-lite upscale: warning: --precision bf16 asked for, but this {device} has no "
-            "native bfloat16 (no AVX512-BF16 or AMX): it would be slower, so fp32 is used",
-            file=sys.stderr,
-        )
-        return "fp32"
-    return precision
-
-
-def _check_backend(backend: str) -> str:
-    """``backend``; ``--backend openvino`` without OpenVINO is an error saying what to install."""
-    if backend == "openvino" and not backends.openvino_available():
-        hint = backends.INSTALL_HINT
-        raise ValueError(f"--backend openvino needs OpenVINO, which is not installed: {hint}")
-    return backend
-
-
 #: LR pixels (all the inputs of a run together) from which converting a model for OpenVINO
 #: (once: later runs read it from the cache) pays for itself within the run. Measured on 2
 #: cores (docs/speed.md): converting costs about 2 CPU s, OpenVINO saves about 11 CPU s per
@@ -384,19 +325,34 @@ def _check_backend(backend: str) -> str:
 CONVERT_FROM_PIXELS = 500_000
 
 
-def _choose_backend(backend: str, model: nn.Module, scale: int, jobs: list[Job], args) -> str:
-    """``--backend auto``: OpenVINO when installed and the model's converted network is in the
-    cache, or when this run is big enough to pay for converting it (:data:`CONVERT_FROM_PIXELS`),
-    else torch; so the first, small run of a model is not slower than torch. Both give the
-    same image (PyTorch float32's)."""
-    if backend != "auto":
-        return backend
-    if backends.resolve_backend("auto", torch.device(args.device)) == "torch":
-        return "torch"
+def inference_options(args: argparse.Namespace) -> InferenceOptions:
+    """The flags' inference choices, checked and resolved by :class:`InferenceOptions` (before
+    anything is loaded); bf16 where it would be slow is a warning line, and fp32."""
+    with plain_warnings("edsr-lite upscale: warning: "):
+        return InferenceOptions(
+            ensemble=args.ensemble,
+            tile=args.tile,
+            max_memory_mb=args.max_memory_mb,
+            device=args.device,
+            precision=args.precision,
+            backend=args.backend,
+            progress=not args.quiet,
+        )
+
+
+def _auto_backend(
+    options: InferenceOptions, asked: str, model: nn.Module, scale: int, jobs: list[Job]
+) -> InferenceOptions:
+    """``--backend auto`` that chose OpenVINO keeps it when the model's converted network is in
+    the cache, or when this run is big enough to pay for converting it
+    (:data:`CONVERT_FROM_PIXELS`); else this run goes on torch, so that the first, small run of
+    a model is not slower than torch. Both give the same image (PyTorch float32's)."""
+    if asked != "auto" or options.backend != "openvino":
+        return options
     if backends.is_cached(model, scale, openvino_cache_dir()):
-        return "openvino"
-    pixels = sum(_pixels(job.source) for job in jobs) * (8 if args.ensemble else 1)
-    return "openvino" if pixels >= CONVERT_FROM_PIXELS else "torch"
+        return options
+    pixels = sum(_pixels(job.source) for job in jobs) * (8 if options.ensemble else 1)
+    return options if pixels >= CONVERT_FROM_PIXELS else replace(options, backend="torch")
 
 
 def _pixels(path: Path) -> int:
@@ -412,8 +368,8 @@ def _pixels(path: Path) -> int:
 
 def run_upscale_command(args: argparse.Namespace) -> int:
     """``edsr-lite upscale``: plan and check every output, then each input in turn."""
-    backend = _check_backend(args.backend)
-    model, scale = _load_cli_model(args.model, args.scale)
+    options = inference_options(args)  # the flags first: nothing is loaded for a bad choice
+    model, scale = load_cli_model(args.model, args.scale)
     jobs, folders = plan_outputs(args.inputs, scale, args.output, args.out_dir, args.keep_ext)
     check_destinations(jobs, scale, args.output)
     empty = [folder for folder, count, _ in folders if count == 0]
@@ -428,23 +384,10 @@ def run_upscale_command(args: argparse.Namespace) -> int:
     total = len(jobs) + len(empty)
     todo = _skip_existing(jobs, args.overwrite)
     failed = total - len(todo)
-    if not isinstance(model, str):
-        backend = _choose_backend(backend, model, scale, todo, args)
-    fn = (
-        imresize
-        if isinstance(model, str)
-        else Upscaler(
-            model,
-            args.ensemble,
-            args.tile,
-            None,
-            args.max_memory_mb,
-            args.device,
-            progress=not args.quiet,
-            precision=_choose_precision(args.precision, args.device),
-            backend=backend,
-        )
-    )
+    if isinstance(model, str):
+        fn = imresize
+    else:
+        fn = Upscaler(model, options=_auto_backend(options, args.backend, model, scale, todo))
     for job in progress_bar(todo, "images", enabled=not args.quiet and len(todo) > 1):
         try:
             lr, alpha = read_image_with_alpha(job.source)

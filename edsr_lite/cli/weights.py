@@ -9,6 +9,8 @@ downloaded without one of these commands (or ``load_pretrained(..., download=Tru
 from __future__ import annotations
 
 import argparse
+import sys
+from pathlib import Path
 
 import torch
 
@@ -61,14 +63,25 @@ def _fetch(args: argparse.Namespace) -> int:
     names = list(OFFICIAL_WEIGHTS) if args.all else args.names
     entries = [official_weights(name) for name in names]  # every name checked before fetching
     for w in entries:
-        had = w.path.is_file()
+        before = _file_identity(w.path)
         try:
             path = fetch_official(w.name, progress=not args.quiet)
-        except DownloadError as exc:
-            raise UserError(str(exc)) from None
-        how = "already cached, checked" if had else "downloaded, sha256 checked"
+        except DownloadError as exc:  # the network, the server, the disk: not a usage mistake
+            print(f"edsr-lite weights fetch: error: {exc}", file=sys.stderr)
+            return 1
+        kept = _file_identity(path) == before  # a damaged cached file is replaced
+        how = "already cached, checked" if kept else "downloaded, sha256 checked"
         print(f"{w.name}: {path} ({_megabytes(path.stat().st_size)}, {how})")
     return 0
+
+
+def _file_identity(path: Path) -> tuple[int, int] | None:
+    """(inode, modification time) of ``path``, ``None`` if absent: a new file changes it."""
+    try:
+        stat = path.stat()
+    except OSError:
+        return None
+    return stat.st_ino, stat.st_mtime_ns
 
 
 def weights_listing() -> str:

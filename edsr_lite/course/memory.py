@@ -31,10 +31,8 @@ import numpy as np
 from torch import nn
 
 from edsr_lite.core.forward import receptive_radius, tile_grid
-from edsr_lite.infer import Upscaler, choose_tile
-
-MiB = 2**20
-
+from edsr_lite.infer import Upscaler
+from edsr_lite.memory_budget import MiB, choose_tile
 
 # --------------------------------------------------------------------------------------------
 # PyTorch's allocations
@@ -157,7 +155,7 @@ class UpscaleMemory:
     ``peak_rss_mb``: how much the process's peak resident memory grew (:func:`peak_rss_mb`, what
     the operating system counts: it adds the memory allocator's own keeping and oneDNN's scratch
     space, and varies from run to run).
-    ``estimate_mb``: the tile budget's estimate (:func:`edsr_lite.infer.bytes_per_lr_pixel`
+    ``estimate_mb``: the tile budget's estimate (:func:`edsr_lite.memory_budget.bytes_per_lr_pixel`
     x the largest tile's pixels). ``seconds``: wall time of the (unprofiled) upscale.
     """
 
@@ -189,7 +187,7 @@ def measure_upscale_memory(
     doubles the time on a large image); the time and the peak RSS come from the first run.
     """
     from edsr_lite.checkpoints import save_checkpoint
-    from edsr_lite.infer import bytes_per_lr_pixel
+    from edsr_lite.memory_budget import bytes_per_lr_pixel
 
     scale = model.scales[0]
     overlap = receptive_radius(model, scale)
@@ -204,7 +202,7 @@ def measure_upscale_memory(
         save_checkpoint(ckpt, model)
         np.save(inp, image)
         args = json.dumps([str(ckpt), str(inp), str(out), int(tile), int(scale), profile])
-        code = "from edsr_lite.course.memory import _upscale_worker; _upscale_worker()"
+        code = "from edsr_lite.course.memory import upscale_worker; upscale_worker()"
         result = subprocess.run(
             [sys.executable, "-c", code, args], capture_output=True, text=True, check=False
         )
@@ -225,7 +223,7 @@ def measure_upscale_memory(
     )
 
 
-def _upscale_worker() -> None:
+def upscale_worker() -> None:
     """Body of the measuring process of :func:`measure_upscale_memory` (argv[1]: JSON args)."""
     from edsr_lite.weights import load_model
 

@@ -35,20 +35,17 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edsr_lite.checkpoint_eval import checkpoint_label
 from edsr_lite.core.models import MDSR, build, count_parameters
 from edsr_lite.core.patches import draw_scale
 from edsr_lite.core.published import MDSR_TOLERANCE_DB
 from edsr_lite.course.claims import compare
 from edsr_lite.course.recorded import RESULTS_JSON, load_results, row_value
 from edsr_lite.course.runs import temporary_run, train_briefly
-from edsr_lite.evaluation import checkpoint_label, evaluate
+from edsr_lite.evaluation import evaluate
+from edsr_lite.runs import finished_run_info
 from edsr_lite.train import TrainConfig, Trainer, TrainLog
-from edsr_lite.weights import (
-    available_pretrained,
-    finished_run_info,
-    load_model,
-    resolve_checkpoint,
-)
+from edsr_lite.weights import available_pretrained, load_model, resolve_checkpoint
 
 # ============================================================================================
 # What is shared

@@ -31,7 +31,8 @@ from edsr_lite.core.published import REFERENCE_EDSR_BASELINE
 from edsr_lite.evaluation import evaluate
 from edsr_lite.images import as_rgb_array
 from edsr_lite.infer import upscale
-from edsr_lite.weights import available_pretrained, finished_run_info, resolve_checkpoint
+from edsr_lite.runs import finished_run_info
+from edsr_lite.weights import available_pretrained, resolve_checkpoint
 
 
 def sr_versions(hr: np.ndarray, scale: int, models: dict[str, nn.Module]) -> dict[str, np.ndarray]:

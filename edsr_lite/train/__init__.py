@@ -11,7 +11,8 @@ Read in this order:
 * :mod:`~edsr_lite.train.runlog`: the run folder's ``log.csv`` and ``run.json``;
   :func:`load_log` reads a run back.
 * :mod:`~edsr_lite.train.resume`: ``latest.pt``, from which a stopped run continues exactly.
-* :mod:`~edsr_lite.train.precision`: bfloat16 autocast, where the hardware runs it fast.
+* :mod:`~edsr_lite.train.precision`: bfloat16 autocast, where the hardware runs it fast
+  (:func:`bf16_available`, shared with upscaling, is :mod:`edsr_lite.precision`'s).
 * :mod:`~edsr_lite.train.distributed`: several processes under ``torchrun`` (DDP).
 
 Everything a notebook needs is :class:`TrainConfig` and :func:`train`::
@@ -35,10 +36,10 @@ from edsr_lite.core.recipe import (
     make_optimizer,
     make_scheduler,
 )
+from edsr_lite.precision import Bf16UnavailableWarning, bf16_available
 from edsr_lite.train.config import RESUMABLE_CHANGES, TrainConfig, read_yaml
 from edsr_lite.train.distributed import Dist, setup_distributed
 from edsr_lite.train.engine import Trainer, TrainingDiverged, grad_norm, train, validate
-from edsr_lite.train.precision import Bf16UnavailableWarning, bf16_available
 from edsr_lite.train.runlog import (
     TrainLog,
     TrainResult,

@@ -17,7 +17,7 @@ import math
 import random
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 
 import numpy as np
 import torch
@@ -34,6 +34,7 @@ from edsr_lite.images import to_tensor
 from edsr_lite.infer import Upscaler
 from edsr_lite.train.config import TrainConfig
 from edsr_lite.train.distributed import (
+    Dist,
     all_reduce_sum,
     any_process,
     leaving_process_group,
@@ -277,66 +278,61 @@ class Trainer:
     # -- the loop
 
     def run(self, callback: Callback | None = None) -> TrainResult:
-        """Train until ``max_steps`` or ``max_minutes``; validate, log, checkpoint on the way."""
+        """Train until ``max_steps`` or ``max_minutes``: sample, step, log, validate, save.
+
+        Around the paper's loop: :class:`Bookkeeping` (the bar, the clock, the time budget,
+        Ctrl-C/SIGTERM) and :meth:`_recording_faults` (run.json's status if it ends early).
+        """
         c = self.config
-        start_wall, start_step = time.monotonic(), self.step_count
         save_every = c.save_every or c.val_every
-        stopped_by = "max_steps"
-        stop_request = StopRequest()
-        bar = tqdm(
-            total=c.max_steps,
-            initial=self.step_count,
-            unit="step",
-            disable=self.quiet or not self.ctx.is_main,
-            dynamic_ncols=True,
-        )
-        try:
+        with self._bookkeeping() as books, self._recording_faults():
             self._start()
-            while self.step_count < c.max_steps:
-                if self._out_of_time(start_wall):
-                    stopped_by = "max_minutes"
-                    break
-                row = self.step()
-                row["seconds"] = self.elapsed + time.monotonic() - start_wall
+            while self.step_count < c.max_steps and not books.out_of_time():
+                row = self.step()  # sample a minibatch, L1 loss, one Adam update
+                row["seconds"] = books.seconds()
                 last = self.step_count == c.max_steps
                 if self.step_count % c.val_every == 0 or last:
-                    self._validate(row)
-                self.rows.append(row)
-                self.files.append(row)
+                    self._validate(row)  # saves best.pt if the PSNR is the best yet
+                self._log_row(row)
                 if self.step_count % save_every == 0 and not last:
-                    self._save_latest(self.elapsed + time.monotonic() - start_wall)
-                bar.update(1)
-                bar.set_postfix(_postfix(self.rows), refresh=False)
+                    self._save_latest(books.seconds())
+                books.tick(self.rows)
                 if callback is not None:
                     callback(self.step_count, row, self.model)
-                if any_process(stop_request.signum is not None, self.ctx) and not last:
-                    self.elapsed += time.monotonic() - start_wall  # run.json's seconds too
-                    self._save_latest(self.elapsed)
-                    raise KeyboardInterrupt(
-                        f"stopped at step {self.step_count}; {self.out_dir / LATEST} saved: "
-                        "resume continues from it"
-                    )
-            train_seconds = time.monotonic() - start_wall
-            if stopped_by == "max_minutes" and self.rows and self.rows[-1].get("psnr") is None:
-                self._validate(self.rows[-1])  # final weights get their PSNR
-                self.files.start(self.rows)
-            self.elapsed += train_seconds
-            self._save_latest(self.elapsed)
+                if books.stop_requested() and not last:
+                    self._stop_now(books)
+            self._finish(books)
+        self._write_info("finished", books.stopped_by)
+        return self._result(books)
+
+    @contextlib.contextmanager
+    def _bookkeeping(self) -> Iterator[Bookkeeping]:
+        """The bar, the clock and the stop request of one call of :meth:`run`, put away
+        however the loop ends."""
+        books = Bookkeeping(self.config, self.ctx, self.step_count, self.elapsed, self.quiet)
+        try:
+            yield books
+        finally:
+            books.close()
+
+    @contextlib.contextmanager
+    def _recording_faults(self) -> Iterator[None]:
+        """Record in run.json why a run ended early, then let the error go on: ``"diverged"``
+        (a NaN loss), ``"failed"`` (a full disk: the files saved so far are intact and resume
+        continues from them) or ``"interrupted"`` (a second Ctrl-C/SIGTERM stops mid-step: the
+        last save stands)."""
+        try:
+            yield
         except TrainingDiverged:
             self._write_info("diverged")
             raise
-        except DiskFullError:  # the files saved so far are intact: resume continues from them
-            with contextlib.suppress(OSError):
+        except DiskFullError:
+            with contextlib.suppress(OSError):  # the disk may not take run.json either
                 self._write_info("failed")
             raise
-        except KeyboardInterrupt:  # a second Ctrl-C/SIGTERM stops mid-step: the last save stands
+        except KeyboardInterrupt:
             self._write_info("interrupted")
             raise
-        finally:
-            bar.close()
-            stop_request.restore()
-        self._write_info("finished", stopped_by)
-        return self._result(start_step, train_seconds, stopped_by)
 
     def _start(self) -> None:
         """A new run saves ``latest.pt`` at step 0 before it writes anything else, so that a
@@ -350,12 +346,30 @@ class Trainer:
             self.files.start(self.rows)
         self._write_info("running")
 
-    def _out_of_time(self, start_wall: float) -> bool:
-        """Whether ``max_minutes`` is spent (for any process)."""
-        limit = self.config.max_minutes
-        if limit is None:
-            return False
-        return any_process(time.monotonic() - start_wall >= 60 * limit, self.ctx)
+    def _log_row(self, row: dict) -> None:
+        """Keep a step's row and append it to log.csv."""
+        self.rows.append(row)
+        self.files.append(row)
+
+    def _stop_now(self, books: Bookkeeping) -> None:
+        """A first Ctrl-C/SIGTERM, after the step it interrupted: save ``latest.pt`` (and the
+        time so far, for run.json), then stop with KeyboardInterrupt."""
+        self.elapsed = books.seconds()
+        self._save_latest(self.elapsed)
+        raise KeyboardInterrupt(
+            f"stopped at step {self.step_count}; {self.out_dir / LATEST} saved: "
+            "resume continues from it"
+        )
+
+    def _finish(self, books: Bookkeeping) -> None:
+        """The steps or the minutes are spent: the final weights of a run stopped by time get
+        their PSNR (if the last step did not validate), and ``latest.pt`` the final state."""
+        books.stop_clock()  # the training time, without the final validation
+        if books.stopped_by == "max_minutes" and self.rows and self.rows[-1].get("psnr") is None:
+            self._validate(self.rows[-1])
+            self.files.start(self.rows)  # log.csv again, with that PSNR
+        self.elapsed += books.train_seconds
+        self._save_latest(self.elapsed)
 
     def _validate(self, row: dict) -> None:
         if self.val_set is None or not self.ctx.is_main:
@@ -368,8 +382,7 @@ class Trainer:
     def _validate_and_log(self, row: dict) -> None:
         self._validate(row)
         if row.get("psnr") is not None:
-            self.rows.append(row)
-            self.files.append(row)
+            self._log_row(row)
 
     # -- checkpoints and run.json
 
@@ -466,8 +479,8 @@ class Trainer:
             return []
         return [name for name, _, _ in next(iter(self.val_set.values()))]
 
-    def _result(self, start_step: int, train_seconds: float, stopped_by: str) -> TrainResult:
-        done = self.step_count - start_step
+    def _result(self, books: Bookkeeping) -> TrainResult:
+        done, train_seconds = self.step_count - books.start_step, books.train_seconds
         final = self.rows[-1].get("psnr") if self.rows else None
         best = self.out_dir / BEST
         return TrainResult(
@@ -482,10 +495,62 @@ class Trainer:
             final_psnr=final,
             best_psnr=self.best_psnr,
             best_step=self.best_step,
-            stopped_by=stopped_by,
+            stopped_by=books.stopped_by,
             log=TrainLog([{k: r.get(k) for k in self.files.columns} for r in self.rows]),
             model=self.model.eval(),
         )
+
+
+class Bookkeeping:
+    """What :meth:`Trainer.run` keeps besides the paper's loop: the progress bar, the clock
+    (training seconds across resumes), the ``max_minutes`` budget and the stop request
+    (:class:`~edsr_lite.train.resume.StopRequest`: the first Ctrl-C or SIGTERM)."""
+
+    def __init__(self, config: TrainConfig, ctx: Dist, step: int, elapsed: float, quiet: bool):
+        self.start, self.start_step = time.monotonic(), step
+        self.elapsed_before = elapsed  # training seconds of the run before this call (resume)
+        self.max_minutes, self.ctx = config.max_minutes, ctx
+        self.stopped_by = "max_steps"  # or "max_minutes", once out_of_time says so
+        self.train_seconds = 0.0  # this call's training time, set by stop_clock
+        self.stop_request = StopRequest()
+        self.bar = tqdm(
+            total=config.max_steps,
+            initial=step,
+            unit="step",
+            disable=quiet or not ctx.is_main,
+            dynamic_ncols=True,
+        )
+
+    def seconds(self) -> float:
+        """Training seconds since the run began, across resumes (log.csv's ``seconds``)."""
+        return self.elapsed_before + time.monotonic() - self.start
+
+    def out_of_time(self) -> bool:
+        """Whether ``max_minutes`` is spent (for any process: all stop at the same step)."""
+        if self.max_minutes is None:
+            return False
+        spent = any_process(time.monotonic() - self.start >= 60 * self.max_minutes, self.ctx)
+        if spent:
+            self.stopped_by = "max_minutes"
+        return spent
+
+    def stop_requested(self) -> bool:
+        """Whether any process got a first Ctrl-C/SIGTERM (all stop at the same step)."""
+        return any_process(self.stop_request.signum is not None, self.ctx)
+
+    def tick(self, rows: list[dict]) -> None:
+        """One step done: the bar moves and shows the recent loss and the last PSNR."""
+        self.bar.update(1)
+        self.bar.set_postfix(_postfix(rows), refresh=False)
+
+    def stop_clock(self) -> None:
+        """The loop is over: this call's training time is the time until now."""
+        self.train_seconds = time.monotonic() - self.start
+
+    def close(self) -> None:
+        """Close the bar and give Ctrl-C and SIGTERM their previous handlers back."""
+        self.bar.close()
+        self.stop_request.restore()
 
 
 def _postfix(rows: list[dict]) -> dict:

@@ -1,8 +1,9 @@
-"""bfloat16 mixed precision: used only where the hardware runs it fast.
+"""bfloat16 mixed precision in training: used only where the hardware runs it fast.
 
 ``TrainConfig(bf16=True)`` runs the forward pass under bfloat16 autocast (the loss stays
-float32): about 2x faster on CPUs with bfloat16 instructions, about 10x *slower* on the others,
-where the run warns and trains in float32 instead. Measurements: ``docs/training.md``.
+float32): about 2x faster on CPUs with bfloat16 instructions, about 10x *slower* on the others
+(:func:`edsr_lite.precision.bf16_available` tells them apart), where the run warns and trains
+in float32 instead. Measurements: ``docs/training.md``.
 """
 
 from __future__ import annotations
@@ -11,29 +12,16 @@ import warnings
 
 import torch
 
+# Looked up here at each call (not through edsr_lite.precision), so a test can stand in for the
+# hardware by replacing edsr_lite.train.precision.bf16_available.
+from edsr_lite.precision import Bf16UnavailableWarning, bf16_available
+
 FLOAT32, BF16_AUTOCAST = "float32", "bfloat16 autocast"  # as run.json's segments name them
-
-
-class Bf16UnavailableWarning(UserWarning):
-    """bf16 was asked for on hardware without fast bfloat16: the run trains in float32."""
-
-
-def bf16_available(device: torch.device | str = "cpu") -> bool:
-    """Whether bfloat16 autocast is fast on ``device``: a GPU that supports it, or a CPU with
-    bfloat16 instructions (oneDNN's own test: AVX512 with BF16, or AMX). Elsewhere autocast
-    runs generic kernels about 10x slower than float32."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.is_bf16_supported()
-    try:
-        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
-    except (AttributeError, RuntimeError):  # a build without oneDNN: no fast bfloat16 either
-        return False
 
 
 def choose_bf16(asked: bool, device: torch.device) -> bool:
     """``asked`` where ``device`` runs bfloat16 fast; else False, with a
-    :class:`Bf16UnavailableWarning`."""
+    :class:`~edsr_lite.precision.Bf16UnavailableWarning`."""
     if not asked or bf16_available(device):
         return asked
     message = (

@@ -13,7 +13,6 @@ into a stop after the current step, with ``latest.pt`` saved.
 
 from __future__ import annotations
 
-import json
 import random
 import signal
 import sys
@@ -26,8 +25,9 @@ import torch
 from torch import nn
 
 from edsr_lite.checkpoints import load_state_dict_strict, read_checkpoint, save_checkpoint
+from edsr_lite.runs import RUN_JSON, run_status
 from edsr_lite.train.config import TrainConfig, check_same_run
-from edsr_lite.train.runlog import BEST, LATEST, LOG_CSV, RUN_JSON, saving
+from edsr_lite.train.runlog import BEST, LATEST, LOG_CSV, saving
 
 
 @dataclass
@@ -59,7 +59,7 @@ def check_out_dir(out_dir: Path, resume: bool) -> str | None:
     kept = [name for name in (BEST, LOG_CSV) if (out_dir / name).is_file()]
     if not kept:
         return f"{out_dir}: no {LATEST} to resume from; starting the run" if resume else None
-    status = _run_status(out_dir)
+    status = run_status(out_dir)
     if resume and status not in (None, "finished"):
         return (
             f"{out_dir}: the run ({RUN_JSON}: {status!r}) stopped before its first save of "
@@ -70,15 +70,6 @@ def check_out_dir(out_dir: Path, resume: bool) -> str | None:
         "from; starting over would overwrite them. Choose another --out folder (or "
         "delete this one to train it again)."
     )
-
-
-def _run_status(out_dir: Path) -> str | None:
-    """``run.json``'s status, or None without a readable one."""
-    try:
-        info = json.loads((out_dir / RUN_JSON).read_text())
-    except (OSError, ValueError):
-        return None
-    return info.get("status") if isinstance(info, dict) else None
 
 
 def remove_stale_temp_files(out_dir: Path) -> list[Path]:

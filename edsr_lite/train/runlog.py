@@ -4,8 +4,9 @@ Files written in the run folder (``TrainConfig.out``; by rank 0 only under ``tor
 
 * ``log.csv``: one row per step (step, scale, loss, grad_norm, lr, seconds) and the validation
   PSNR at validation steps; appended row by row, so a killed run keeps its steps.
-* ``run.json``: the configuration, data and init reports, the machine, final metrics and
-  ``segments``: which steps ran on which machine, in which precision.
+* ``run.json``: the run record (:mod:`edsr_lite.runs` owns it: its schema, reading, writing):
+  the configuration, data and init reports, the machine, final metrics and ``segments``:
+  which steps ran on which machine, in which precision.
 * ``latest.pt`` (what ``resume=True`` continues from: :mod:`edsr_lite.train.resume`) and
   ``best.pt`` (the weights with the best validation PSNR), both written atomically.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import csv
 import errno
 import io
-import json
 import os
 import platform
 import subprocess
@@ -29,10 +29,12 @@ from torch import nn
 
 from edsr_lite.files import atomic_write_text
 from edsr_lite.locations import REPO_ROOT, SOURCE_CHECKOUT
+from edsr_lite.precision import bf16_available
+from edsr_lite.runs import read_run, run_path, write_run
 from edsr_lite.train.config import TrainConfig
-from edsr_lite.train.precision import bf16_available, precision_name
+from edsr_lite.train.precision import precision_name
 
-LATEST, BEST, LOG_CSV, RUN_JSON = "latest.pt", "best.pt", "log.csv", "run.json"
+LATEST, BEST, LOG_CSV = "latest.pt", "best.pt", "log.csv"  # and run.json: edsr_lite.runs
 
 
 class DiskFullError(OSError):
@@ -105,7 +107,10 @@ class TrainResult:
 
 
 def load_log(path: str | os.PathLike | TrainResult) -> TrainLog:
-    """Read a run's log: a run folder, its ``log.csv``, or a :class:`TrainResult`."""
+    """Read a run's log: a run folder, its ``log.csv``, or a :class:`TrainResult`.
+
+    ``info`` is the folder's run.json (``{}`` without one); a broken run.json raises
+    :class:`edsr_lite.runs.RunRecordError`."""
     if isinstance(path, TrainResult):
         path = path.log_path
     path = Path(path)
@@ -115,9 +120,7 @@ def load_log(path: str | os.PathLike | TrainResult) -> TrainLog:
         raise FileNotFoundError(f"{csv_path}: no training log there")
     with open(csv_path, newline="") as f:
         rows = [{k: _parse_cell(k, v) for k, v in row.items()} for row in csv.DictReader(f)]
-    info_path = folder / RUN_JSON
-    info = json.loads(info_path.read_text()) if info_path.is_file() else {}
-    return TrainLog(rows, info)
+    return TrainLog(rows, read_run(folder) or {})
 
 
 def _parse_cell(key: str, value: str) -> int | float | None:
@@ -151,8 +154,8 @@ class RunFiles:
 
     def write_info(self, info: dict) -> None:
         if self.enabled:
-            with saving(self.out_dir / RUN_JSON):
-                atomic_write_text(self.out_dir / RUN_JSON, json.dumps(info, indent=2) + "\n")
+            with saving(run_path(self.out_dir)):
+                write_run(self.out_dir, info)
 
 
 def val_metrics(row: dict | None, config: TrainConfig, scales: Sequence[int]) -> dict:
