@@ -17,25 +17,37 @@ the weights' bytes, the architecture, the scale and the OpenVINO version (:func:
 The next process reads and compiles that file, a fraction of a second. The precision hint is
 not in the key: it is applied when compiling, so one file serves fp32 and bf16.
 
+The disk cache is verified before use: when a pair is written, the sha256 of its ``.xml`` and
+``.bin`` go into ``<key>.json`` (written last, atomically), and a pair is read only if both
+files still have those hashes. A damaged, truncated or replaced file (or a missing or garbled
+record) is never handed to OpenVINO: the network is converted again, quietly, and rewritten.
+A wrong image from a damaged cache is impossible. Writes take an inter-process lock per key
+(``<key>.lock``, :mod:`filelock`): a second process converting the same network waits, then
+reads the pair the first one wrote. A cache that cannot be written costs only the conversion
+at each run, and says so in one warning.
+
 OpenVINO is an optional dependency: ``pip install openvino`` or ``pip install 'edsr-lite[fast]'``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib.metadata
 import importlib.util
+import json
 import tempfile
 import warnings
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
 import torch
+from filelock import FileLock
 from torch import nn
 
-from edsr_lite.files import atomic_write
+from edsr_lite.files import atomic_write, atomic_write_text, sha256_file
 
 __all__ = [
     "BACKENDS",
@@ -195,46 +207,97 @@ def cache_key(model: nn.Module, scale: int) -> str:
 
 
 def is_cached(model: nn.Module, scale: int, cache_dir: str | Path) -> bool:
-    """Whether ``model`` at ``scale``, converted, is in ``cache_dir`` (``.xml`` and ``.bin``)."""
-    return _is_pair(Path(cache_dir) / f"{cache_key(model, scale)}.xml")
+    """Whether ``model`` at ``scale``, converted, is in ``cache_dir``: the ``.xml`` and ``.bin``
+    with the hashes recorded when they were written (a damaged pair is not cached)."""
+    return _is_verified(Path(cache_dir) / f"{cache_key(model, scale)}.xml")
 
 
-def _is_pair(xml: Path) -> bool:
-    return xml.is_file() and xml.with_suffix(".bin").is_file()
+def _record_path(xml: Path) -> Path:
+    """``<key>.json``: the sha256 of ``<key>.xml`` and ``<key>.bin``, written after them."""
+    return xml.with_suffix(".json")
+
+
+def _is_verified(xml: Path) -> bool:
+    """Whether the pair of ``xml`` has the hashes its record holds (a missing or garbled
+    record, a missing file or a changed byte: False). Hashing the pair takes milliseconds."""
+    try:
+        record = json.loads(_record_path(xml).read_text(encoding="utf-8"))
+        return isinstance(record, dict) and all(
+            record.get(suffix) == sha256_file(xml.with_suffix(f".{suffix}"))
+            for suffix in ("xml", "bin")
+        )
+    except (OSError, ValueError):  # ValueError: not UTF-8, not JSON
+        return False
 
 
 def _cached_or_converted(core, model: nn.Module, scale: int, folder: Path):
-    """The network read from ``folder/<key>.xml`` (+ ``.bin``), or converted and saved there.
+    """The network read from ``folder/<key>.xml`` (+ ``.bin``) when the pair is verified, else
+    converted and saved there (under the key's lock; a second process waits, then reads it).
 
-    A file OpenVINO cannot read (truncated, not an IR) is converted again and replaced; a cache
-    that cannot be written (read-only) only warns: the conversion is used all the same.
+    A cache that cannot be written (read-only, a file in the way) only warns: the conversion
+    is used all the same.
     """
     xml = folder / f"{cache_key(model, scale)}.xml"
-    if _is_pair(xml):
-        try:
-            return core.read_model(xml)
-        except RuntimeError:  # OpenVINO's error for a damaged IR: convert again below
-            pass
-    converted = _convert(model, scale)
+    if (cached := _read_verified(core, xml)) is not None:
+        return cached
+    converted = None
     try:
-        _save(converted, xml)
-    except OSError as exc:
-        warnings.warn(f"could not cache the OpenVINO model in {folder}: {exc}", stacklevel=3)
-    return converted
+        with _key_lock(xml):
+            if (cached := _read_verified(core, xml)) is not None:  # written while we waited
+                return cached
+            converted = _convert(model, scale)
+            _save(converted, xml)
+    except OSError as exc:  # the lock or the files could not be written
+        warnings.warn(_unwritable(folder, exc), stacklevel=3)
+    return _convert(model, scale) if converted is None else converted
+
+
+def _read_verified(core, xml: Path):
+    """The network of a verified pair (an ``openvino.Model``), or None: no pair, a damaged one,
+    or one OpenVINO cannot read. Nothing unverified is handed to OpenVINO (whose parser
+    prints its own errors for a file that is not an IR)."""
+    if not _is_verified(xml):
+        return None
+    try:
+        return core.read_model(xml)
+    except RuntimeError:  # verified yet unreadable (another OpenVINO wrote it): convert again
+        return None
+
+
+@contextlib.contextmanager
+def _key_lock(xml: Path) -> Iterator[None]:
+    """One writer per key at a time: ``<key>.lock`` beside the pair (creating the folder)."""
+    xml.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(xml.with_suffix(".lock")):
+        yield
+
+
+def _unwritable(folder: Path, exc: OSError) -> str:
+    """The warning for a cache that cannot be written, in one line that says what to do."""
+    blocker = next((p for p in (folder, *folder.parents) if p.exists()), None)
+    why = f"{blocker} is a file" if blocker and not blocker.is_dir() else exc.strerror or exc
+    return (
+        f"could not cache the OpenVINO model in {folder} ({why}): it is converted again on "
+        "each run (seconds). Make that folder writable, or set $EDSR_LITE_CACHE to a folder "
+        "you can write."
+    )
 
 
 def _save(converted, xml: Path) -> None:
-    """Write the IR pair atomically (:func:`edsr_lite.files.atomic_write`), ``.bin`` first.
+    """Write the IR pair atomically (:func:`edsr_lite.files.atomic_write`), then its record.
 
-    A reader never sees half a file; two processes saving one key write the same weights
-    (the ``.bin`` of a network is byte for byte the same from one conversion to the next).
+    The record (the pair's sha256) is written last: a pair without a record, or with a record
+    that does not match, is never read (a save killed midway only costs a conversion). The
+    caller holds the key's lock.
     """
     import openvino as ov
 
-    xml.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=xml.parent, prefix=".convert-") as tmp:
         saved = Path(tmp) / "model.xml"
         ov.save_model(converted, saved, compress_to_fp16=False)  # keep float32 weights
-        for suffix in (".bin", ".xml"):
-            data = saved.with_suffix(suffix).read_bytes()
-            atomic_write(xml.with_suffix(suffix), lambda f, data=data: f.write(data))
+        record = {}
+        for suffix in ("bin", "xml"):
+            data = saved.with_suffix(f".{suffix}").read_bytes()
+            record[suffix] = hashlib.sha256(data).hexdigest()
+            atomic_write(xml.with_suffix(f".{suffix}"), lambda f, data=data: f.write(data))
+    atomic_write_text(_record_path(xml), json.dumps(record, indent=1) + "\n")

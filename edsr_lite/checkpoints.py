@@ -32,6 +32,7 @@ import torch
 from torch import nn
 
 from edsr_lite.core.models import PRESETS, preset_of
+from edsr_lite.errors import EdsrLiteError
 from edsr_lite.files import atomic_write
 
 FORMAT = "edsr-lite"
@@ -39,7 +40,7 @@ FORMAT_VERSION = 1
 XZ_MAGIC = b"\xfd7zXZ\x00"  # the first 6 bytes of every .xz stream
 
 
-class CheckpointError(ValueError):
+class CheckpointError(EdsrLiteError, ValueError):
     """A checkpoint that cannot be read, or does not fit the model it is loaded into."""
 
 
@@ -176,17 +177,56 @@ def is_compressed(path: str | os.PathLike) -> bool:
         return f.read(len(XZ_MAGIC)) == XZ_MAGIC
 
 
+#: The most bytes an xz-compressed checkpoint may decompress to: 1 GiB, six times the largest
+#: official model (EDSR x4, 173 MB in float32). A few kB of xz can hold gigabytes of zeros;
+#: the cap is checked as the bytes come, before they are all in memory.
+MAX_DECOMPRESSED_BYTES = 2**30
+
+# What a torch.save file starts with: a zip archive (PyTorch >= 1.6) or a pickle (older).
+_TORCH_MAGIC = (b"PK\x03\x04", b"\x80")
+
+
 def _open_uncompressed(path: Path) -> Path | io.BytesIO:
-    """The file itself, or its decompressed bytes in memory if it is xz-compressed."""
+    """The file itself, or its decompressed bytes in memory if it is xz-compressed (at most
+    :data:`MAX_DECOMPRESSED_BYTES`, and only while they look like a PyTorch file)."""
     if not is_compressed(path):
         return path
     try:
-        return io.BytesIO(lzma.decompress(path.read_bytes()))
+        return _decompress_capped(path, MAX_DECOMPRESSED_BYTES)
     except lzma.LZMAError as exc:
         raise CheckpointError(
             f"{path} is xz-compressed but does not decompress ({exc}): it is probably truncated, "
             "copy or download it again"
         ) from None
+
+
+def _decompress_capped(path: Path, cap: int) -> io.BytesIO:
+    """The xz stream of ``path`` decompressed in 16 MiB pieces; a :class:`CheckpointError` as
+    soon as it passes ``cap`` bytes, or when its first bytes are not a PyTorch file's."""
+    decompressor = lzma.LZMADecompressor()
+    out, head = io.BytesIO(), b""
+    with open(path, "rb") as f:
+        while not decompressor.eof:
+            chunk = f.read(2**20) if decompressor.needs_input else b""
+            if decompressor.needs_input and not chunk:
+                raise lzma.LZMAError("the compressed data ends early")
+            data = decompressor.decompress(chunk, max_length=2**24)
+            head += data[: 4 - len(head)]
+            out.write(data)
+            if len(head) == 4 and not head.startswith(_TORCH_MAGIC):
+                raise CheckpointError(
+                    f"{path} is xz-compressed, but what it holds is not a PyTorch file; "
+                    "is it the right file?"
+                )
+            if out.tell() > cap:
+                raise CheckpointError(
+                    f"{path} decompresses to more than {cap / 2**30:g} GiB, the limit for an "
+                    "xz-compressed checkpoint (edsr_lite.checkpoints.MAX_DECOMPRESSED_BYTES, "
+                    "six times the largest official model). If the file is really a "
+                    "checkpoint, decompress it yourself (xz -dc file > plain.pt) and load that."
+                )
+    out.seek(0)
+    return out
 
 
 def _normalize(obj: object, path: Path) -> dict:
@@ -219,6 +259,10 @@ def _upsampler_scale(state_dict: Mapping[str, torch.Tensor], prefix: str, n_feat
     stages = sorted(
         int(m.group(1)) for k in state_dict if (m := re.fullmatch(rf"{prefix}\.(\d+)\.weight", k))
     )
+    if not stages:
+        raise CheckpointError(
+            f"its tensors are not a whole EDSR/MDSR network: no upsampler ({prefix}.N.weight) found"
+        )
     out_channels = state_dict[f"{prefix}.{stages[0]}.weight"].shape[0]
     if out_channels == 9 * n_feats:
         return 3

@@ -46,6 +46,7 @@ from pathlib import Path
 
 from filelock import FileLock, Timeout
 
+from edsr_lite.errors import EdsrLiteError
 from edsr_lite.files import sha256_file
 from edsr_lite.progress import progress_bar
 
@@ -66,7 +67,7 @@ CHUNK = 1 << 20
 STALL_BYTES = 1 << 16
 
 
-class DownloadError(OSError):
+class DownloadError(EdsrLiteError, OSError):
     """A download failed or gave a wrong file; the message says what to do (often: run again)."""
 
 

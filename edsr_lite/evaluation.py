@@ -31,6 +31,8 @@ Example::
 
 from __future__ import annotations
 
+import json
+import math
 from collections.abc import Callable, Sequence
 from enum import Enum
 from pathlib import Path
@@ -39,6 +41,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
+from edsr_lite.checks import is_int
 from edsr_lite.core.degradation import imresize, modcrop
 from edsr_lite.core.metrics import psnr, rgb_to_y, ssim
 from edsr_lite.datasets import benchmark, find_dataset, list_images
@@ -188,6 +191,8 @@ def evaluate(
     """
     protocol = _protocol(protocol)
     _check_method(model_or_fn, protocol, ensemble)
+    check_scales(scales)
+    check_set_sizes(sets, scales)  # every image, before any is scored
     sr_fn = _sr_function(model_or_fn, ensemble, device)
     method = _method_name(model_or_fn, ensemble)
     rows = []
@@ -199,6 +204,55 @@ def evaluate(
                 scores = evaluate_model_protocol(sr_fn, set_name, scale, progress)
             rows.append(set_score(scores, method, protocol, set_name, scale))
     return rows
+
+
+def check_scales(scales: Sequence[int]) -> None:
+    """Refuse a scale below 2 (x1 is no upscaling: every method scores an infinite PSNR) or not
+    a whole number, as ``edsr-lite upscale`` does."""
+    for scale in scales:
+        if not is_int(scale) or scale < 2:
+            raise ValueError(
+                f"scale {scale!r}: a scale is a whole number, 2 or more (2, 3, 4, ...); x1 is no "
+                "upscaling (every method would score an infinite PSNR)"
+            )
+
+
+def check_set_sizes(sets: Sequence[str], scales: Sequence[int]) -> None:
+    """Refuse, before any image is scored, a set holding an image too small to score at one of
+    ``scales``: cropped to a multiple of the scale, each side needs ``2 * scale + 11`` pixels
+    (the shaved borders and SSIM's 11 x 11 window). Sizes are read from the file headers; a
+    file that cannot be read is left for scoring to report."""
+    from PIL import Image
+
+    for set_name in sets:
+        for path in list_images(find_dataset(set_name)):
+            try:
+                with Image.open(path) as image:
+                    width, height = image.size
+            except (OSError, ValueError, Image.DecompressionBombError):
+                continue
+            for scale in scales:
+                need = 2 * scale + 11
+                if min(width - width % scale, height - height % scale) < need:
+                    raise ValueError(
+                        f"{path}: {width}x{height} pixels is too small to score at x{scale}: "
+                        f"cropped to a multiple of {scale}, a side needs at least {need} px "
+                        f"({scale} shaved from each border, 11 for SSIM's window). Remove it "
+                        "from the set; nothing was scored."
+                    )
+
+
+def rows_as_json(rows: Sequence[dict]) -> str:
+    """:func:`evaluate` rows as JSON text (indented): an infinite or NaN score, which JSON
+    cannot hold (``json.dumps`` would write ``Infinity``, which JSON readers refuse), is
+    ``null``; :func:`format_table` shows it as ``inf``. A PSNR is infinite when every image of
+    a set is reproduced exactly (a flat image, for one)."""
+
+    def finite(value: Any) -> Any:
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    clean = [{key: finite(value) for key, value in row.items()} for row in rows]
+    return json.dumps(clean, indent=2, allow_nan=False)
 
 
 def set_score(

@@ -3,13 +3,16 @@
 Every image the package handles is a numpy ``uint8`` array, values 0..255, shaped H x W x 3
 (RGB) or, where a gray image is kept gray for scoring (``mode="keep"``), H x W.
 
-* :func:`read_image`: any format Pillow reads (PNG, JPEG, BMP, TIFF, WebP, ...; the first frame
-  of an animation). EXIF orientation applied; alpha dropped, not blended; 16-bit samples
-  rounded to 8 bits, ``round(v * 255 / 65535)`` (16-bit colour PNGs decoded exactly); a gray
-  image becomes three equal channels unless ``mode="keep"``. :func:`as_rgb_array` does the same
+* :func:`read_image`: any format Pillow reads (PNG, JPEG, BMP, TIFF, WebP, GIF, ...; the first
+  frame of an animation, with a :class:`MultiFrameWarning`; at most :data:`MAX_PIXELS` pixels,
+  checked from the header before decoding, ``$EDSR_LITE_MAX_PIXELS`` to raise it). EXIF
+  orientation applied; alpha dropped, not blended; 16-bit samples rounded to 8 bits,
+  ``round(v * 255 / 65535)`` (16-bit colour PNGs decoded exactly); a gray image becomes three
+  equal channels unless ``mode="keep"``. :func:`as_rgb_array` does the same
   for a PIL image or an array. :func:`read_image_with_alpha` also returns the alpha channel.
 * :func:`write_png`: a uint8 gray or RGB array (and an optional alpha plane) to PNG,
-  atomically, replacing an existing file or refusing to (:mod:`edsr_lite.files`).
+  atomically, replacing an existing file or refusing to (:mod:`edsr_lite.files`);
+  :func:`write_image`: PNG or JPEG, as the file name's ending says.
 * :func:`to_tensor`: uint8 H x W x 3 (or a batch) -> float32 N x 3 x H x W, values 0..255,
   the network's input (EDSR subtracts the DIV2K mean itself).
 
@@ -19,8 +22,12 @@ to do.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import re
 import struct
+import tempfile
+import warnings
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,14 +36,27 @@ from typing import Literal
 
 import numpy as np
 import torch
+from filelock import FileLock
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from edsr_lite.errors import EdsrLiteError
 from edsr_lite.files import atomic_write
 
 Mode = Literal["rgb", "keep"]
 
 #: File name endings :func:`list_images` treats as images (compared case-insensitively).
-IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".gif")
+
+#: The most pixels (width x height) an image file may have: 200 megapixels, a 14142 x 14142
+#: image, 600 MB as uint8 RGB. Checked from the file's header before any pixel is decoded (a
+#: small file can decode to gigabytes: a "decompression bomb"). Raise it with the environment
+#: variable ``EDSR_LITE_MAX_PIXELS`` (a number of pixels).
+MAX_PIXELS = 200_000_000
+
+#: File name endings :func:`write_image` writes, and the format each names.
+OUTPUT_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+#: The quality :func:`write_image` gives a JPEG (Pillow's scale, 1..95; 95: visually lossless).
+JPEG_QUALITY = 95
 
 # Pillow decodes 16-bit colour PNGs with these raw modes, keeping only the high byte.
 # The ";16L" variant of the same unpacker keeps the second byte of each sample instead,
@@ -44,11 +64,37 @@ IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 _PNG_16BIT_LOW_BYTE = {"RGB;16B": "RGB;16L", "RGBA;16B": "RGBA;16L"}
 
 
-class ImageReadError(ValueError):
+class ImageReadError(EdsrLiteError, ValueError):
     """An image could not be read, or an array is not a valid image.
 
     The message names the file (or describes the array), says what is wrong and what to do.
     """
+
+
+class MultiFrameWarning(UserWarning):
+    """An image file holds several frames (an animation, a multi-page TIFF): only the first
+    is read. The message names the file and the number of frames."""
+
+
+def max_pixels() -> int:
+    """The pixel limit in force: ``$EDSR_LITE_MAX_PIXELS`` when set, else :data:`MAX_PIXELS`.
+
+    Raises:
+        ValueError: the variable is set to something other than a whole number above 0.
+    """
+    text = os.environ.get("EDSR_LITE_MAX_PIXELS", "").strip()
+    if not text:
+        return MAX_PIXELS
+    try:
+        value = int(text.replace("_", ""))
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ValueError(
+            f"EDSR_LITE_MAX_PIXELS={text!r}: expected a whole number of pixels above 0 (e.g. "
+            f"{MAX_PIXELS}); unset it for the default"
+        )
+    return value
 
 
 # --------------------------------------------------------------------------------------------
@@ -109,12 +155,49 @@ def _read(
     """Decode ``path`` once: (pixels for ``mode``, alpha plane or None if not ``with_alpha``)."""
     check_mode(mode)
     path = _existing_file(path)
-    with _decode_errors(path), Image.open(path) as image:
+    limit = max_pixels()  # a bad $EDSR_LITE_MAX_PIXELS is its own error, not the file's
+    with _decode_errors(path, limit), _open_bounded(path, limit) as image:
+        _warn_frames(image, path)
         if _is_16bit_color_png(image):
             return _read_16bit_color_png(path, with_alpha)
         image = ImageOps.exif_transpose(image)  # decodes the pixels, returns a new image
     pixels = _pil_to_array(image, mode, what=str(path))
     return pixels, _alpha_plane(image, what=str(path)) if with_alpha else None
+
+
+def _open_bounded(path: Path, limit: int) -> Image.Image:
+    """``Image.open(path)`` (the header only) after checking the image's pixel count against
+    :func:`max_pixels`. Pillow's own guard is set to the same limit (``Image.MAX_IMAGE_PIXELS``,
+    a global of Pillow: what a refused image says comes from here), and its warning between
+    one and two times its limit is not shown: our refusal says it."""
+    Image.MAX_IMAGE_PIXELS = limit
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+        image = Image.open(path)
+    if image.width * image.height > limit:
+        image.close()
+        pixels = image.width * image.height
+        raise _too_many_pixels(path, f"{image.width}x{image.height} = {pixels:,}", pixels, limit)
+    return image
+
+
+def _too_many_pixels(path: Path, size: str, pixels: int, limit: int) -> ImageReadError:
+    return ImageReadError(
+        f"{path}: {size} pixels, above the limit of {limit:,} pixels per image (a guard "
+        "against decompression bombs, small files that decode to gigabytes). Downscale it, "
+        f"or raise the limit if the machine has the memory: EDSR_LITE_MAX_PIXELS={pixels}."
+    )
+
+
+def _warn_frames(image: Image.Image, path: Path) -> None:
+    """Say once, for a file of several frames, that only the first is used."""
+    frames = getattr(image, "n_frames", 1)
+    if frames > 1:
+        warnings.warn(
+            f"{path}: {frames} frames (an animation or a multi-page file): only frame 1 is used",
+            MultiFrameWarning,
+            stacklevel=4,  # the caller of read_image
+        )
 
 
 def _alpha_plane(image: Image.Image, what: str) -> np.ndarray | None:
@@ -133,10 +216,12 @@ def _alpha_plane(image: Image.Image, what: str) -> np.ndarray | None:
 
 
 @contextmanager
-def _decode_errors(path: Path) -> Iterator[None]:
+def _decode_errors(path: Path, limit: int = MAX_PIXELS) -> Iterator[None]:
     """Turn the exceptions Pillow raises on a bad file into an :class:`ImageReadError`."""
     try:
         yield
+    except ImageReadError:  # ours already says what is wrong
+        raise
     except UnidentifiedImageError:
         kind = path.suffix.lstrip(".").upper() or "image"
         raise ImageReadError(
@@ -145,8 +230,10 @@ def _decode_errors(path: Path) -> Iterator[None]:
         ) from None
     except PermissionError:
         raise ImageReadError(f"{path}: permission denied; check who may read the file.") from None
-    except Image.DecompressionBombError as err:
-        raise ImageReadError(f"{path}: refused, too large ({err}). Downscale it first.") from None
+    except Image.DecompressionBombError as err:  # above twice our limit: Pillow's own refusal
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        pixels = int(found.group(1)) if found else 2 * limit + 1
+        raise _too_many_pixels(path, f"{pixels:,}", pixels, limit) from None
     except (OSError, EOFError, SyntaxError, ValueError, struct.error, zlib.error) as err:
         raise ImageReadError(
             f"{path}: the file is truncated or corrupt ({err}). Download or export it again."
@@ -324,6 +411,67 @@ def write_png(
         image = np.dstack([image, alpha])  # H x W x 2 (LA) or H x W x 4 (RGBA)
     pixels = Image.fromarray(np.ascontiguousarray(image))
     return atomic_write(path, lambda f: pixels.save(f, format="PNG"), replace=replace)
+
+
+def output_format(path: str | os.PathLike[str]) -> str:
+    """The format :func:`write_image` writes to ``path``, named by its ending (any case):
+    ``"PNG"`` (``.png``, or a name without an ending) or ``"JPEG"`` (``.jpg``, ``.jpeg``).
+
+    Raises:
+        ValueError: another ending, naming the ones written.
+    """
+    suffix = Path(path).suffix.lower()
+    if not suffix:
+        return "PNG"
+    if suffix not in OUTPUT_FORMATS:
+        raise ValueError(
+            f"{path}: edsr-lite writes PNG (.png) or JPEG (.jpg, .jpeg) images, not {suffix}; "
+            "end the name in .png (lossless) or .jpg"
+        )
+    return OUTPUT_FORMATS[suffix]
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    image: np.ndarray,
+    alpha: np.ndarray | None = None,
+    replace: bool = True,
+) -> Path:
+    """Write a ``uint8`` image in the format its name ends in (:func:`output_format`): PNG as
+    :func:`write_png` does, or JPEG at quality :data:`JPEG_QUALITY` (95). Atomic, as
+    :func:`write_png`, and under an inter-process lock on ``path`` (:mod:`filelock`, its lock
+    file in the system's temporary folder), so that two processes writing one file take turns.
+
+    Raises:
+        ValueError: an ending other than .png/.jpg/.jpeg, an ``alpha`` plane for a JPEG (JPEG
+            has no transparency), or an image :func:`write_png` refuses.
+        FileExistsError: ``replace=False`` and ``path`` exists.
+    """
+    fmt = output_format(path)
+    if fmt == "JPEG" and alpha is not None:
+        raise ValueError(
+            f"{path}: the image has transparency, which JPEG cannot store; write a .png instead"
+        )
+    with FileLock(output_lock_path(path)):
+        if fmt == "PNG":
+            return write_png(path, image, alpha, replace=replace)
+        _check_writable_image(image)
+        pixels = Image.fromarray(np.ascontiguousarray(image))
+
+        def save(f) -> None:
+            pixels.save(f, format="JPEG", quality=JPEG_QUALITY)
+
+        return atomic_write(path, save, replace=replace)
+
+
+def output_lock_path(path: str | os.PathLike[str]) -> Path:
+    """The lock file :func:`write_image` holds while it writes ``path``: named by a hash of
+    the resolved path, in ``<temporary folder>/edsr-lite-locks`` (not beside the output, where
+    it would be left among the user's images)."""
+    key = hashlib.sha256(os.fsencode(Path(path).expanduser().resolve())).hexdigest()[:32]
+    folder = Path(tempfile.gettempdir()) / "edsr-lite-locks"
+    folder.mkdir(exist_ok=True)
+    return folder / f"{key}.lock"
 
 
 def _check_writable_image(image: np.ndarray) -> None:

@@ -32,11 +32,21 @@ from edsr_lite.core.forward import receptive_radius, self_ensemble, tile_grid, t
 from edsr_lite.core.models import EDSR, MDSR
 from edsr_lite.download import user_cache_dir
 from edsr_lite.images import as_rgb_array, read_image, to_tensor
-from edsr_lite.memory_budget import DEFAULT_MAX_MEMORY_MB, choose_tile
+from edsr_lite.memory_budget import (
+    DEFAULT_MAX_MEMORY_MB,
+    bicubic_memory_mb,
+    check_budget,
+    choose_tile,
+    fixed_memory_mb,
+)
 from edsr_lite.precision import PRECISIONS, Bf16UnavailableWarning, bf16_available
 from edsr_lite.progress import progress_ticks
 
 # --------------------------------------------------------------------------- scale
+
+#: The largest scale bicubic upscaling takes (a network's scales are its own): x16 already
+#: turns each pixel into a 16 x 16 smear; beyond it an input is a mistake more often than not.
+MAX_BICUBIC_SCALE = 16
 
 
 def model_scales(model: nn.Module) -> tuple[int, ...]:
@@ -57,6 +67,12 @@ def resolve_scale(model: nn.Module | str, scale: int | None) -> int:
     if isinstance(model, str):  # "bicubic"
         if scale is None:
             raise ValueError("bicubic upscaling needs a scale, e.g. scale=4")
+        if scale > MAX_BICUBIC_SCALE:
+            raise ValueError(
+                f"bicubic upscales by up to x{MAX_BICUBIC_SCALE} (the stated limit, "
+                f"edsr_lite.infer.MAX_BICUBIC_SCALE), not x{scale}: choose a scale from 2 to "
+                f"{MAX_BICUBIC_SCALE}"
+            )
         return int(scale)
     scales = model_scales(model)
     if scale is None:
@@ -222,8 +238,15 @@ class Upscaler:
         return np.ascontiguousarray(self.upscale_tensor(to_tensor(lr), scale)[0])
 
     def upscale_tensor(self, x: torch.Tensor, scale: int | None = None) -> np.ndarray:
-        """N x 3 x H x W floats in 0..255 -> N x sH x sW x 3 uint8 (rounded, clamped)."""
+        """N x 3 x H x W floats in 0..255 -> N x sH x sW x 3 uint8 (rounded, clamped).
+
+        Raises ValueError, before the output is allocated, when the images (input, output,
+        working space: :func:`~edsr_lite.memory_budget.fixed_memory_mb`) pass the budget.
+        """
         scale = resolve_scale(self.model, scale)
+        n, _, h, w = x.shape
+        need = fixed_memory_mb((n, h, w), scale)
+        check_budget((n, h, w), scale, need, self.options.max_memory_mb)
         was_training = self.model.training
         self.model.eval()
         try:
@@ -295,7 +318,10 @@ def upscale(model: nn.Module | str, image, scale: int | None = None, **choices) 
     if isinstance(model, str):
         if model != "bicubic":
             raise ValueError(f"model must be a network or 'bicubic', got {model!r}")
-        return imresize(lr, resolve_scale(model, scale))
+        scale = resolve_scale(model, scale)
+        shape = (1, *lr.shape[:2])
+        check_budget(shape, scale, bicubic_memory_mb(shape, scale), options.max_memory_mb)
+        return imresize(lr, scale)
     return Upscaler(model, options=options)(lr, scale)
 
 

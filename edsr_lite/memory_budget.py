@@ -9,7 +9,10 @@ activations grow with the tile's area, so a budget in MiB is a tile size in LR p
 * :func:`auto_tile` — the largest tile the rest of the budget holds;
 * :func:`even_tile` — the same number of tiles, none a sliver;
 * :func:`choose_tile` — the one an :class:`~edsr_lite.infer.Upscaler` uses: the whole image
-  when it fits, else :func:`auto_tile` evened out.
+  when it fits, else :func:`auto_tile` evened out;
+* :func:`bicubic_memory_mb` — what a MATLAB bicubic upscale (:func:`imresize`) holds;
+* :func:`check_budget` — refuse, before the first allocation, images whose input, output and
+  working copies alone pass the budget (``-s 100000`` on a 2 x 2 image asks for 894 GiB).
 
 The tiling itself (the grid, the overlap that makes it exact) is the core's:
 :mod:`edsr_lite.core.forward`. The estimate is checked against a fresh process's measured
@@ -29,8 +32,11 @@ __all__ = [
     "MIN_TILE",
     "MiB",
     "RUNTIME_MARGIN_MB",
+    "BICUBIC_BYTES_PER_OUTPUT_PIXEL",
     "auto_tile",
+    "bicubic_memory_mb",
     "bytes_per_lr_pixel",
+    "check_budget",
     "choose_tile",
     "even_tile",
     "fixed_memory_mb",
@@ -97,7 +103,8 @@ def auto_tile(
         images = f" ({fixed_mb:.0f} MB of it for the images and working space)" if fixed_mb else ""
         raise ValueError(
             f"a memory budget of {max_memory_mb:g} MB is too small for this model; it needs at "
-            f"least {math.ceil(need)} MB for a {MIN_TILE}-pixel tile{images}"
+            f"least {math.ceil(need)} MB for a {MIN_TILE}-pixel tile{images}. Raise it with "
+            "--max-memory-mb (max_memory_mb=), or upscale a smaller image"
         )
     return side
 
@@ -137,3 +144,40 @@ def choose_tile(
         return max(height, width)
     tile = auto_tile(model, scale, overlap, max_memory_mb, ensemble, fixed)
     return even_tile(height, width, tile)
+
+
+#: Bytes per output pixel of a MATLAB bicubic upscale (:func:`edsr_lite.core.degradation.
+#: imresize`): the uint8 result (3) and the float64 RGB result of each of its two 1-D passes
+#: (2 x 24; the first, along the height only, is smaller by the scale: counted whole).
+BICUBIC_BYTES_PER_OUTPUT_PIXEL = 3 + 2 * 3 * 8
+
+
+def bicubic_memory_mb(shape: tuple[int, int, int], scale: int) -> float:
+    """Memory (MiB) a bicubic upscale of ``shape`` = (N, H, W) uint8 RGB images holds at its
+    peak: :data:`BICUBIC_BYTES_PER_OUTPUT_PIXEL` per output pixel, and the input as float64
+    (24 bytes per LR pixel). No runtime margin: no network runs."""
+    n, h, w = shape
+    return n * h * w * (24 + BICUBIC_BYTES_PER_OUTPUT_PIXEL * scale * scale) / MiB
+
+
+def check_budget(
+    shape: tuple[int, int, int], scale: int, need_mb: float, max_memory_mb: float, what: str = ""
+) -> None:
+    """Refuse (ValueError) an upscale of ``shape`` = (N, H, W) images whose ``need_mb`` (the
+    images and working space: :func:`fixed_memory_mb`, :func:`bicubic_memory_mb`) is above
+    ``max_memory_mb``, before anything is allocated: no tiling can make the output smaller.
+
+    ``what``: the input's name, for the message (e.g. the file).
+    """
+    if need_mb <= max_memory_mb:
+        return
+    _, h, w = shape
+    name = f"{what}: " if what else ""
+    out_mp = h * scale * w * scale / 1e6
+    raise ValueError(
+        f"{name}upscaling {w}x{h} pixels x{scale} makes a {w * scale}x{h * scale} image "
+        f"({out_mp:,.3g} megapixels), which needs about {math.ceil(need_mb):,} MB with its "
+        f"working copies: more than the memory budget of {max_memory_mb:g} MB. Raise it with "
+        "--max-memory-mb (max_memory_mb=) if the machine has the memory, or use a smaller "
+        "scale or image; nothing was allocated."
+    )

@@ -30,6 +30,7 @@ import json
 import os
 from pathlib import Path
 
+from edsr_lite.errors import EdsrLiteError
 from edsr_lite.files import atomic_write_text
 
 __all__ = [
@@ -46,7 +47,7 @@ __all__ = [
 RUN_JSON = "run.json"
 
 
-class RunRecordError(ValueError):
+class RunRecordError(EdsrLiteError, ValueError):
     """A ``run.json`` that cannot be read or is not a JSON object; the message is one line
     that names the file."""
 

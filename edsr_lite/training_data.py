@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import os
 import warnings
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -42,6 +42,10 @@ class SkippedImagesWarning(UserWarning):
     """Some training images could not be used (unreadable, or smaller than a patch)."""
 
 
+#: The kinds of problem a skipped file has (``TrainingSet.skipped[i]["kind"]``).
+UNREADABLE, TOO_SMALL = "unreadable", "too_small"
+
+
 # --------------------------------------------------------------------------------------------
 # The training set
 # --------------------------------------------------------------------------------------------
@@ -54,15 +58,22 @@ class TrainingSet:
     ``pairs[s]`` lists ``(hr, lr)`` uint8 arrays for scale ``s``: HR (s*h) x (s*w) x 3
     (mod-cropped), LR h x w x 3. Arrays are in memory, or read-only memory maps of ``.npy``
     files (``cache="disk"``). Images smaller than a patch at a scale are left out of that scale.
+
+    Every image file found is counted once: used (at a scale), too small (for that scale) or
+    unreadable (at every scale): :meth:`report` and :func:`describe_counts` keep them apart.
     """
 
     folders: list[Path]  # the HR folders the images came from, in order
     patch_size: int
     pairs: dict[int, list[tuple[np.ndarray, np.ndarray]]]
-    names: list[str]
-    skipped: list[dict] = field(default_factory=list)  # {"file", "reason"} per problem
+    names: list[str]  # the images read (used at some scale, or too small at all of them)
+    # {"file", "reason", "kind": UNREADABLE | TOO_SMALL, "scale" (too small only)} per problem
+    skipped: list[dict] = field(default_factory=list)
     cache: str = "memory"
     shard: tuple[int, int] = (0, 1)  # (rank, world_size): this process's part of the folder
+    files: int | None = None  # image files found (this shard's); None: len(names) + unreadable
+    # {"set": the name or path as given, "folder": where it was found}, in order
+    sources: list[dict] = field(default_factory=list)
 
     @property
     def scales(self) -> tuple[int, ...]:
@@ -81,11 +92,26 @@ class TrainingSet:
         )
 
     def report(self) -> dict:
-        """Plain-data summary for logs and checkpoint metadata."""
+        """Plain-data summary for logs and checkpoint metadata (run.json's ``data``).
+
+        ``files``: image files found; ``images``: those read; ``unreadable``: those that could
+        not be read; ``used`` and ``too_small``: per scale (``{"x2": 2}``), the images kept and
+        those whose LR version is smaller than a patch. ``used + too_small + unreadable ==
+        files`` at every scale. ``sets``: each set as given and the folder it was found in.
+        """
+        unreadable = sum(s.get("kind") == UNREADABLE for s in self.skipped)
+        too_small = {f"x{s}": 0 for s in self.pairs}
+        for problem in self.skipped:
+            if problem.get("kind") == TOO_SMALL:
+                too_small[f"x{problem['scale']}"] += 1
         return {
+            "sets": [dict(source) for source in self.sources],
             "folders": [str(f) for f in self.folders],
+            "files": len(self.names) + unreadable if self.files is None else self.files,
             "images": len(self.names),
-            "per_scale": {f"x{s}": len(p) for s, p in self.pairs.items()},
+            "unreadable": unreadable,
+            "used": {f"x{s}": len(p) for s, p in self.pairs.items()},
+            "too_small": too_small,
             "patch_size_lr": self.patch_size,
             "cache": self.cache,
             "shard": list(self.shard),
@@ -151,7 +177,9 @@ def load_training_set(
     out of that scale only), are skipped and reported (a :class:`SkippedImagesWarning`, and
     :attr:`TrainingSet.skipped`). Raises ValueError if no image is usable at some scale.
     """
-    folders = [resolve_training_folder(d) for d in as_data_list(data)]
+    given = as_data_list(data)
+    folders = [resolve_training_folder(d) for d in given]
+    sources = [{"set": str(d), "folder": str(f)} for d, f in zip(given, folders, strict=True)]
     where = ", ".join(str(f) for f in folders)
     paths = _my_shard(_list_training_images(folders, exclude), shard, where)
     mode = _choose_cache(cache, paths, scales, cache_dir)
@@ -161,7 +189,7 @@ def load_training_set(
         try:
             images = _load_pairs(path, scales, mode, cache_dir)  # {scale: (hr, lr)}
         except ImageReadError as err:
-            skipped.append({"file": path.name, "reason": str(err)})
+            skipped.append(_unreadable(path, err))
             continue
         names.append(path.stem)
         for s, (hr, lr) in images.items():
@@ -169,9 +197,12 @@ def load_training_set(
                 pairs[s].append((hr, lr))
             else:
                 skipped.append(_too_small(path, lr, s, patch_size))
-    _report_skipped(where, skipped)
-    _refuse_empty_scales(pairs, where, f"read {len(names)} of {len(paths)} files", patch_size)
-    return TrainingSet(folders, patch_size, pairs, names, skipped, mode, tuple(shard))
+    found = TrainingSet(
+        folders, patch_size, pairs, names, skipped, mode, tuple(shard), len(paths), sources
+    )
+    _report_skipped(where, found)
+    _refuse_empty_scales(pairs, where, describe_counts(found.report()), patch_size)
+    return found
 
 
 def as_data_list(data: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list:
@@ -218,17 +249,27 @@ def _my_shard(paths: list[Path], shard: tuple[int, int], where: str) -> list[Pat
 def _too_small(path: Path, lr: np.ndarray, scale: int, patch_size: int) -> dict:
     """The ``skipped`` entry of an image whose LR version at ``scale`` is smaller than a patch."""
     size = f"LR {lr.shape[1]}x{lr.shape[0]} at x{scale} < patch {patch_size}"
-    return {"file": path.name, "reason": f"too small for x{scale}: {size}"}
+    reason = f"too small for x{scale}: {size}"
+    return {"file": path.name, "reason": reason, "kind": TOO_SMALL, "scale": int(scale)}
 
 
-def _report_skipped(folder: str, skipped: list[dict]) -> None:
+def _unreadable(path: Path, err: ImageReadError) -> dict:
+    """The ``skipped`` entry of a file that is not a readable image. The reason leaves out the
+    folder (the message starts with the path): a run record names no machine's folders."""
+    reason = str(err).removeprefix(f"{path}: ")
+    return {"file": path.name, "reason": reason, "kind": UNREADABLE}
+
+
+def _report_skipped(where: str, found: TrainingSet) -> None:
     """Warn (:class:`SkippedImagesWarning`, at the caller of :func:`load_training_set`) with the
-    first 20 skipped files and why, so that a broken or tiny image is never dropped silently."""
+    counts and the first 20 skipped files and why, so that a broken or tiny image is never
+    dropped silently."""
+    skipped = found.skipped
     if skipped:
         lines = "\n".join(f"  {s['file']}: {s['reason']}" for s in skipped[:20])
         more = f"\n  ... and {len(skipped) - 20} more" if len(skipped) > 20 else ""
         warnings.warn(
-            f"{len(skipped)} training image problem(s) in {folder}; skipped:\n{lines}{more}",
+            f"training data {where}: {describe_counts(found.report())}; skipped:\n{lines}{more}",
             SkippedImagesWarning,
             stacklevel=3,
         )
@@ -312,6 +353,81 @@ def _load_pairs_from_disk(
 
 def _save_npy(path: Path, array: np.ndarray) -> None:
     atomic_write(path, lambda f: np.save(f, array))
+
+
+# --------------------------------------------------------------------------------------------
+# The counts of a training set, in words (the warning above, edsr-lite info)
+# --------------------------------------------------------------------------------------------
+
+
+def training_counts(report: Mapping) -> dict:
+    """``{"files", "unreadable", "used", "too_small"}`` of a training set's report
+    (:meth:`TrainingSet.report`, run.json's ``data``), also from records written before the
+    counts were kept apart: their ``skipped`` reasons say which problem each file had.
+
+    ``used`` and ``too_small`` map ``"x2"`` to a count; ``used`` is ``{}`` when the record
+    does not say; a too-small file of an old record that names no scale counts under ``"x?"``;
+    ``files`` is None when the record does not say. Entries that are not counts are ignored
+    (a record edited by hand may hold anything).
+    """
+    skipped = [p for p in _list(report.get("skipped")) if isinstance(p, Mapping)]
+    unreadable, too_small = _count(report.get("unreadable")), _counts(report.get("too_small"))
+    if unreadable is None:  # an older record: {"file", "reason"} entries only
+        unreadable, too_small = 0, {}
+        for problem in skipped:
+            reason = str(problem.get("reason", ""))
+            if not reason.startswith("too small"):
+                unreadable += 1
+                continue
+            scale = reason.removeprefix("too small for ").split(":")[0].strip()
+            key = scale if scale.startswith("x") and scale[1:].isdigit() else "x?"
+            too_small[key] = too_small.get(key, 0) + 1
+        too_small = dict(sorted(too_small.items(), key=lambda kv: (len(kv[0]), kv[0])))
+    used = _counts(report.get("used")) or _counts(report.get("per_scale"))
+    files, images = _count(report.get("files")), _count(report.get("images"))
+    if files is None and images is not None:
+        files = images + unreadable
+    return {"files": files, "unreadable": unreadable, "used": used, "too_small": too_small}
+
+
+def _count(value: object) -> int | None:
+    """``value`` if it is a count (a whole number, not a bool), else None."""
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _counts(value: object) -> dict[str, int]:
+    """The ``{"x2": count}`` entries of ``value`` that are counts (``{}`` for anything else)."""
+    items = value.items() if isinstance(value, Mapping) else ()
+    return {str(k): n for k, n in items if _count(n) is not None}
+
+
+def _list(value: object) -> list:
+    return value if isinstance(value, list) else []
+
+
+def describe_counts(report: Mapping) -> str:
+    """A training set's counts in words: ``"4 images (2 used, 1 too small for x2, 1
+    unreadable)"``; with several scales ``"291 images (290 used for x2, 274 for x3; 1 too
+    small for x2, 17 for x3)"``. Used, too small and unreadable are never lumped together."""
+    counts = training_counts(report)
+    small = {k: n for k, n in counts["too_small"].items() if n}
+    groups = [_per_scale("used", counts["used"])] if counts["used"] else []
+    groups += [_per_scale("too small", small)] if small else []
+    groups += [f"{counts['unreadable']} unreadable"] if counts["unreadable"] else []
+    total = "images" if counts["files"] is None else f"{counts['files']} images"
+    if groups == [f"{counts['files']} used"]:
+        return total  # nothing skipped
+    separator = "; " if any(", " in g for g in groups) else ", "
+    return f"{total} ({separator.join(groups)})" if groups else total
+
+
+def _per_scale(what: str, counts: Mapping[str, int]) -> str:
+    """``"2 used"``, ``"1 too small for x2"``, ``"290 used for x2, 274 for x3"``."""
+    if what == "used" and len(set(counts.values())) == 1:
+        return f"{next(iter(counts.values()))} used"  # the same at every scale
+    (scale, n), *rest = counts.items()
+    first = f"{n} {what}" + (f" for {scale}" if scale != "x?" else "")
+    return ", ".join([first, *(f"{m} for {k}" for k, m in rest)])
 
 
 # --------------------------------------------------------------------------------------------

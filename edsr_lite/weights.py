@@ -17,13 +17,15 @@
   the name works wherever a checkpoint name does (``--model official/edsr_x4``).
 * :func:`init_from`: the paper's pretrained initialization (Sec. 4.1): copy every tensor whose
   name and shape match, e.g. x2 -> x4 keeps the head and body and leaves the upsampler random;
-  the returned :class:`InitReport` says which.
+  the returned :class:`InitReport` says which. A source of another architecture (another
+  preset, other widths: almost nothing matches) is warned about (:class:`InitMismatchWarning`).
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+import warnings
+from collections.abc import Collection, Mapping
 from pathlib import Path
 
 import torch
@@ -55,7 +57,10 @@ def load_model(
     """
     path = resolve_checkpoint(path_or_name)
     ckpt = read_checkpoint(path)
-    config = ckpt.get("config") or infer_config(ckpt["state_dict"])
+    try:
+        config = ckpt.get("config") or infer_config(ckpt["state_dict"])
+    except CheckpointError as err:  # the weights alone do not say which file they came from
+        raise CheckpointError(f"{path} is not a checkpoint edsr-lite can read: {err}") from None
     if res_scale is not None:
         config = {**config, "res_scale": res_scale}
     if scale is not None and scale not in config["scales"]:
@@ -197,6 +202,25 @@ def default_pretrained(scale: int | None) -> str:
 # ------------------------------------------------------------------ pretrained initialization
 
 
+class InitMismatchWarning(UserWarning):
+    """:func:`init_from` copied less than the network's body: the source is another
+    architecture (another preset, other widths), and the network starts mostly at random."""
+
+
+#: The parts of a network a pretrained initialization is for (paper Sec. 4.1): the head and
+#: the residual body; the upsampler may stay random (x2 -> x4), these should not.
+BODY_PARTS = ("head", "body")
+
+
+def another_architecture(copied: Collection[str], tensors: int) -> bool:
+    """Whether an initialization that copied the tensors ``copied`` (names) of a network of
+    ``tensors`` tensors copied less than its body: no tensor of its head or body, or under half
+    of all its tensors. The paper's x2 -> x3/x4 copies all but the upsampler; copying the mean
+    shifts and a bias of another preset is not a pretrained initialization."""
+    copied_body = any(str(name).split(".")[0] in BODY_PARTS for name in copied)
+    return not copied_body or 2 * len(copied) < tensors
+
+
 def init_from(
     model: nn.Module,
     source: nn.Module | Mapping[str, torch.Tensor] | str | os.PathLike,
@@ -205,14 +229,29 @@ def init_from(
     """Pretrained initialization (paper Sec. 4.1) from a model, a state dict, a checkpoint path
     or a shipped checkpoint's name: :func:`edsr_lite.core.init.init_from_state_dict` on its
     weights. Prints the report's summary when ``verbose``; returns the :class:`InitReport`.
+
+    Warns (:class:`InitMismatchWarning`, one line) when it copied less than the network's body
+    (:func:`another_architecture`): the source is probably another preset or width.
     """
     if isinstance(source, nn.Module):
         state_dict = getattr(source, "module", source).state_dict()
+        label = "the given model"
     elif isinstance(source, Mapping):
         state_dict = strip_prefix(source)
+        label = "the given state dict"
     else:
         state_dict = strip_prefix(read_checkpoint(resolve_checkpoint(source))["state_dict"])
+        label = str(source)
     report = init_from_state_dict(model, state_dict)
     if verbose:
         print(report.summary())
+    tensors = len(report.copied) + len(report.left_random)
+    if another_architecture(report.copied, tensors):
+        warnings.warn(
+            f"init_from copied {len(report.copied)} of {tensors} tensors from {label}: another "
+            "architecture? Less than this network's head and body matched (names and shapes) "
+            "and the rest starts at random; start from a checkpoint of the same preset and width.",
+            InitMismatchWarning,
+            stacklevel=2,
+        )
     return report

@@ -101,7 +101,9 @@ def test_the_converted_network_is_cached_on_disk_and_a_damaged_file_converted_ag
 
         run()
         assert xml.is_file() and bin_.is_file()
-        assert sorted(p.name for p in folder.iterdir()) == [bin_.name, xml.name]  # no temp left
+        # the pair, its record (hashes) and the key's lock; no temporary file left
+        assert sorted(p.suffix for p in folder.iterdir()) == [".bin", ".json", ".lock", ".xml"]
+        assert backends.is_cached(load_model("edsr_baseline_x2"), 2, folder)
         convert = backends._convert
         backends._convert = None  # read from the cache: converting again would fail
         run()
@@ -110,8 +112,20 @@ def test_the_converted_network_is_cached_on_disk_and_a_damaged_file_converted_ag
         run()
         assert bin_.stat().st_size > 1_000_000
         xml.write_text("not an IR")
+        assert not backends.is_cached(load_model("edsr_baseline_x2"), 2, folder)
         run()
         assert xml.read_text().startswith("<?xml")
+        # a record that does not match is a damaged cache too: converted again, not read
+        record = xml.with_suffix(".json")
+        record.write_text('{{"xml": "0", "bin": "0"}}')  # (braces doubled: an f-string)
+        backends._convert = None
+        try:
+            run()
+        except TypeError:  # 'NoneType' object is not callable: it converted, as it must
+            pass
+        else:
+            raise AssertionError("a pair whose hashes differ from its record was read")
+        backends._convert = convert
         assert backends.cache_key(load_model("edsr_baseline_x2"), 2) == xml.stem
         assert backends.cache_key(load_model("edsr_baseline_x2"), 2) != backends.cache_key(
             load_model("edsr_baseline_x4"), 4)

@@ -178,7 +178,7 @@ def test_info_summarizes_the_training_record(tmp_path, capsys):
     path = save_checkpoint(tmp_path / "run.pt", build("edsr_tiny", 2), meta=meta)
     assert main(["info", str(path)]) == 0
     out = capsys.readouterr().out
-    assert "trained on:  T91: 91 images (17 too small, skipped), lr 0.0002\n" in out
+    assert "trained on:  T91: 91 images (17 too small), lr 0.0002\n" in out
     assert "steps:       6,000\n" in out and "started:     from the weights of x2.pt\n" in out
     assert "t3.png" not in out and "body.3" not in out
 

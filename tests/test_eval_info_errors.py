@@ -70,3 +70,37 @@ def test_an_eval_set_with_a_tiny_image_names_the_file(tmp_path, capsys, size):
     assert main(["eval", "--set", str(folder), "--scale", "2"]) == 2
     err = capsys.readouterr().err
     assert "z_tiny.png" in err and "too small to score at x2" in err and "Traceback" not in err
+
+
+def test_info_on_weights_that_are_not_a_whole_network(tmp_path, capsys):
+    path = tmp_path / "head.pt"
+    torch.save({"head.0.weight": torch.zeros(8, 3, 3, 3)}, path)  # an EDSR's first tensor only
+    assert main(["info", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert f"{path} is not a checkpoint edsr-lite can read" in err and "no upsampler" in err
+    assert err.count("\n") == 1 and "Traceback" not in err
+
+
+@pytest.mark.parametrize(
+    "record, status, words",
+    [
+        (np.random.default_rng(0).bytes(200), 2, "not a run record, the JSON is broken"),
+        (b"[1, 2]", 2, "not a run record (a JSON list, not an object)"),
+        (b'{"seconds": "long", "step": "many"}', 0, ""),  # odd values are left out, not used
+    ],
+    ids=["random bytes", "a list", "a string for a number"],
+)
+def test_info_on_a_run_record_edited_by_hand(tmp_path, capsys, record, status, words):
+    from edsr_lite.checkpoints import save_checkpoint
+    from edsr_lite.core.models import build
+
+    meta = {"step": 6, "train_config": {"max_steps": 6}}
+    save_checkpoint(tmp_path / "best.pt", build("edsr_tiny", 2), meta=meta)
+    (tmp_path / "run.json").write_bytes(record)
+    assert main(["info", str(tmp_path / "best.pt")]) == status
+    out, err = capsys.readouterr()
+    assert "Traceback" not in err and words in err
+    if status:
+        assert err.count("\n") == 1 and str(tmp_path / "run.json") in err
+    else:
+        assert "steps:       6\n" in out and "long" not in out and "many" not in out

@@ -33,7 +33,7 @@ PACKAGE = REPO / "edsr_lite"
 #: (and, inside a package such as core/, train/ or cli/, its own siblings).
 STAGES: list[set[str]] = [
     {"core"},  # the paper in code: imports nothing else of the package
-    {"files", "progress", "locations", "checks", "precision"},
+    {"files", "progress", "locations", "checks", "errors", "precision"},
     {"download", "images", "checkpoints", "backends", "runs", "memory_budget"},
     {"datasets", "official"},
     {"weights", "training_data", "infer"},

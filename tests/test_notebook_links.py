@@ -23,6 +23,11 @@ Where a lesson shows one of the paper's ideas, it links the core module that imp
 
 The exercises (from the "## Exercises" heading on) are left out: a link there would show the
 answer. Static: nothing is executed but the imports of the package.
+
+**The glossary.** The first use of each term of ``GLOSSARY_TERMS`` in a lesson's prose (outside
+headings, code, math and other links) is a link to its entry, ``../docs/glossary.md#<anchor>``,
+and every such anchor is a heading of ``docs/glossary.md`` (GitHub's anchors: lower case,
+punctuation dropped, spaces to hyphens). Until that file exists, links to it are not checked.
 """
 
 from __future__ import annotations
@@ -71,6 +76,36 @@ CORE_LINKS: dict[str, set[str]] = {
 }
 #: A link into the core, relative to notebooks/.
 CORE_TARGET = re.compile(r"\]\(\.\./edsr_lite/core/(?P<module>\w+)\.py(?:#[^)]*)?\)")
+
+#: The glossary, and its address from notebooks/.
+GLOSSARY = ROOT / "docs" / "glossary.md"
+GLOSSARY_LINK = "../docs/glossary.md"
+#: anchor -> how the term reads in prose (a regex). Its first use in a lesson links there.
+GLOSSARY_TERMS: dict[str, re.Pattern] = {
+    "psnr": re.compile(r"\bPSNR\b"),
+    "ssim": re.compile(r"\bSSIM\b"),
+    "y-channel": re.compile(r"\bY channel\b"),
+    "border-shave": re.compile(r"\bshav(?:e|ed|ing)\b", re.IGNORECASE),
+    "modcrop": re.compile(r"\bmod-?crop(?:ped|ping|s)?\b", re.IGNORECASE),
+    "bicubic-matlabs": re.compile(r"\bbicubic\b", re.IGNORECASE),
+    "pixel-shuffle": re.compile(r"\bpixel shuffle\b", re.IGNORECASE),
+    "residual-scaling": re.compile(r"\bresidual scaling\b", re.IGNORECASE),
+    "batch-normalization": re.compile(r"\bbatch normali[sz]ation\b", re.IGNORECASE),
+    "receptive-radius": re.compile(r"\breceptive radius\b", re.IGNORECASE),
+    "self-ensemble-edsr": re.compile(r"\bself-ensemble\b", re.IGNORECASE),
+    "bfloat16": re.compile(r"\bbfloat16\b"),
+    "fast-mode": re.compile(r"\bfast mode\b", re.IGNORECASE),
+    "mdsr": re.compile(r"\bMDSR(?:-baseline)?\b"),
+    "pretrained-initialization": re.compile(r"\bpre-?trained initiali[sz]ation\b", re.IGNORECASE),
+    "l1-loss": re.compile(r"\bL1(?: loss)?\b"),
+}
+#: What is not prose: fenced code, inline code, math, headings, markdown links and images.
+NOT_PROSE = re.compile(
+    r"```.*?```|`[^`\n]+`|\$\$.*?\$\$|\$[^$\n]+\$|^#[^\n]*$|!?\[(?:[^\]\n]|\[[^\]\n]*\])*\]\([^)\n]*\)",
+    re.DOTALL | re.MULTILINE,
+)
+#: A glossary link: [text](../docs/glossary.md#anchor).
+GLOSSARY_ANCHOR = re.compile(r"\[(?P<text>[^\]\n]+)\]\(\.\./docs/glossary\.md#(?P<anchor>[\w-]+)\)")
 
 
 @dataclass(frozen=True)
@@ -311,3 +346,95 @@ def test_every_core_module_is_linked_from_a_lesson():
     assert not unlinked, f"core modules no lesson links to: {unlinked}"
     unknown = sorted(set().union(*CORE_LINKS.values()) - core)
     assert not unknown, f"CORE_LINKS names modules that are not in edsr_lite/core/: {unknown}"
+
+
+# --------------------------------------------------------------------------------------------
+# The glossary
+# --------------------------------------------------------------------------------------------
+
+
+def prose_mask(text: str) -> tuple[str, list[tuple[int, int, str]]]:
+    """``text`` with everything but prose blanked out (same length), and the glossary links it
+    holds as (start, end, anchor) of their text. The text of a glossary link stays prose, so
+    that a term's first use can be found inside the link that names it."""
+    links = []
+    masked = list(text)
+    for match in NOT_PROSE.finditer(text):
+        glossary = GLOSSARY_ANCHOR.fullmatch(match[0])
+        for i in range(match.start(), match.end()):
+            masked[i] = "\0"
+        if glossary:
+            start = match.start() + glossary.start("text")
+            end = match.start() + glossary.end("text")
+            masked[start:end] = text[start:end]
+            links.append((start, end, glossary["anchor"]))
+    return "".join(masked), links
+
+
+def first_term_uses(nb: dict) -> list[tuple[str, int, re.Match, str | None]]:
+    """For each glossary term a lesson uses: (anchor, cell, the first match in its prose, the
+    anchor of the glossary link around that match or None)."""
+    found = {}
+    for index, text in _markdown(nb):
+        masked, links = prose_mask(text)
+        for anchor, pattern in GLOSSARY_TERMS.items():
+            if anchor in found:
+                continue
+            match = pattern.search(masked)
+            if match is None:
+                continue
+            around = [a for s, e, a in links if s <= match.start() and match.end() <= e]
+            found[anchor] = (anchor, index, match, around[0] if around else None)
+    return list(found.values())
+
+
+def glossary_anchors(text: str) -> set[str]:
+    """GitHub's anchors of the markdown headings in ``text``: "## Bicubic (MATLAB's)" ->
+    "bicubic-matlabs"."""
+    anchors = set()
+    for line in text.splitlines():
+        if line.startswith("#"):
+            title = line.lstrip("#").strip().lower()
+            anchors.add(re.sub(r"[^\w\- ]", "", title).replace(" ", "-"))
+    return anchors
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
+def test_first_use_of_each_glossary_term_links_to_its_entry(path):
+    problems = [
+        f"{path.name} cell {cell}: {match[0]!r} -> [{match[0]}]({GLOSSARY_LINK}#{anchor})"
+        + (f" (links to #{linked})" if linked else "")
+        for anchor, cell, match, linked in first_term_uses(_load(path))
+        if linked != anchor
+    ]
+    assert not problems, "first uses not linked to the glossary:\n" + "\n".join(problems)
+
+
+@pytest.mark.parametrize("path", ALL_NOTEBOOKS, ids=_ids(ALL_NOTEBOOKS))
+def test_glossary_links_name_its_entries(path):
+    if not GLOSSARY.exists():
+        pytest.skip("docs/glossary.md is not written yet")
+    anchors = glossary_anchors(GLOSSARY.read_text(encoding="utf-8"))
+    assert set(GLOSSARY_TERMS) <= anchors, sorted(set(GLOSSARY_TERMS) - anchors)
+    nb = _load(path)
+    linked = {
+        m["anchor"]
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+        for m in GLOSSARY_ANCHOR.finditer(_source(c))
+    }
+    assert linked <= anchors, f"{path.name}: no such glossary entries: {sorted(linked - anchors)}"
+
+
+def test_the_glossary_check_finds_terms_in_prose_only():
+    text = (
+        "# PSNR heading\n`PSNR` and $PSNR$ and [PSNR of 01](01_bn_removal.ipynb) are not prose; "
+        "the [PSNR](../docs/glossary.md#psnr) is, and so is bicubic, then SSIM."
+    )
+    nb = {"cells": [{"cell_type": "markdown", "source": text}]}
+    uses = {anchor: (match[0], linked) for anchor, _, match, linked in first_term_uses(nb)}
+    assert uses == {"psnr": ("PSNR", "psnr"), "bicubic-matlabs": ("bicubic", None),
+                    "ssim": ("SSIM", None)}  # fmt: skip
+    assert glossary_anchors("## Bicubic (MATLAB's)\n## Self-ensemble (EDSR+)\n## Y channel") == {
+        "bicubic-matlabs", "self-ensemble-edsr", "y-channel"
+    }  # fmt: skip

@@ -136,3 +136,79 @@ def test_training_record_reads_the_run(tmp_path):
     (folder / "run.json").write_text(json.dumps(run))
     record = tour.training_record("done_x2", tmp_path)
     assert record == {"steps": 500, "images": 291, "data": "T91 + BSD200", "hours": 1.5}
+
+
+# -- your own photo ------------------------------------------------------------------------
+
+
+def test_your_photo_upscales_a_shipped_image_with_the_shipped_model_and_bicubic():
+    from edsr_lite.core.degradation import imresize
+    from edsr_lite.images import read_image
+    from edsr_lite.infer import upscale
+    from edsr_lite.weights import load_pretrained
+
+    path = benchmark_path("Set5", "bird.png")  # 288 x 288
+    result = tour.your_photo(path, scale=2, max_pixels=48 * 64)
+    photo = result.images[tour.PHOTO]
+    assert list(result.images) == [tour.PHOTO, "bicubic", "edsr_baseline_x2"]
+    # Shrunk to fit, the aspect kept, with MATLAB's bicubic
+    assert result.shrunk and result.original_size == (288, 288)
+    assert photo.shape == (55, 55, 3) and photo.shape[0] * photo.shape[1] <= 48 * 64
+    np.testing.assert_array_equal(photo, imresize(read_image(path), output_shape=(55, 55)))
+    # Both upscalings of that photo, twice its size
+    np.testing.assert_array_equal(result.images["bicubic"], imresize(photo, 2))
+    model_sr = upscale(load_pretrained("edsr_baseline_x2"), photo, scale=2)
+    np.testing.assert_array_equal(result.images["edsr_baseline_x2"], model_sr)
+    # The sentence quotes the measurement and says that the photo was shrunk
+    said = result.sentence()
+    assert said.startswith(f"Upscaled x2 in {result.seconds:.1f} s on this machine")
+    assert "55 x 55 px in, 110 x 110 px out" in said and "288 x 288 px" in said
+    assert "shrunk" in said
+
+
+def test_a_photo_that_fits_is_upscaled_as_it_is():
+    from edsr_lite.images import read_image
+
+    small = read_image(benchmark_path("Set5", "bird.png"))[:30, :40]
+    result = tour.your_photo(small, scale=3, progress=True)  # progress works outside Jupyter too
+    assert not result.shrunk and "shrunk" not in result.sentence()
+    np.testing.assert_array_equal(result.images[tour.PHOTO], small)
+    assert result.images["edsr_baseline_x3"].shape == (90, 120, 3)
+    with pytest.raises(ValueError, match="scale must be one of 2, 3, 4"):
+        tour.your_photo(small, scale=8)
+
+
+def test_an_upload_is_decoded_and_a_non_image_is_one_plain_error():
+    import io
+
+    from PIL import Image
+
+    from edsr_lite.images import read_image
+
+    path = benchmark_path("Set5", "bird.png")
+    np.testing.assert_array_equal(tour.decode_upload(path.read_bytes()), read_image(path))
+    gray = io.BytesIO()
+    Image.fromarray(np.full((4, 6), 7, np.uint8)).save(gray, format="PNG")
+    assert tour.decode_upload(gray.getvalue()).shape == (4, 6, 3)
+    with pytest.raises(ValueError, match="notes.txt is not an image .*pick a PNG or JPEG"):
+        tour.decode_upload(b"not an image", "notes.txt")
+
+
+def test_the_picker_gives_the_upload_or_the_default_and_a_line_without_a_kernel():
+    from datetime import datetime
+
+    path = benchmark_path("Set5", "bird.png")
+    picker = tour.PhotoPicker(scale=3)
+    assert picker.scale == 3 and picker.photo(path) == path
+    bundle = picker._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle  # the controls, live
+    assert "Run this notebook in JupyterLab to upload your own photo" in bundle["text/html"]
+    upload = {"name": "bird.png", "type": "image/png", "size": 1, "last_modified": datetime.now()}
+    picker.upload.value = ({**upload, "content": memoryview(path.read_bytes())},)
+    assert picker.photo(path).shape == (288, 288, 3)
+
+
+def benchmark_path(set_name: str, image: str):
+    from edsr_lite.datasets import find_dataset
+
+    return find_dataset(set_name) / image

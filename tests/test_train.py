@@ -249,6 +249,8 @@ def test_init_from_copies_what_fits_and_reports_it(train_dir, tmp_path, capsys):
     assert report["source"] == str(tmp_path / "x2.pt")
     assert "head.0.weight" in report["copied"] and "body.0.body.0.weight" in report["copied"]
     assert "tail.0.2.weight" in report["missing_in_source"]  # x4's second x2 stage: random
+    assert report["counts"] == {"copied": 16, "tensors": 18}
+    assert report["another_architecture"] is False  # the paper's x2 -> x4: no warning
     assert read_checkpoint(tmp_path / "run" / "latest.pt")["meta"]["init_from"] == report
 
 
@@ -274,7 +276,8 @@ def test_a_bad_image_is_skipped_and_reported_not_fatal(train_dir, tmp_path):
     assert result.step == 2
     data = json.loads((tmp_path / "run" / "run.json").read_text())["data"]
     assert [s["file"] for s in data["skipped"]] == ["t4_truncated.png"]
-    assert data["images"] == 4
+    assert data["images"] == 4  # read; the truncated file is counted apart
+    assert (data["files"], data["unreadable"], data["used"]) == (5, 1, {"x2": 4})
 
 
 def test_a_folder_without_usable_images_is_an_error(tmp_path):

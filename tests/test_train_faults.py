@@ -94,7 +94,8 @@ def test_a_kill_before_the_first_periodic_save_resumes(train_dir, tmp_path):
     done = subprocess.run([sys.executable, str(script), json.dumps(config.to_dict()), "2"])
     assert done.returncode == -9
     assert read_checkpoint(tmp_path / "run" / "latest.pt")["step"] == 0
-    assert files_in(tmp_path / "run") == {"latest.pt", "best.pt", "log.csv", "run.json"}
+    # and the lock file of the killed run: its lock died with it (resume takes it below)
+    assert files_in(tmp_path / "run") == {"latest.pt", "best.pt", "log.csv", "run.json", ".lock"}
     config.resume = True
     resumed = train(config, quiet=True)
     whole = train(tiny(train_dir, tmp_path / "whole", **settings), quiet=True)

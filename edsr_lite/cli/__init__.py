@@ -1,22 +1,33 @@
 """The ``edsr-lite`` command: upscale, eval, train, info, weights, export.
 
-Each subcommand is a thin layer over a package function; user mistakes (a missing file, a
-wrong scale) print one clear line and exit with status 2, never a traceback.
+Each subcommand is a thin layer over a package function. :func:`main` is the one error boundary:
+a user's mistake or a fault of the machine prints one line, ``edsr-lite COMMAND: error: ...``,
+that names the file, flag or variable and says what to do, never a traceback
+(:func:`describe_error` says which faults and which exit status). ``--debug`` (or
+``EDSR_LITE_DEBUG=1``) shows the traceback instead. Exit statuses: 0 done, 1 a fault of the
+machine, the network or a file, 2 a mistake in the command (argparse's status too), 130 Ctrl-C.
 """
 
 from __future__ import annotations
 
 import argparse
 import errno
+import json
+import lzma
+import os
+import pickle
+import re
 import sys
 import time
+import zlib
 from collections.abc import Sequence
 
 from edsr_lite import __version__
+from edsr_lite.errors import EdsrLiteError
 
 
-class UserError(Exception):
-    """A mistake the user can fix; printed without a traceback."""
+class UserError(EdsrLiteError):
+    """A mistake in the command line the user can fix; printed without a traceback (status 2)."""
 
 
 def _add_upscale(sub: argparse._SubParsersAction) -> None:
@@ -113,6 +124,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="EDSR/MDSR super-resolution (Lim et al., CVPRW 2017), for the CPU.",
     )
     parser.add_argument("--version", action="version", version=f"edsr-lite {__version__}")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show an error's traceback instead of its one line (or set {DEBUG_VARIABLE}=1)",
+    )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     _add_upscale(sub)
     _add_eval(sub)
@@ -184,10 +200,8 @@ def _report_time(command: str, started: float, quiet: bool = False) -> None:
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    import json
-
     from edsr_lite.checkpoint_eval import evaluate_checkpoint
-    from edsr_lite.evaluation import evaluate, format_table
+    from edsr_lite.evaluation import evaluate, format_table, rows_as_json
 
     models = _load_eval_models(args.models, args.scales)
     started = _announce_eval(models, args)
@@ -207,7 +221,7 @@ def _run_eval(args: argparse.Namespace) -> int:
                 progress=True,
                 model=model,
             )
-    print(json.dumps(rows, indent=2) if args.json else format_table(rows))
+    print(rows_as_json(rows) if args.json else format_table(rows))
     _report_time("eval", started)
     return 0
 
@@ -244,26 +258,121 @@ def _run(args: argparse.Namespace) -> int:
     return run_train_command(args)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``edsr-lite`` console script; returns the exit status."""
-    from edsr_lite.checkpoints import CheckpointError
-    from edsr_lite.images import ImageReadError
+#: Set to 1 to see an error's traceback instead of its one line, as with ``--debug``.
+DEBUG_VARIABLE = "EDSR_LITE_DEBUG"
+#: A file that could not be decoded: a bad file, a fault of the input (exit status 1).
+DECODE_ERRORS = (
+    UnicodeError,
+    json.JSONDecodeError,
+    lzma.LZMAError,
+    zlib.error,
+    pickle.UnpicklingError,
+    EOFError,
+)
+#: How PyTorch words a failed allocation (a RuntimeError, not a MemoryError).
+TORCH_ALLOC = re.compile(r"alloc|DefaultCPUAllocator|out of memory", re.IGNORECASE)
+#: How PyTorch words a device it was not built for or does not see (``--device mps``,
+#: ``cuda:3`` on a machine without them): a RuntimeError, or an AttributeError of ``torch._C``.
+TORCH_NO_DEVICE = re.compile(
+    r"not linked with support for|not compiled with|no CUDA GPUs|invalid device ordinal"
+    r"|NVIDIA driver|torch\._C' has no attribute '_cuda"
+)
+#: The most characters of a message shown (a MemoryError may hold a huge repr()).
+MESSAGE_LIMIT = 2000
+#: What to do about a fault of the file system, after the system's own words for it.
+OS_ADVICE = {
+    errno.EACCES: "no permission: choose another place, or change its permissions",
+    errno.EPERM: "not permitted: choose another place, or change its permissions",
+    errno.EROFS: "a read-only file system: choose another place",
+    errno.ENOSPC: "free some space and run the same command again",
+    errno.EDQUOT: "free some space and run the same command again",
+    errno.EISDIR: "it is a folder: name a file",
+    errno.ENOTDIR: "a part of this path is a file, not a folder",
+    errno.ENOENT: "check the path",
+}
 
+
+def describe_error(exc: BaseException, device: object = None) -> tuple[int, str] | None:
+    """``(exit status, one line)`` telling the user about ``exc``; ``None`` for a bug (its
+    traceback is the useful report). ``device`` is the ``--device`` asked for, if any.
+
+    Status 2, a mistake in the command: a :class:`UserError`, a ``ValueError`` or
+    ``TypeError`` from checking an argument (the package's ``CheckpointError``,
+    ``ImageReadError``, ``RunRecordError`` are ValueErrors: a file given that is not what it
+    should be), a file named that does not exist, a device PyTorch does not see.
+    Status 1, a fault of the machine, the network or a file's bytes: any other ``OSError``
+    (permissions, a read-only place, a folder in the way, a full disk, a download), a
+    ``MemoryError`` or PyTorch's failed allocation, a file that cannot be decoded, any other
+    :class:`~edsr_lite.errors.EdsrLiteError`.
+    """
+    if isinstance(exc, DECODE_ERRORS):  # before ValueError: UnicodeDecodeError is one
+        return 1, (
+            f"a file could not be decoded ({exc}): check the files the command reads "
+            "(--debug shows where)"
+        )
+    if isinstance(exc, MemoryError) or (
+        isinstance(exc, RuntimeError) and TORCH_ALLOC.search(str(exc))
+    ):
+        detail = str(exc).split("DefaultCPUAllocator: ")[-1].strip().split("\n")[0]
+        return 1, (
+            f"out of memory ({detail or 'MemoryError'}): ask for less (a smaller image, "
+            "--scale, --tile or --batch-size) or close other programs"
+        )
+    if isinstance(exc, RuntimeError | AttributeError) and TORCH_NO_DEVICE.search(str(exc)):
+        named = re.search(r"support for (\w+) devices", str(exc))  # mps, xpu, ...
+        asked = device if isinstance(device, str) else named and named.group(1)
+        flag = f"--device {device}: " if isinstance(device, str) else ""
+        return 2, f"{flag}PyTorch sees no {asked or 'such'} device here: use --device cpu"
+    if isinstance(exc, FileNotFoundError) and not isinstance(exc, EdsrLiteError):
+        return 2, _os_error_line(exc)
+    if isinstance(exc, UserError | ValueError | TypeError):
+        return 2, str(exc)
+    if isinstance(exc, OSError) and not isinstance(exc, EdsrLiteError):
+        return 1, _os_error_line(exc)
+    if isinstance(exc, EdsrLiteError):
+        return 1, str(exc)
+    return None
+
+
+def _os_error_line(exc: OSError) -> str:
+    """``path: the system's words (what to do)``; a message the package wrote, as it is."""
+    words = exc.strerror or str(exc)
+    where = f"{exc.filename}: " if exc.filename is not None else ""
+    own = exc.errno is not None and words == os.strerror(exc.errno)  # the system's own words
+    advice = f" ({OS_ADVICE[exc.errno]})" if own and exc.errno in OS_ADVICE else ""
+    return f"{where}{words}{advice}"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``edsr-lite`` console script; returns the exit status.
+
+    The one error boundary of the command line (see :func:`describe_error`); warnings of the
+    libraries underneath are shown as one line each (:func:`~edsr_lite.cli.common.plain_warnings`).
+    """
     args = build_parser().parse_args(argv)
+    # --debug is the boundary's, not the command's (train reads its options off ``args``)
+    debug = vars(args).pop("debug") or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0")
+    command = f"edsr-lite {args.command}"
     try:
-        return _run(args)
-    except (UserError, CheckpointError, ImageReadError, FileNotFoundError, ValueError) as exc:
-        print(f"edsr-lite {args.command}: error: {exc}", file=sys.stderr)
-        return 2
-    except OSError as exc:  # a full disk: the message says what was being saved, what to do
-        if exc.errno not in (errno.ENOSPC, errno.EDQUOT):
-            raise
-        print(f"edsr-lite {args.command}: error: {exc}", file=sys.stderr)
-        return 1
+        from edsr_lite.cli.common import plain_warnings
+
+        with plain_warnings(f"{command}: warning: "):
+            return _run(args)
     except KeyboardInterrupt as exc:
+        if debug:
+            raise
         why = f" ({exc})" if str(exc) else ""  # e.g. which step training saved before stopping
-        print(f"edsr-lite {args.command}: interrupted{why}", file=sys.stderr)
+        print(f"{command}: interrupted{why}", file=sys.stderr)
         return 130
+    except Exception as exc:
+        described = describe_error(exc, getattr(args, "device", None))
+        if described is None or debug:
+            raise
+        status, message = described
+        if len(message) > MESSAGE_LIMIT:
+            message = message[:MESSAGE_LIMIT] + " [...]"
+        print(f"{command}: error: {message}", file=sys.stderr)
+        return status
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ warnings shown as plain lines.
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import warnings
 from collections.abc import Iterator
@@ -19,7 +20,7 @@ from torch import nn
 
 from edsr_lite.infer import model_scales, resolve_scale
 
-__all__ = ["load_cli_model", "plain_warnings", "scale_arg"]
+__all__ = ["load_cli_model", "plain_warning_text", "plain_warnings", "scale_arg"]
 
 
 def scale_arg(text: str) -> int:
@@ -61,12 +62,31 @@ def load_cli_model(name: str | None, scale: int | None) -> tuple[nn.Module | str
 
 @contextmanager
 def plain_warnings(prefix: str = "warning: ") -> Iterator[None]:
-    """Show the warnings raised inside as ``prefix + message`` lines on stderr, without the
-    file and source line Python adds (the user did not write that code)."""
+    """Show the warnings raised inside as one ``prefix + message`` line each on stderr, without
+    the file and source line Python adds (the user did not write that code). PIL's warning
+    about a very large image is put in our words."""
 
     def show(message, category, filename, lineno, file=None, line=None):
-        print(f"{prefix}{message}", file=sys.stderr)
+        print(f"{prefix}{plain_warning_text(message)}", file=sys.stderr)
 
     with warnings.catch_warnings():  # puts the previous showwarning back on the way out
         warnings.showwarning = show
         yield
+
+
+#: PIL's words for an image over its pixel limit (``Image.MAX_IMAGE_PIXELS``).
+PIL_BOMB = re.compile(r"Image size \((\d+) pixels\) exceeds limit of (\d+) pixels")
+
+
+def plain_warning_text(message: Warning | str) -> str:
+    """A warning's message on one line; PIL's DecompressionBombWarning in plain words (PIL's
+    message names no file: the reader that opens the image adds the file's name)."""
+    text = " ".join(str(message).split())
+    bomb = PIL_BOMB.search(text)
+    if bomb:
+        pixels, limit = (int(n) for n in bomb.groups())
+        return (
+            f"a very large image ({pixels:,} pixels, over PIL's limit of {limit:,}): reading and "
+            "upscaling it takes much memory and time"
+        )
+    return text

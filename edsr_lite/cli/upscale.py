@@ -35,9 +35,28 @@ from edsr_lite import backends
 from edsr_lite.cli.common import load_cli_model, plain_warnings, scale_arg
 from edsr_lite.core.degradation import imresize
 from edsr_lite.datasets import list_images
-from edsr_lite.images import IMAGE_EXTENSIONS, read_image_with_alpha, write_png
-from edsr_lite.infer import InferenceOptions, Upscaler, openvino_cache_dir, upscale_channels
-from edsr_lite.memory_budget import DEFAULT_MAX_MEMORY_MB, RUNTIME_MARGIN_MB
+from edsr_lite.images import (
+    IMAGE_EXTENSIONS,
+    max_pixels,
+    output_format,
+    read_image_with_alpha,
+    write_image,
+)
+from edsr_lite.infer import (
+    InferenceOptions,
+    Upscaler,
+    openvino_cache_dir,
+    resolve_scale,
+    upscale_channels,
+)
+from edsr_lite.memory_budget import (
+    DEFAULT_MAX_MEMORY_MB,
+    RUNTIME_MARGIN_MB,
+    bicubic_memory_mb,
+    check_budget,
+    choose_tile,
+    fixed_memory_mb,
+)
 from edsr_lite.precision import PRECISIONS
 from edsr_lite.progress import progress_bar
 
@@ -72,7 +91,8 @@ def _memory_arg(text: str) -> float:
 
 
 EPILOG = (
-    "Outputs are PNG files, <name>_x<scale>.png next to each input; for a folder given as "
+    "Outputs are PNG files, <name>_x<scale>.png next to each input (-o out.jpg writes a "
+    "JPEG, quality 95); for a folder given as "
     "input, its images go to the folder <folder>_x<scale> beside it (or to --out-dir); "
     "--out-dir is created if missing. Two inputs that would share an output name (img.jpg "
     "and img.png) are refused before anything is computed; --keep-ext names the outputs "
@@ -262,7 +282,9 @@ def _refuse_clashes(jobs: list[Job], scale: int, out_dir: str | None, keep_ext: 
 def check_destinations(jobs: list[Job], scale: int, output: str | None) -> None:
     """Before any computing: every output folder writable (or creatable), no folder in the way.
 
-    Raises ValueError naming the folder, or the ``-o`` path that is a folder.
+    Raises ValueError naming the folder, the ``-o`` path that is a folder, or an ``-o`` whose
+    ending names a format that is not written (:func:`edsr_lite.images.output_format`: PNG for
+    .png, JPEG for .jpg/.jpeg).
     """
     for job in jobs:
         if job.target.is_dir():
@@ -272,6 +294,8 @@ def check_destinations(jobs: list[Job], scale: int, output: str | None) -> None:
                     f"{output_path(job.source, scale, None, output)}), or use --out-dir {output}"
                 )
             raise ValueError(f"{job.target} is a folder, in the way of the output of {job.source}")
+    if output:
+        output_format(output)
     for folder in sorted({job.target.parent for job in jobs}):
         _check_writable_folder(folder)
 
@@ -293,6 +317,30 @@ def _check_writable_folder(folder: Path) -> None:
 
 
 # --------------------------------------------------------------------------- the command
+
+
+def check_memory(
+    jobs: list[Job], model: nn.Module | str, scale: int, options: InferenceOptions
+) -> None:
+    """Before any computing: every input's output, working copies and (for a network) smallest
+    tile within ``--max-memory-mb`` (:mod:`edsr_lite.memory_budget`), read from the file
+    headers. Raises ValueError naming the first input that does not fit; an unreadable input
+    is left to be reported when it is read."""
+    budget = options.max_memory_mb
+    for job in jobs:
+        size = _size(job.source)
+        if size is None:
+            continue
+        shape = (1, size[1], size[0])
+        if isinstance(model, str):
+            check_budget(shape, scale, bicubic_memory_mb(shape, scale), budget, str(job.source))
+            continue
+        check_budget(shape, scale, fixed_memory_mb(shape, scale), budget, str(job.source))
+        if options.tile is None:
+            try:
+                choose_tile(model, scale, shape, budget, options.ensemble, options.overlap)
+            except ValueError as exc:
+                raise ValueError(f"{job.source}: {exc}") from None
 
 
 def _skip_existing(jobs: list[Job], overwrite: bool) -> list[Job]:
@@ -357,21 +405,35 @@ def _auto_backend(
 
 def _pixels(path: Path) -> int:
     """Width x height from the file's header (0 if unreadable: reading it reports why)."""
+    size = _size(path)
+    return 0 if size is None else size[0] * size[1]
+
+
+def _size(path: Path) -> tuple[int, int] | None:
+    """(width, height) from the file's header, or None if unreadable (reading it says why)."""
+    import warnings
+
     from PIL import Image
 
     try:
-        with Image.open(path) as img:
-            return img.width * img.height
+        with warnings.catch_warnings():  # a big image: our reader's limit speaks for it
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as img:
+                return img.width, img.height
     except (OSError, ValueError, Image.DecompressionBombError):
-        return 0
+        return None
 
 
 def run_upscale_command(args: argparse.Namespace) -> int:
     """``edsr-lite upscale``: plan and check every output, then each input in turn."""
     options = inference_options(args)  # the flags first: nothing is loaded for a bad choice
+    max_pixels()  # and the environment: a bad $EDSR_LITE_MAX_PIXELS is named once, here
     model, scale = load_cli_model(args.model, args.scale)
+    if isinstance(model, str):
+        resolve_scale(model, scale)  # bicubic's stated limit on -s
     jobs, folders = plan_outputs(args.inputs, scale, args.output, args.out_dir, args.keep_ext)
     check_destinations(jobs, scale, args.output)
+    check_memory(jobs, model, scale, options)
     empty = [folder for folder, count, _ in folders if count == 0]
     for folder in empty:
         print(
@@ -390,9 +452,10 @@ def run_upscale_command(args: argparse.Namespace) -> int:
         fn = Upscaler(model, options=_auto_backend(options, args.backend, model, scale, todo))
     for job in progress_bar(todo, "images", enabled=not args.quiet and len(todo) > 1):
         try:
-            lr, alpha = read_image_with_alpha(job.source)
+            with plain_warnings("edsr-lite upscale: warning: "):  # e.g. an animation's frames
+                lr, alpha = read_image_with_alpha(job.source)
             sr, sr_alpha = upscale_channels(fn, lr, scale, alpha)
-            write_png(job.target, sr, sr_alpha, replace=args.overwrite)
+            write_image(job.target, sr, sr_alpha, replace=args.overwrite)
         except FileExistsError:
             print(
                 f"not written {job.source}: {job.target} appeared while it was being upscaled "

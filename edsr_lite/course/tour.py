@@ -16,11 +16,17 @@
 
 from __future__ import annotations
 
+import io
 import math
 import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 from torch import nn
 
 from edsr_lite.checkpoints import read_checkpoint
@@ -32,7 +38,7 @@ from edsr_lite.evaluation import evaluate
 from edsr_lite.images import as_rgb_array
 from edsr_lite.infer import upscale
 from edsr_lite.runs import finished_run_info
-from edsr_lite.weights import available_pretrained, resolve_checkpoint
+from edsr_lite.weights import available_pretrained, load_pretrained, resolve_checkpoint
 
 
 def sr_versions(hr: np.ndarray, scale: int, models: dict[str, nn.Module]) -> dict[str, np.ndarray]:
@@ -225,3 +231,196 @@ def training_record(name: str, checkpoint_dir: str | os.PathLike | None = None) 
         "data": " + ".join(Path(str(f)).name for f in folders) or "not recorded",
         "hours": seconds / 3600 if seconds else None,
     }
+
+
+# --------------------------------------------------------------------------------------------
+# Your own photo
+# --------------------------------------------------------------------------------------------
+
+#: The scales a shipped single-scale model serves: ``edsr_baseline_x2``, ``_x3``, ``_x4``.
+PHOTO_SCALES = (2, 3, 4)
+#: The largest photo upscaled as it is (pixels, about 0.26 MP): a larger one is shrunk to this
+#: first. The shipped baseline needs one to two minutes per megapixel of input on two busy CPU
+#: cores (x4, measured on Set14's zebra), so this keeps a laptop's answer to seconds (and the zoom
+#: widget's images to a few MB).
+MAX_PHOTO_PIXELS = 512 * 512
+#: The steps :func:`your_photo` reports progress over: read, shrink, bicubic, the network.
+PHOTO_STEPS = 4
+#: The photo's name among :attr:`PhotoResult.images` (the zoom widget's panel label).
+PHOTO = "your photo"
+
+
+@dataclass
+class PhotoResult:
+    """A photo upscaled by a shipped model and by bicubic (what :func:`your_photo` returns).
+
+    Attributes:
+        images: ``{"your photo", "bicubic", <model name>}``, uint8 RGB; the two upscalings
+            are ``scale`` times the photo's size (:class:`~edsr_lite.course.widgets.ZoomCompare`
+            takes them as they are).
+        scale: the factor. model: the shipped model's name, e.g. ``"edsr_baseline_x4"``.
+        seconds: the model's upscaling, wall-clock on this machine; bicubic_seconds: bicubic's.
+        original_size: the photo's (width, height) as given; shrunk: whether it was shrunk to
+            at most ``max_pixels`` first (then ``images["your photo"]`` is the shrunk photo).
+    """
+
+    images: dict[str, np.ndarray]
+    scale: int
+    model: str
+    seconds: float
+    bicubic_seconds: float
+    original_size: tuple[int, int]
+    shrunk: bool
+
+    def sentence(self) -> str:
+        """What happened, from the measurements: sizes, the time it took, any shrinking."""
+        h, w = self.images[PHOTO].shape[:2]
+        ow, oh = self.original_size
+        said = (
+            f"Upscaled x{self.scale} in {self.seconds:.1f} s on this machine by the shipped "
+            f"{self.model} ({w} x {h} px in, {w * self.scale} x {h * self.scale} px out; "
+            f"bicubic took {self.bicubic_seconds:.2f} s)."
+        )
+        if self.shrunk:
+            said += (
+                f" The photo, {ow} x {oh} px ({ow * oh / 1e6:.1f} MP), was first shrunk to "
+                f"{w} x {h} px (MATLAB's bicubic) so that the answer "
+                "comes in seconds (a larger pixel limit, `max_pixels`, keeps more of it)."
+            )
+        return said
+
+
+def shrink_to_fit(image: np.ndarray, max_pixels: int) -> np.ndarray:
+    """``image`` (uint8 H x W x 3) itself when it has at most ``max_pixels`` pixels, else shrunk
+    with MATLAB's bicubic (the degradation the models were trained on), its aspect kept, to
+    the largest size that fits."""
+    h, w = image.shape[:2]
+    if h * w <= max_pixels:
+        return image
+    ratio = math.sqrt(max_pixels / (h * w))
+    size = (max(1, math.floor(h * ratio)), max(1, math.floor(w * ratio)))
+    return imresize(image, output_shape=size)
+
+
+def your_photo(
+    photo: np.ndarray | Image.Image | str | os.PathLike,
+    scale: int = 4,
+    max_pixels: int = MAX_PHOTO_PIXELS,
+    progress: bool = False,
+    checkpoint_dir: str | os.PathLike | None = None,
+) -> PhotoResult:
+    """Upscale ``photo`` by ``scale`` with the shipped ``edsr_baseline_x<scale>`` and bicubic.
+
+    The photo itself is the input (there is no larger original to score against, so no
+    PSNR): an RGB array, a PIL image or a path (EXIF orientation applied, alpha dropped, gray
+    made RGB); a photo of more than ``max_pixels`` is shrunk first (:func:`shrink_to_fit`).
+    ``progress`` shows which step runs (read, shrink, bicubic, network): :func:`photo_progress`.
+
+    Raises:
+        ValueError: ``scale`` is not one of :data:`PHOTO_SCALES`.
+    """
+    if scale not in PHOTO_SCALES:
+        raise ValueError(f"scale must be one of {', '.join(map(str, PHOTO_SCALES))}, got {scale}")
+    name = f"edsr_baseline_x{scale}"
+    with photo_progress(f"Upscaling x{scale}", enabled=progress) as step:
+        step("reading the photo and the model")
+        original = as_rgb_array(photo)
+        model = load_pretrained(name, checkpoint_dir)
+        step("shrinking it to fit" if original.shape[0] * original.shape[1] > max_pixels else "")
+        image = shrink_to_fit(original, max_pixels)
+        step("bicubic")
+        start = time.perf_counter()
+        bicubic = imresize(image, scale)
+        bicubic_seconds = time.perf_counter() - start
+        step(f"{name} (the longest step)")
+        start = time.perf_counter()
+        sr = upscale(model, image, scale=scale)
+        seconds = time.perf_counter() - start
+    return PhotoResult(
+        images={PHOTO: image, "bicubic": bicubic, name: sr},
+        scale=scale,
+        model=name,
+        seconds=seconds,
+        bicubic_seconds=bicubic_seconds,
+        original_size=(original.shape[1], original.shape[0]),
+        shrunk=image is not original,
+    )
+
+
+@contextmanager
+def photo_progress(title: str, enabled: bool = True) -> Iterator[Callable[[str], None]]:
+    """Progress over the steps of :func:`your_photo`, as one line that updates in place.
+
+    Yields ``step(label)``, to call as each step starts (an empty label: a step skipped). The
+    line shows a block per step started and the label ("Upscaling x4: ▰▰▱▱ bicubic") and is
+    blanked when the block ends, so a saved notebook keeps no stale bar (a tqdm bar would
+    leave its first state on the pages made without a kernel).
+    """
+    if not enabled:
+        yield lambda label: None
+        return
+    from IPython.display import DisplayHandle, Markdown
+
+    handle = DisplayHandle()
+    handle.display(Markdown(f"{title}: starting"))
+    started = 0
+
+    def step(label: str) -> None:
+        nonlocal started
+        started += 1
+        if label:
+            bar = "▰" * started + "▱" * max(0, PHOTO_STEPS - started)
+            handle.update(Markdown(f"{title}: {bar} {label}"))
+
+    try:
+        yield step
+    finally:
+        handle.update(Markdown(""))
+
+
+def decode_upload(content: bytes, name: str = "the uploaded file") -> np.ndarray:
+    """The RGB array of an image file's bytes (an upload), or a ValueError that says what to do."""
+    try:
+        return as_rgb_array(Image.open(io.BytesIO(content)))
+    except (UnidentifiedImageError, OSError) as err:
+        raise ValueError(
+            f"{name} is not an image this can read ({err}): pick a PNG or JPEG"
+        ) from None
+
+
+class PhotoPicker:
+    """An upload box (image files) and a scale menu (x2, x3, x4), for JupyterLab.
+
+    Display it in a cell, pick a photo and a scale, then run the next cell, which reads
+    :meth:`photo` and :attr:`scale`. Without a kernel (the HTML pages) the cell shows a line
+    saying how to use it live instead of the controls.
+    """
+
+    def __init__(self, scale: int = 4) -> None:
+        import ipywidgets  # imported late: only a notebook needs it
+
+        self.upload = ipywidgets.FileUpload(accept="image/*", multiple=False, description="Photo")
+        self.scales = ipywidgets.Dropdown(
+            options=[(f"x{s}", s) for s in PHOTO_SCALES], value=scale, description="Scale"
+        )
+        self.box = ipywidgets.HBox([self.upload, self.scales])
+
+    @property
+    def scale(self) -> int:
+        """The scale chosen in the menu."""
+        return self.scales.value
+
+    def photo(self, default: np.ndarray | str | os.PathLike) -> np.ndarray | str | os.PathLike:
+        """The uploaded photo as an RGB array, or ``default`` when nothing was uploaded."""
+        if not self.upload.value:
+            return default
+        upload = self.upload.value[0]
+        return decode_upload(bytes(upload["content"]), upload.get("name", "the uploaded file"))
+
+    def _repr_mimebundle_(self, **kwargs) -> dict:
+        """The controls for a live front end; for a page without a kernel, a line instead."""
+        data = self.box._repr_mimebundle_(**kwargs) or {}
+        line = "Run this notebook in JupyterLab to upload your own photo and choose the scale here."
+        data["text/plain"] = line
+        data["text/html"] = f"<p><em>{line}</em></p>"
+        return data

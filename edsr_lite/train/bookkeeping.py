@@ -48,7 +48,13 @@ class Bookkeeping:
 
     def stop_requested(self) -> bool:
         """Whether any process got a first Ctrl-C/SIGTERM (all stop at the same step)."""
-        return any_process(self.stop_request.signum is not None, self.ctx)
+        return any_process(self.stop_request.requested, self.ctx)
+
+    def stop_pending(self) -> bool:
+        """Whether this process got a first Ctrl-C/SIGTERM, without asking the others: what a
+        validation asks between two images (only rank 0 validates; the processes agree at the
+        next :meth:`stop_requested`, where all stop at the same step)."""
+        return self.stop_request.requested
 
     def tick(self, rows: list[dict]) -> None:
         """One step done: the bar moves and shows the recent loss and the last PSNR."""

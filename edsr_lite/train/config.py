@@ -20,6 +20,7 @@ import dataclasses
 import math
 import os
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -197,26 +198,74 @@ class TrainConfig:
     def validate(self) -> None:
         """Raise ValueError, naming the field, its value and what is allowed, for any value
         of the wrong type or out of range (:func:`check_fields`), or that does not fit the
-        preset (an EDSR preset has one scale)."""
+        preset (an EDSR preset has one scale); and, before anything is loaded or written, a
+        step too big for this machine's memory (:func:`check_step_memory`) or an ``out``
+        folder that cannot be written (:func:`check_out_writable`)."""
         check_fields(self.to_dict())
         if self.arch == "edsr" and len(self.scales) != 1:
             raise ValueError(
                 f"scale: {self.preset} is single-scale: give one scale (2, 3 or 4), "
                 f"got {self.scale!r}"
             )
+        check_device_available(self.device)
+        check_step_memory(self)
+        check_out_writable(self.out_dir)
+
+
+#: The largest YAML config file read (bytes): a config is a few hundred bytes; a file far
+#: larger is a mistake (the wrong file) or a trap. Raise it here if you really need more.
+MAX_YAML_BYTES = 1_000_000
+
+
+def _yaml_loader() -> type:
+    """A ``yaml.SafeLoader`` that refuses aliases (``*name``): a config needs none, and nested
+    aliases expand to billions of values ("billion laughs": 400 bytes of YAML, gigabytes in
+    memory) as soon as anything walks the value."""
+    import yaml
+
+    class NoAliasLoader(yaml.SafeLoader):
+        def compose_node(self, parent, index):  # the one place an alias becomes a value
+            if self.check_event(yaml.AliasEvent):
+                event = self.peek_event()
+                raise ValueError(
+                    f"line {event.start_mark.line + 1}: the alias *{event.anchor} repeats an "
+                    "anchored value; edsr-lite configs take no anchors or aliases (a few "
+                    "nested ones expand to billions of values): write each value out"
+                )
+            return super().compose_node(parent, index)
+
+    return NoAliasLoader
 
 
 def read_yaml(path: str | os.PathLike) -> dict:
-    """A YAML mapping from a file, with clear errors for a missing or malformed file."""
+    """A YAML mapping from a file, with clear errors for a missing or malformed file.
+
+    Bounded before it is parsed: a file above :data:`MAX_YAML_BYTES` is refused, and so is any
+    alias (``*name``), which could expand a tiny file into gigabytes.
+    """
     import yaml
 
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such config file")
+    size = path.stat().st_size
+    if size > MAX_YAML_BYTES:
+        raise ValueError(
+            f"{path}: {size:,} bytes, above the limit of {MAX_YAML_BYTES:,} for a config file "
+            "(a config is a few hundred bytes: is it the right file?). The limit is "
+            "edsr_lite.train.config.MAX_YAML_BYTES."
+        )
     try:
-        values = yaml.safe_load(path.read_text()) or {}
+        values = yaml.load(path.read_text(), Loader=_yaml_loader()) or {}
+    except yaml.MarkedYAMLError as err:  # one line: where, and what is wrong
+        where = f"line {err.problem_mark.line + 1}: " if err.problem_mark else ""
+        raise ValueError(f"{path}: not valid YAML: {where}{err.problem or err}") from None
     except yaml.YAMLError as err:
         raise ValueError(f"{path}: not valid YAML ({err})") from None
+    except UnicodeDecodeError:
+        raise ValueError(f"{path}: not a text file (not UTF-8); is it the right file?") from None
+    except ValueError as err:  # an alias (above), or a value YAML cannot build
+        raise ValueError(f"{path}: {err}") from None
     if not isinstance(values, dict):
         raise ValueError(f"{path}: expected a mapping of option: value, got {type(values)}")
     return values
@@ -229,9 +278,14 @@ _LOOKS_TYPED = r"[+-]?[\d.]+|true|false|yes|no|on|off"  # quoted numbers and boo
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
 
 
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel, _SHORT_REPR.maxstring, _SHORT_REPR.maxother = 3, 60, 60
+_SHORT_REPR.maxlong = 40  # a 2**70 stays readable; a 10**5000 is not printed in full
+
+
 def _show(value: Any) -> str:
     """A value as the message shows it: its repr (strings quoted), shortened."""
-    text = repr(value)
+    text = _SHORT_REPR.repr(value)  # bounded: never the repr of a huge nested value
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -309,6 +363,23 @@ def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
         _fail(name, value, "one of " + ", ".join(choices))
 
 
+def check_device_available(device: str) -> None:
+    """Refuse a device PyTorch cannot use here (``cuda:3`` on a machine with one GPU, ``mps``
+    off a Mac), before anything is written: torch's own errors name no flag."""
+    import torch
+
+    kind, _, index = device.partition(":")
+    if kind == "cuda":
+        count = torch.cuda.device_count()
+        if int(index or 0) >= count:
+            raise ValueError(
+                f"device: PyTorch sees no {device} device here ({count} CUDA GPU(s)): "
+                "use --device cpu (or auto)"
+            )
+    elif kind == "mps" and not torch.backends.mps.is_available():
+        raise ValueError("device: PyTorch sees no mps device here: use --device cpu (or auto)")
+
+
 def _check_device(value: Any) -> None:
     if not isinstance(value, str) or not _DEVICE.fullmatch(value):
         _fail("device", value, "auto, cpu, cuda, cuda:N or mps")
@@ -362,6 +433,98 @@ def check_fields(values: Mapping[str, Any]) -> None:
             FIELD_CHECKS[name](value)
 
 
+# ----------------------------------------------------------------------- memory and output
+
+#: Bytes per value of a training step's tensors (float32; bfloat16 autocast keeps float32
+#: weights and some float32 activations, so the estimate does not halve for it).
+BYTES_PER_VALUE = 4
+
+
+def step_memory_bytes(config: TrainConfig) -> int:
+    """An estimate of the memory (bytes) one training step of ``config`` holds at its peak.
+
+    The activations autograd keeps for the backward pass, per LR pixel of a patch: the head
+    (F values), four F-channel maps per residual block (six with batch norm), the body's
+    last conv and skip (2F), the upsampler at up to s^2 times the resolution (about 3 s^2 F),
+    and the HR output, target and their gradients (4 x 3 s^2); times ``batch_size`` patches
+    of ``patch_size``^2 LR pixels, :data:`BYTES_PER_VALUE` each; plus the weights, their
+    gradients and Adam's two moments (4 values per parameter). The largest scale counts (an
+    MDSR step trains one scale). A rough figure, on the high side for a CPU run, used only to
+    refuse a batch that cannot fit at all before anything is loaded or written.
+    """
+    preset = PRESETS[config.preset]
+    n_feats = config.n_feats or preset.n_feats
+    blocks = config.n_resblocks or preset.n_resblocks
+    bn = preset.bn if config.bn is None else config.bn
+    s2 = max(config.scales) ** 2
+    per_pixel = n_feats * ((6 if bn else 4) * blocks + 3 + 3 * s2) + 12 * s2
+    params = 9 * n_feats * n_feats * (2 * blocks + 1 + s2) + 9 * 3 * n_feats * 2
+    values = config.batch_size * config.patch_size**2 * per_pixel + 4 * params
+    return values * BYTES_PER_VALUE
+
+
+def machine_memory_bytes() -> int | None:
+    """This machine's physical memory (bytes), or None where the system does not say."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):  # not a POSIX system
+        return None
+
+
+def _gb(n: float) -> str:
+    return f"{n / 1e9:,.1f} GB" if n < 1e15 else f"{n:.1e} bytes"
+
+
+def check_step_memory(config: TrainConfig) -> None:
+    """Refuse, before anything is loaded or written, a step that cannot fit this machine's
+    memory (:func:`step_memory_bytes` above :func:`machine_memory_bytes`), naming the
+    estimate, the limit and the largest ``batch_size`` that fits."""
+    limit = machine_memory_bytes()
+    need = step_memory_bytes(config)
+    if limit is None or need <= limit:
+        return
+    one = step_memory_bytes(dataclasses.replace(config, batch_size=1))
+    fits = max(0, int(config.batch_size * limit // need))
+    fix = (
+        f"use batch_size {fits} or less (--batch-size), or a smaller patch_size"
+        if fits >= 1 and one <= limit
+        else "use a smaller patch_size (--patch-size) or a smaller model (n_feats, n_resblocks)"
+    )
+    raise ValueError(
+        f"batch_size {config.batch_size} of patch_size {config.patch_size} (LR pixels), "
+        f"{config.preset} (n_resblocks {config.n_resblocks or PRESETS[config.preset].n_resblocks},"
+        f" n_feats {config.n_feats or PRESETS[config.preset].n_feats}), scale "
+        f"x{max(config.scales)}: a training step needs about {_gb(need)} of memory (an "
+        f"estimate: {BYTES_PER_VALUE} bytes per value), more than this machine's {_gb(limit)}; "
+        f"{fix}. Nothing was written."
+    )
+
+
+def check_out_writable(out_dir: str | os.PathLike) -> None:
+    """Refuse, before any data is loaded, an ``out`` run folder that cannot be written: a file
+    in the way, or a read-only place (the folder, or the nearest existing folder above it).
+
+    Raises:
+        ValueError: naming the folder and what to do.
+    """
+    out = Path(out_dir).expanduser()
+    existing = out
+    try:
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+    except (ValueError, OSError) as err:  # a NUL byte, a name too long, ...
+        raise ValueError(f"out: {str(out)!r} is not a usable folder name ({err})") from None
+    if existing.exists() and not existing.is_dir():
+        where = "is a file" if existing == out else f"cannot be created: {existing} is a file"
+        raise ValueError(f"out: {out} {where}, not a folder; choose another run folder with --out.")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        what = "" if existing == out else f" (to create {out} in it)"
+        raise ValueError(
+            f"out: cannot write into the folder {existing}{what}: permission denied. Choose "
+            "another run folder with --out, or change its permissions."
+        )
+
+
 # ----------------------------------------------------------------------- resuming a run
 
 # Fields whose None means "the preset's value" (or, for scale, the preset's scales): a run is
@@ -386,6 +549,19 @@ def _effective(values: Mapping[str, Any]) -> dict:
     return out
 
 
+def _data_key(data: Any) -> Any:
+    """``data`` as compared on resume: each folder by its resolved path (``data3/``, a
+    symbolic link to it, ``./data3`` and the absolute path are one folder); a set name as is."""
+
+    def key(item: Any) -> Any:
+        if not isinstance(item, str | os.PathLike):
+            return item
+        path = Path(item).expanduser()
+        return str(path.resolve()) if path.is_dir() else os.path.normpath(str(item))
+
+    return [key(d) for d in data] if isinstance(data, list | tuple) else key(data)
+
+
 def check_same_run(stored: Mapping, config: TrainConfig) -> None:
     """Refuse to resume with settings that would change the run (lr, data, seed, ...).
 
@@ -395,7 +571,10 @@ def check_same_run(stored: Mapping, config: TrainConfig) -> None:
     now = config.to_dict()
     same_preset = stored.get("preset", now["preset"]) == now["preset"]
     before = _effective(stored) if same_preset else dict(stored)
-    after = _effective(now) if same_preset else now
+    after = _effective(now) if same_preset else dict(now)
+    for values in (before, after):  # a folder is the same however it is spelled
+        if "data" in values:
+            values["data"] = _data_key(values["data"])
     changed = [
         f"{k}: {stored[k]!r} -> {now[k]!r}"
         for k in now

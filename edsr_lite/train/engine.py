@@ -5,8 +5,9 @@ On the way the engine validates (Y-channel PSNR on uint8 outputs, the paper's pr
 every step (:mod:`~edsr_lite.train.runlog`), saves ``latest.pt`` for resuming
 (:mod:`~edsr_lite.train.resume`) and ``best.pt``, and stops on a NaN loss
 (:class:`TrainingDiverged`). Ctrl-C (a notebook's interrupt) or SIGTERM (``kill``, a session
-ending) lets the current step finish, saves ``latest.pt`` and then stops, so that no step is
-lost; a second one stops at once. Under ``torchrun`` every process runs this
+ending) lets the current step or save finish (a validation stops between two images), saves
+``latest.pt`` at the last finished step and then stops, saying so, so that no step is lost;
+a second one stops at once. Under ``torchrun`` every process runs this
 (:mod:`~edsr_lite.train.distributed`); only rank 0 validates and writes files.
 """
 
@@ -29,6 +30,7 @@ from edsr_lite.core.models import build, count_parameters
 from edsr_lite.core.patches import step_rng
 from edsr_lite.core.recipe import draw_scale, forward_backward, make_optimizer, make_scheduler
 from edsr_lite.datasets import find_dataset
+from edsr_lite.errors import EdsrLiteError
 from edsr_lite.images import to_tensor
 from edsr_lite.infer import Upscaler
 from edsr_lite.train.bookkeeping import Bookkeeping
@@ -42,6 +44,7 @@ from edsr_lite.train.distributed import (
 )
 from edsr_lite.train.precision import choose_bf16, precision_name
 from edsr_lite.train.resume import (
+    RunFolderLock,
     check_out_dir,
     load_latest,
     remove_stale_temp_files,
@@ -70,12 +73,12 @@ from edsr_lite.training_data import (
     load_training_set,
     load_validation_set,
 )
-from edsr_lite.weights import init_from
+from edsr_lite.weights import another_architecture, init_from
 
 Callback = Callable[[int, dict, nn.Module], None]
 
 
-class TrainingDiverged(ValueError):
+class TrainingDiverged(EdsrLiteError, ValueError):
     """The loss became NaN or infinite; the last good ``latest.pt`` is kept."""
 
 
@@ -87,24 +90,43 @@ def train(config: TrainConfig, quiet: bool = False, callback: Callback | None = 
     Under ``torchrun`` every process calls this; only rank 0 writes files.
     """
     with leaving_process_group():
-        return Trainer(config, quiet=quiet).run(callback)
+        trainer = Trainer(config, quiet=quiet)
+        try:
+            return trainer.run(callback)
+        finally:
+            trainer.folder_lock.release()  # the folder is free for the next run (or --resume)
 
 
-def validate(model: nn.Module, val_set: Mapping[int, list], channels_last: bool = True) -> dict:
+def validate(
+    model: nn.Module,
+    val_set: Mapping[int, list],
+    channels_last: bool = True,
+    stop: Callable[[], bool] | None = None,
+) -> dict:
     """Y-channel PSNR (shave = scale) on the validation images, per scale and their mean.
 
     The output is rounded and clamped to uint8 first, like a saved PNG (the paper's protocol),
     by :class:`edsr_lite.infer.Upscaler` on the model's device, untiled, in float32 whatever
     the training precision. Upscaler runs the weights in channels_last: ``channels_last=False``
     (an NCHW run) puts them back in NCHW after. Returns ``{"psnr_x2": .., "psnr": ..}`` (dB).
+
+    ``stop`` is asked before each image; once it says True the rest is skipped and ``{}`` is
+    returned (a stop was requested: the PSNR of part of the set would not be the set's).
     """
     device = next(model.parameters()).device
     upscale = Upscaler(model, tile=0, device=device)  # (it keeps the model's train/eval mode)
     scores = {}
-    for s, items in val_set.items():
-        scores[f"psnr_x{s}"] = float(np.mean([psnr(upscale(lr, s), hr, s) for _, hr, lr in items]))
-    if not channels_last:
-        model.to(memory_format=torch.contiguous_format)
+    try:
+        for s, items in val_set.items():
+            per_image = []
+            for _, hr, lr in items:
+                if stop is not None and stop():
+                    return {}
+                per_image.append(psnr(upscale(lr, s), hr, s))
+            scores[f"psnr_x{s}"] = float(np.mean(per_image))
+    finally:
+        if not channels_last:
+            model.to(memory_format=torch.contiguous_format)
     scores["psnr"] = float(np.mean(list(scores.values())))
     return scores
 
@@ -119,7 +141,9 @@ def grad_norm(model: nn.Module) -> float:
 class Trainer:
     """One training run: set-up in ``__init__``, the loop in :meth:`run`.
 
-    Use :func:`train` unless you want to drive the steps yourself (:meth:`step`).
+    Use :func:`train` unless you want to drive the steps yourself (:meth:`step`). A Trainer
+    holds its run folder (:class:`~edsr_lite.train.resume.RunFolderLock`) until :func:`train`
+    ends, ``folder_lock.release()`` is called, or the Trainer is freed.
     """
 
     def __init__(self, config: TrainConfig, quiet: bool = False):
@@ -137,9 +161,25 @@ class Trainer:
         self.best_psnr: float | None = None
         self.best_step: int | None = None
         self.init_report: dict | None = None
+        # The stop request (first Ctrl-C/SIGTERM) as a validation asks it, while run() runs.
+        self.stop_pending: Callable[[], bool] | None = None
+        self.unvalidated: int | None = None  # a step whose validation a stop skipped
+        self.saved_step: int | None = None  # the step latest.pt holds, once saved by this run
         self.bf16 = choose_bf16(config.bf16, self.ctx.device)
         # Which steps ran where and in which precision: a run may be resumed on other machines.
         self.past_segments: list[dict] = []  # from the checkpoint resumed, if any
+        # One run per folder: a second one is refused here, before it reads or writes a file.
+        self.folder_lock = RunFolderLock(self.out_dir, enabled=self.ctx.is_main)
+        self.folder_lock.acquire()
+        try:
+            self._set_up()
+        except BaseException:
+            self.folder_lock.release()
+            raise
+
+    def _set_up(self) -> None:
+        """Check the folder, build the model and optimizer, resume or initialize, load data."""
+        config = self.config
         starting_over = check_out_dir(self.out_dir, config.resume)
         if self.ctx.is_main:
             self.out_dir.mkdir(parents=True, exist_ok=True)
@@ -183,9 +223,16 @@ class Trainer:
         return model.train()
 
     def _init_from(self, source: str) -> None:
-        """Pretrained initialization: copy every tensor whose name and shape match."""
+        """Pretrained initialization: copy every tensor whose name and shape match. The record
+        keeps the counts and whether the source was another architecture (init_from warns)."""
         report = init_from(self.model, source, verbose=False)
-        self.init_report = {"source": str(source), **report.as_dict()}
+        tensors = len(report.copied) + len(report.left_random)
+        self.init_report = {
+            "source": str(source),
+            **report.as_dict(),
+            "counts": {"copied": len(report.copied), "tensors": tensors},
+            "another_architecture": another_architecture(report.copied, tensors),
+        }
         self._log(report.summary())
 
     def _load_data(self) -> TrainingSet:
@@ -285,6 +332,8 @@ class Trainer:
         save_every = c.save_every or c.val_every
         with self._bookkeeping() as books, self._recording_faults():
             self._start()
+            if books.stop_requested():  # during the step-0 validation
+                self._stop_now(books)
             while self.step_count < c.max_steps and not books.out_of_time():
                 row = self.step()  # sample a minibatch, L1 loss, one Adam update
                 row["seconds"] = books.seconds()
@@ -297,7 +346,8 @@ class Trainer:
                 books.tick(self.rows)
                 if callback is not None:
                     callback(self.step_count, row, self.model)
-                if books.stop_requested() and not last:
+                # (after the last step too, if a stop skipped its validation: resume does it)
+                if books.stop_requested() and (not last or self.unvalidated == self.step_count):
                     self._stop_now(books)
             self._finish(books)
         self._write_info("finished", books.stopped_by)
@@ -308,9 +358,11 @@ class Trainer:
         """The bar, the clock and the stop request of one call of :meth:`run`, put away
         however the loop ends."""
         books = Bookkeeping(self.config, self.ctx, self.step_count, self.elapsed, self.quiet)
+        self.stop_pending = books.stop_pending  # asked by a validation between images
         try:
             yield books
         finally:
+            self.stop_pending = None
             books.close()
 
     @contextlib.contextmanager
@@ -350,20 +402,24 @@ class Trainer:
         self.files.append(row)
 
     def _stop_now(self, books: Bookkeeping) -> None:
-        """A first Ctrl-C/SIGTERM, after the step it interrupted: save ``latest.pt`` (and the
-        time so far, for run.json), then stop with KeyboardInterrupt."""
-        self.elapsed = books.seconds()
-        self._save_latest(self.elapsed)
+        """A first Ctrl-C/SIGTERM, after the step, save or validation it interrupted: save
+        ``latest.pt`` (unless it already holds this step), then stop with KeyboardInterrupt,
+        saying where resume continues from."""
+        self.elapsed = books.seconds()  # the time so far, for run.json
+        if self.saved_step != self.step_count:
+            self._save_latest(self.elapsed)
+        skipped = ", its validation skipped" if self.unvalidated == self.step_count else ""
         raise KeyboardInterrupt(
-            f"stopped at step {self.step_count}; {self.out_dir / LATEST} saved: "
-            "resume continues from it"
+            f"stopped at step {self.step_count}{skipped}; {self.out_dir / LATEST} saved: "
+            "resume continues from it: --resume, or resume=True"
         )
 
     def _finish(self, books: Bookkeeping) -> None:
         """The steps or the minutes are spent: the final weights of a run stopped by time get
         their PSNR (if the last step did not validate), and ``latest.pt`` the final state."""
         books.stop_clock()  # the training time, without the final validation
-        if books.stopped_by == "max_minutes" and self.rows and self.rows[-1].get("psnr") is None:
+        # Stopped by time, or resumed after a stop that skipped the last step's validation.
+        if self.val_set is not None and self.rows and self.rows[-1].get("psnr") is None:
             self._validate(self.rows[-1])
             self.files.start(self.rows)  # log.csv again, with that PSNR
         self.elapsed += books.train_seconds
@@ -372,7 +428,12 @@ class Trainer:
     def _validate(self, row: dict) -> None:
         if self.val_set is None or not self.ctx.is_main:
             return
-        row.update(validate(self.model, self.val_set, self.config.channels_last))
+        scores = validate(self.model, self.val_set, self.config.channels_last, self.stop_pending)
+        if not scores:  # a stop was requested: the rest of the images were skipped
+            self.unvalidated = row["step"]
+            self._log(f"validation of step {row['step']} skipped: stopping")
+            return
+        row.update(scores)
         if self.best_psnr is None or row["psnr"] > self.best_psnr:
             self.best_psnr, self.best_step = row["psnr"], row["step"]
             self._save_best(row)
@@ -444,6 +505,7 @@ class Trainer:
             rows=self.rows,
             meta=self._meta(last_val),
         )
+        self.saved_step = self.step_count
 
     def _load_latest(self) -> None:
         """Continue the stored run: weights, optimizer, scheduler, step, RNG, log."""

@@ -27,8 +27,9 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from edsr_lite.errors import EdsrLiteError
 from edsr_lite.files import atomic_write_text
-from edsr_lite.locations import REPO_ROOT, SOURCE_CHECKOUT
+from edsr_lite.locations import REPO_ROOT, SOURCE_CHECKOUT, env_data_dirs
 from edsr_lite.precision import bf16_available
 from edsr_lite.runs import read_run, run_path, write_run
 from edsr_lite.train.config import TrainConfig
@@ -37,7 +38,7 @@ from edsr_lite.train.precision import precision_name
 LATEST, BEST, LOG_CSV = "latest.pt", "best.pt", "log.csv"  # and run.json: edsr_lite.runs
 
 
-class DiskFullError(OSError):
+class DiskFullError(EdsrLiteError, OSError):
     """No space left on the device while the run wrote one of its files. The files already
     written stay as they were (every save is atomic); ``run.json`` says ``"failed"``."""
 
@@ -207,23 +208,45 @@ def extend_segments(past: list[dict], current: dict) -> list[dict]:
 
 
 def portable_path(path: str | os.PathLike) -> str:
-    """How a run records a folder: repository-relative (``data/T91``) inside the clone, else its
-    name (``BSD200``, the data set found through ``$EDSR_LITE_DATA``), never a machine's absolute
-    path, so that a shipped run.json means the same on every machine."""
+    """How a run records a folder, never with a machine's absolute path, so that a shipped
+    run.json means the same on every machine: repository-relative inside the clone
+    (``data/T91``); ``$EDSR_LITE_DATA/BSD200`` inside a folder that ``$EDSR_LITE_DATA`` names
+    (so a set there that shadows a shipped one says so); a relative path as given; else the
+    folder's name (``BSD200``)."""
     folder = Path(path)
     if not folder.is_absolute():
         return folder.as_posix()
+    inside = _relative_to(folder, REPO_ROOT)
+    if inside is not None:
+        return inside
+    for place in env_data_dirs():
+        inside = _relative_to(folder, place)
+        if inside is not None:
+            return f"$EDSR_LITE_DATA/{inside}"
+    return folder.name
+
+
+def _relative_to(folder: Path, root: Path) -> str | None:
+    """``folder`` relative to ``root`` (both resolved), in POSIX form, or None if outside."""
     try:
-        return folder.resolve().relative_to(REPO_ROOT.resolve()).as_posix()
-    except ValueError:
-        return folder.name
+        return folder.resolve().relative_to(root.resolve()).as_posix()
+    except (ValueError, OSError):
+        return None
 
 
 def portable_data_report(report: dict | None) -> dict | None:
-    """A training set's report (:meth:`TrainingSet.report`) with its folders made portable."""
+    """A training set's report (:meth:`TrainingSet.report`) with its folders made portable:
+    ``folders``, and in ``sets`` each set as given (a path made portable) and the folder it
+    was found in (``{"set": "T91", "folder": "$EDSR_LITE_DATA/T91"}``)."""
     if not report or "folders" not in report:
         return report
-    return {**report, "folders": [portable_path(f) for f in report["folders"]]}
+    portable = {**report, "folders": [portable_path(f) for f in report["folders"]]}
+    if "sets" in report:
+        portable["sets"] = [
+            {"set": portable_path(s["set"]), "folder": portable_path(s["folder"])}
+            for s in report["sets"]
+        ]
+    return portable
 
 
 def git_describe() -> str | None:
