@@ -14,8 +14,14 @@ with every request to another host aborted. The test checks that
   crops' PSNR labels are computed; its crops stay beside the overview at 1280 and 1024 px;
 * the navigation works: index -> first lesson -> next lesson -> index;
 * the links to the repository's files work: the index opens the README's page (its images
-  load), the tour opens the page of ``edsr_lite/core/models.py``, which shows the file's text, and
-  every relative link or image of every page leads to a file of the site.
+  load), the tour opens the annotated page of ``edsr_lite/core/models.py`` (pygments-highlighted,
+  its code lines the file's, a ``#L10`` link targets line 10), and every relative link or image of
+  every page leads to a file of the site;
+* a lesson's exercise solution is folded and opens on a click; its table of contents jumps to
+  its headings; every image has an alt text of its own (not nbconvert's stand-in);
+* the results page holds exactly the rows of the claims tables of the notebooks it ran;
+* the glossary renders, and a link to one of its terms lands on the term's heading;
+* no page logs a console error (MathJax's font probe included).
 
 ``test_repository_links`` checks the link rewriting alone on a handmade notebook (exported as it
 is, nothing run): Markdown and source pages, ``#anchors``, web addresses left alone, and a link
@@ -41,7 +47,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from test_browser import CHROMIUM_ARGS, TIMEOUT_MS, _require_browser, crops_beside_overview
+from test_browser import CHROMIUM_ARGS, TIMEOUT_MS, _require_browser
 
 ROOT = Path(__file__).resolve().parents[1]
 ARTIFACTS = ROOT / "build" / "test-artifacts"
@@ -49,6 +55,10 @@ SITE_NOTEBOOKS = ("00_tour", "02_residual_scaling")
 BUILD_TIMEOUT_S = 900
 #: A source file that the tour links to: its page shows its text.
 SOURCE = "edsr_lite/core/models.py"
+#: Its annotated page on the site.
+CORE_PAGE = "core/models.html"
+#: nbconvert's alt text for an image that has none.
+NO_ALT = "No description has been provided for this image"
 
 _spec = importlib.util.spec_from_file_location("make_site", ROOT / "tools/make_site.py")
 make_site = importlib.util.module_from_spec(_spec)
@@ -68,6 +78,7 @@ def site(tmp_path_factory) -> Path:
     out = tmp / "site"
     command = [sys.executable, str(ROOT / "tools" / "make_site.py"), "--mode", "fast"]
     command += ["--out", str(out), "--only", *SITE_NOTEBOOKS]
+    command += ["--save-executed", str(tmp / "executed")]
     done = subprocess.run(
         command, env=env, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False
     )
@@ -112,11 +123,82 @@ def test_pages_name_no_other_host(site: Path) -> None:
     assert (site / "mathjax" / "MathJax.js").is_file()
 
 
+def test_core_pages_show_the_code_highlighted(site: Path) -> None:
+    """A page per module of the core, in the order of its ``__init__``, each line of code the
+    file's own, highlighted by pygments, with its ``L<n>`` anchor (prose lines keep theirs)."""
+    core = ROOT / "edsr_lite" / "core"
+    modules = [p.stem for p in make_site.annotate.core_modules(core)]
+    assert sorted(modules) == sorted(p.stem for p in core.glob("*.py") if p.stem != "__init__")
+    index = (site / "core" / "index.html").read_text("utf-8")
+    listing = index.split('class="core-list"', 1)[1]
+    assert re.findall(r'<li><a href="(\w+)\.html"', listing) == modules
+    for name in modules:
+        page = (site / "core" / f"{name}.html").read_text("utf-8")
+        lines = (core / f"{name}.py").read_text("utf-8").splitlines()
+        assert re.findall(r'id="L(\d+)"', page) == [str(n) for n in range(1, len(lines) + 1)]
+        shown = re.findall(r'<span class="ann-line" id="L(\d+)">(.*?)\n</span>', page, re.DOTALL)
+        assert len(shown) > len(lines) // 3, name
+        for number, code in shown:
+            text = html.unescape(re.sub(r"<[^>]+>", "", code))
+            assert text == number + lines[int(number) - 1], (name, number)
+        assert re.search(r'<span class="(k|kn|kc|nf|nc)">', page), name  # pygments' spans
+    assert 'class="paper-ref">Fig. 2' in (site / CORE_PAGE).read_text("utf-8")
+
+
+def test_results_page_rows_are_the_notebooks_claims(site: Path) -> None:
+    """Every row of every claims table the executed notebooks printed, and no other."""
+    books = {
+        stem: nbformat.read(site.parent / "executed" / f"{stem}.ipynb", as_version=4)
+        for stem in SITE_NOTEBOOKS
+    }
+    expected = [
+        (row.lesson, row.claim, row.paper, row.measured, row.verdict)
+        for row in make_site.site_results.claims(books)
+    ]
+    assert expected, "the lessons built print no claims table"
+    page = (site / "results.html").read_text("utf-8")
+    rows = re.findall(
+        r'<tr data-lesson="([^"]*)" data-claim="([^"]*)" data-paper="([^"]*)" '
+        r'data-measured="([^"]*)">.*?<td class="site-verdict">(.*?)</td></tr>',
+        page,
+        re.DOTALL,
+    )
+    assert [tuple(html.unescape(c) for c in row) for row in rows] == expected
+    assert "verdict (fast mode)" in page
+    assert (site / "results_psnr.png").stat().st_size > 0
+
+
+def test_glossary_links_name_what_they_point_at() -> None:
+    """Each link of docs/glossary.md into the core (``[`psnr`](../edsr_lite/core/metrics.py#L102)``)
+    lands on the line that defines the name it shows."""
+    glossary = (ROOT / "docs" / "glossary.md").read_text("utf-8")
+    links = re.findall(r"\[`(\w+)`\]\(\.\./(edsr_lite/core/\w+\.py)#L(\d+)\)", glossary)
+    assert len(links) >= 15
+    for name, path, line in links:
+        text = (ROOT / path).read_text("utf-8").splitlines()[int(line) - 1]
+        assert re.match(rf"(def|class) {name}\b", text), f"docs/glossary.md: {path}#L{line} {name}"
+
+
+def test_lessons_glossary_links_name_its_terms() -> None:
+    """Every ``glossary.md#term`` link of a lesson names a ``## Term`` heading of the glossary
+    (GitHub's anchors, which the site's glossary page gives its headings too)."""
+    glossary = (ROOT / "docs" / "glossary.md").read_text("utf-8")
+    page = make_site.github_anchors(make_site.markdown2html(glossary))
+    terms = set(re.findall(r'<h2 id="([^"]+)"', page))
+    used = {
+        anchor
+        for path in (ROOT / "notebooks").glob("*.ipynb")
+        for anchor in re.findall(r"glossary\.md#([\w-]+)", path.read_text("utf-8"))
+    }
+    assert used - terms == set(), f"docs/glossary.md has no heading for {sorted(used - terms)}"
+
+
 def test_every_link_leads_to_a_page(site: Path) -> None:
     """Every relative ``href``/``src`` of every page names a file of the site; only a lesson
     that this partial build leaves out keeps its notebook link (``01_bn_removal.ipynb``)."""
     assert (site / "files" / "README.md.html").is_file()
-    assert (site / "files" / f"{SOURCE}.html").is_file()
+    assert (site / CORE_PAGE).is_file()
+    assert (site / "files" / "docs" / "glossary.md.html").is_file()
     dead = []
     for page in _pages(site):
         for address in re.findall(r'(?:href|src)="([^"#][^"]*)"', page.read_text("utf-8")):
@@ -149,21 +231,41 @@ def test_repository_links(tmp_path: Path) -> None:
     make_site.build([notebook], out, "fast", executed=tmp_path)
     lesson = (out / "99_links.html").read_text("utf-8")
     assert 'href="files/README.md.html#quick-start"' in lesson
-    assert f'href="files/{SOURCE}.html#L3"' in lesson
+    assert f'href="{CORE_PAGE}#L3"' in lesson
     assert 'href="https://arxiv.org/abs/1707.02921"' in lesson
     assert 'href="00_tour.ipynb"' in lesson  # a lesson not built: its link is left alone
     readme = (out / "files" / "README.md.html").read_text("utf-8")
     assert 'id="quick-start"' in readme  # GitHub's anchors, as the notebooks link them
     for image in re.findall(r'src="([^"]+)"', readme):
         assert (out / "files" / image).is_file(), image
-    source = (out / "files" / f"{SOURCE}.html").read_text("utf-8")
+    source = (out / CORE_PAGE).read_text("utf-8")
     assert 'id="L3"' in source and f"<title>{SOURCE}: edsr-lite</title>" in source
-    text = html.unescape(re.sub(r"<[^>]+>", "", source.split("<pre", 1)[1].split(">", 1)[1]))
-    assert text.startswith((ROOT / SOURCE).read_text("utf-8"))
+    other = _handmade(tmp_path, "See [the Makefile](../Makefile#L2).")
+    make_site.build([other], tmp_path / "other", "fast", executed=tmp_path)
+    page = (tmp_path / "other" / "files" / "Makefile.html").read_text("utf-8")
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.split("<pre", 1)[1].split(">", 1)[1]))
+    assert 'id="L2"' in page and text.startswith((ROOT / "Makefile").read_text("utf-8"))
 
     _handmade(tmp_path, "See [the results](../data/NO_SUCH_FILE.md).")
     with pytest.raises(make_site.DeadLink, match=r"notebooks/99_links\.ipynb.*NO_SUCH_FILE"):
         make_site.build([notebook], tmp_path / "dead", "fast", executed=tmp_path)
+
+
+def crops_beside_overview(widget) -> None:
+    """Every crop panel of the widget sits right of its overview (none wrapped under it); as
+    tests/test_browser.py checks it, for one widget of a page that has two."""
+    overview = widget.locator(".edsr-zoom-overview").bounding_box()
+    for panel in widget.locator(".edsr-zoom-panel").all():
+        box = panel.bounding_box()
+        assert box["x"] >= overview["x"] + overview["width"], (overview, box)
+
+
+def crops_in_one_row(widget) -> None:
+    """The zoom widget's crops side by side in one row, all of one size."""
+    boxes = [panel.bounding_box() for panel in widget.locator(".edsr-zoom-panel canvas").all()]
+    assert len(boxes) >= 2
+    assert len({round(box["y"]) for box in boxes}) == 1, boxes
+    assert max(b["width"] for b in boxes) - min(b["width"] for b in boxes) <= 2, boxes
 
 
 def _raw_dollars(page) -> list[str]:
@@ -211,6 +313,7 @@ def test_site_reads_offline_in_chromium(served: str) -> None:
         )
         page.on("response", lambda r: r.status >= 400 and failed.append(f"{r.url}: {r.status}"))
         page.on("pageerror", lambda error: errors.append(str(error)))
+        page.on("console", lambda m: m.type == "error" and errors.append(f"{page.url}: {m.text}"))
         try:
             page.goto(f"{served}/index.html")
             links = page.locator(".site-lessons a")
@@ -231,28 +334,31 @@ def test_site_reads_offline_in_chromium(served: str) -> None:
             assert page.locator(".MathJax, .MathJax_Display").count() > 0, "no math typeset"
             assert _raw_dollars(page) == []
 
-            widget = page.locator('.edsr-zoom[data-ready="true"]')
+            widget = page.locator('.edsr-zoom[data-ready="true"]').first  # the tour's first
             widget.wait_for()
             widget.scroll_into_view_if_needed()
             before = widget.get_attribute("data-box")
-            page.locator(".edsr-zoom-overview").focus()
+            widget.locator(".edsr-zoom-overview").focus()
             page.keyboard.press("ArrowRight")
             page.wait_for_function(
                 f"() => document.querySelector('.edsr-zoom').dataset.box !== '{before}'"
             )
-            captions = page.locator(".edsr-zoom-panel figcaption").all_text_contents()
+            captions = widget.locator(".edsr-zoom-panel figcaption").all_text_contents()
             assert any(c.endswith(" dB") for c in captions), captions
-            crops_beside_overview(page)
+            crops_beside_overview(widget)
             page.set_viewport_size({"width": 1024, "height": 800})
-            crops_beside_overview(page)
+            crops_beside_overview(widget)
             widget.screenshot(path=str(ARTIFACTS / "site_widget_1024.png"))
+            page.set_viewport_size({"width": 700, "height": 800})
+            crops_in_one_row(widget)
+            widget.screenshot(path=str(ARTIFACTS / "site_widget_700.png"))
+            page.set_viewport_size({"width": 1280, "height": 900})
             page.screenshot(path=str(ARTIFACTS / "site_lesson.png"))
 
             _wait_for_math(page)  # the resize typesets again: let its fonts arrive first
-            page.locator(f'a[href="files/{SOURCE}.html"]').first.click()
-            page.wait_for_url(f"**/files/{SOURCE}.html")
-            shown = page.locator("pre.site-source").text_content()
-            assert shown == (ROOT / SOURCE).read_text(encoding="utf-8")
+            page.locator(f'a[href="{CORE_PAGE}"]').first.click()
+            page.wait_for_url(f"**/{CORE_PAGE}")
+            assert page.locator(".ann-code .highlight span.k").count() > 0
             page.go_back()
             page.wait_for_url(f"**/{SITE_NOTEBOOKS[0]}.html")
             _wait_for_math(page)
@@ -268,3 +374,105 @@ def test_site_reads_offline_in_chromium(served: str) -> None:
     assert blocked == [], blocked
     assert failed == [], failed
     assert errors == [], errors
+
+
+def _targeted(page, anchor: str) -> dict:
+    """After following a link to ``#anchor``: the ``:target`` element's id and its top in the
+    window (px)."""
+    page.wait_for_function(f"() => location.hash === '#{anchor}'")
+    return page.evaluate(
+        """() => {
+            const target = document.querySelector(':target');
+            return target && {id: target.id, top: target.getBoundingClientRect().top};
+        }"""
+    )
+
+
+def test_site_pages_in_chromium(served: str) -> None:
+    """The core's annotated page, a lesson's folded solutions, table of contents and alt texts,
+    the results page and the glossary, read as a student would, with no console error."""
+    chromium, sync_playwright = _require_browser()
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    origin = urllib.parse.urlsplit(served).netloc
+    problems: list[str] = []
+
+    def only_this_host(route) -> None:
+        if urllib.parse.urlsplit(route.request.url).netloc in (origin, ""):
+            route.continue_()
+        else:
+            problems.append(f"blocked {route.request.url}")
+            route.abort()
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium, headless=True, args=CHROMIUM_ARGS
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.set_default_timeout(TIMEOUT_MS)
+        page.route("**/*", only_this_host)
+        page.on("pageerror", lambda error: problems.append(f"{page.url}: {error}"))
+        page.on("console", lambda m: m.type == "error" and problems.append(f"{page.url}: {m.text}"))
+        page.on("requestfailed", lambda r: problems.append(f"{r.url}: {r.failure}"))
+        try:
+            # The core's model page: highlighted code, numbered lines, a line anchor that works.
+            page.goto(f"{served}/index.html")
+            page.locator('.site-more a[href="core/index.html"]').click()
+            page.locator(f'.core-list a[href="{Path(CORE_PAGE).name}"]').click()
+            page.wait_for_url(f"**/{CORE_PAGE}")
+            assert page.locator(".ann-code .highlight span.k").count() > 10
+            page.screenshot(path=str(ARTIFACTS / "site_core_models.png"))
+            line = page.locator(".ann-line").nth(40).get_attribute("id")
+            page.locator(f'a.ann-ln[href="#{line}"]').click()
+            target = _targeted(page, line)
+            assert target["id"] == line and 0 <= target["top"] < 900, target
+            page.goto(f"{served}/{CORE_PAGE}#L10")
+            assert _targeted(page, "L10")["id"] == "L10"
+
+            # A lesson: its solutions folded, its table of contents, its figures described.
+            for stem in SITE_NOTEBOOKS:
+                page.goto(f"{served}/{stem}.html")
+                _wait_for_math(page)
+                alts = page.eval_on_selector_all("img", "i => i.map(i => i.alt)")
+                assert alts and all(a.strip() and a != NO_ALT for a in alts), (stem, alts)
+            styles = page.eval_on_selector_all(
+                ".jp-OutputArea-output pre",
+                "p => p.map(p => [getComputedStyle(p).whiteSpace, getComputedStyle(p).wordBreak])",
+            )
+            assert styles and set(map(tuple, styles)) == {("pre", "normal")}, styles  # no mid-word
+            solution = page.locator("details.site-solution").first
+            assert solution.get_attribute("open") is None
+            assert not solution.locator(".jp-InputArea").is_visible()
+            solution.locator("summary").click()
+            assert solution.get_attribute("open") is not None
+            assert solution.locator(".jp-InputArea").is_visible()
+            link = page.locator(".site-toc a").nth(2)
+            anchor = link.get_attribute("href")[1:]
+            link.click()
+            target = _targeted(page, anchor)
+            assert target["id"] == anchor and -2 <= target["top"] < 100, target
+            page.screenshot(path=str(ARTIFACTS / "site_lesson_toc.png"))
+
+            # The results page: a row per claim, each linked to its lesson; the figure.
+            page.goto(f"{served}/index.html")
+            page.locator('.site-more a[href="results.html"]').click()
+            page.wait_for_url("**/results.html")
+            assert page.locator(".site-claims tbody tr").count() > 0
+            assert page.eval_on_selector_all("img", "i => i.map(i => i.naturalWidth)")[0] > 0
+            page.screenshot(path=str(ARTIFACTS / "site_results.png"), full_page=True)
+            row = page.locator(".site-claims tbody tr").first
+            lesson = row.get_attribute("data-lesson")
+            row.locator("a").click()
+            page.wait_for_url(f"**/{lesson}.html")
+
+            # The glossary: a term's link lands on its heading; its links into the core work.
+            page.goto(f"{served}/index.html")
+            page.locator('.site-more a[href$="glossary.md.html"]').click()
+            page.wait_for_url("**/glossary.md.html")
+            page.locator('a[href="#y-channel"]').first.click()
+            assert _targeted(page, "y-channel")["id"] == "y-channel"
+            page.locator('a[href$="core/metrics.html#L102"]').first.click()
+            page.wait_for_url("**/core/metrics.html#L102")
+            assert _targeted(page, "L102")["id"] == "L102"
+        finally:
+            browser.close()
+    assert problems == [], problems

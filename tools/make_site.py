@@ -15,7 +15,18 @@ by nbconvert's HTML exporter with the template in ``tools/site/templates/edsr_si
 * ``NN_name.html``: one page per lesson with its figures and tables (images inline);
 * ``mathjax/``: MathJax 2.7, copied from the ``jupyter-server-mathjax`` package (the ``dev``
   extra), which typesets the ``$...$`` math on the page;
+* ``core/<module>.html``: the annotated pages of ``edsr_lite/core/`` (``tools/annotate.py``):
+  docstrings and comments as prose beside the highlighted code, lines numbered and linkable;
+  ``core/index.html`` the core in reading order;
+* ``results.html``: every row of the lessons' "measured here vs the paper" tables, read from the
+  executed notebooks of this build, and the shipped models' PSNR figure
+  (``tools/site_results.py``);
+* ``files/docs/glossary.md.html``: the glossary, linked from the index and the lessons;
 * ``site.css``.
+
+On a lesson page an exercise's solution is folded (``<details>``), the headings are listed in
+a table of contents (sticky on wide windows), and each figure has an alt text taken from the
+notebook (``tools/site_polish.py``).
 
 Nothing on a page comes from another host: MathJax is the local copy, RequireJS and the
 CDN widget manager are left out, and the zoom widget (``edsr_lite.course.widgets``) renders
@@ -24,7 +35,8 @@ interactive without a kernel; nbconvert picks that copy because no widget state 
 Links between notebooks (``01_bn_removal.ipynb``) are pointed at the lesson pages. A link from a
 notebook's markdown to another file of the repository (``../edsr_lite/core/recipe.py#L12``,
 ``../data/RESULTS.md``) is pointed at that file's page under ``files/`` (its path in the
-repository plus ``.html``: ``files/edsr_lite/core/recipe.py.html``): Markdown is rendered (its own
+repository plus ``.html``: ``files/data/RESULTS.md.html``), or, for a module of the core, at its
+annotated page (``core/recipe.html#L12``): Markdown is rendered (its own
 links to repository files handled the same way, its images copied), source text is shown in a
 ``<pre>`` with a ``#L<n>`` anchor per line, any other file is copied as it is. A link to a file
 that does not exist stops the build, before any notebook runs, naming the notebook and the link.
@@ -34,6 +46,7 @@ The index links the repository's README page. Links to web addresses stay as the
 from __future__ import annotations
 
 import argparse
+import copy
 import html as html_text
 import os
 import posixpath
@@ -54,10 +67,17 @@ from pygments.formatters import HtmlFormatter
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # run from a clone without installing: python tools/make_site.py
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # its helpers, when imported by a test
 
-from edsr_lite.files import atomic_write_text  # noqa: E402
+import annotate  # noqa: E402
+import site_polish  # noqa: E402
+import site_results  # noqa: E402
+
+from edsr_lite.files import atomic_write, atomic_write_text  # noqa: E402
 
 NOTEBOOK_DIR = ROOT / "notebooks"
+CORE_DIR = ROOT / "edsr_lite" / "core"
+GLOSSARY = ROOT / "docs" / "glossary.md"
 SITE_DIR = Path(__file__).resolve().parent / "site"
 MATHJAX_CONFIG = "TeX-AMS-MML_HTMLorMML-full,Safe"  # the configs jupyter-server-mathjax ships
 #: What a page says about the run it shows.
@@ -204,6 +224,8 @@ class RepoFiles:
         page for a notebook built, None for a notebook not built (its link is left as it is)."""
         if path.suffix == ".ipynb" and path.parent == NOTEBOOK_DIR:
             return f"{path.stem}.html" if path.stem in self.lessons else None
+        if is_core(path):  # its annotated page, which every build writes
+            return "core/index.html" if path.stem == "__init__" else f"core/{path.stem}.html"
         name = f"{FILES}/{path.relative_to(ROOT).as_posix()}"
         return f"{name}.html" if shown_as_page(path) else name
 
@@ -221,7 +243,7 @@ class RepoFiles:
         target = self.target(path)
         if target is None:
             return address
-        if path.suffix != ".ipynb" and path not in self.written:
+        if path.suffix != ".ipynb" and not is_core(path) and path not in self.written:
             self.pending.setdefault(path, where)
         return posixpath.relpath(target, posixpath.dirname(page) or ".") + link[1]
 
@@ -238,6 +260,16 @@ class RepoFiles:
             return f"{match[1]}={match[2]}{html_text.escape(new)}{match[2]}"
 
         return ADDRESS.sub(replace, html)
+
+    def core_links(self, html: str, base: Path) -> set[str]:
+        """The addresses in ``html`` (relative to folder ``base``) of a module of the core."""
+        found = set()
+        for match in ADDRESS.finditer(html):
+            address = html_text.unescape(match[3])
+            link = split_link(address)
+            if link is not None and is_core(Path(os.path.normpath(base / link[0]))):
+                found.add(address)
+        return found
 
     def write_pages(self) -> list[Path]:
         """Write the page (or copy) of every file linked so far, and of those their Markdown
@@ -260,20 +292,123 @@ class RepoFiles:
             shutil.copy(path, destination)
             return destination
         text = path.read_text(encoding="utf-8")
+        toc = ""
         if path.suffix == ".md":
             html = github_anchors(markdown2html(text))
             body = self.rewrite(html, path.parent, page, where=name)
+            toc = site_polish.toc(body)
         else:
             body = source_block(text)
         html = self.environment.get_template("file.html.j2").render(
             title=name,
             body=jinja2.utils.markupsafe.Markup(body),
+            toc=jinja2.utils.markupsafe.Markup(toc),
             root=posixpath.relpath(".", posixpath.dirname(page)),
             highlight=jinja2.utils.markupsafe.Markup(
                 HtmlFormatter().get_style_defs(".highlight") if 'class="highlight"' in body else ""
             ),
         )
         return atomic_write_text(destination, html)
+
+
+def is_core(path: Path) -> bool:
+    """Whether ``path`` is a module of the core, shown on an annotated page."""
+    return path.parent == CORE_DIR and path.suffix == ".py"
+
+
+def write_core(out: Path, environment: jinja2.Environment) -> list[Path]:
+    """The annotated pages of the core (``core/<module>.html``) and its index, in the order of
+    ``edsr_lite/core/__init__.py``."""
+    modules = annotate.core_modules(CORE_DIR)
+    names = {p.stem for p in modules}
+    template = environment.get_template("file.html.j2")
+    markup = jinja2.utils.markupsafe.Markup
+    pages = []
+    init = (CORE_DIR / "__init__.py").read_text(encoding="utf-8")
+    listing = "".join(
+        f'<li><a href="{p.stem}.html">edsr_lite/core/{p.name}</a>: '
+        f"{html_text.escape(annotate.first_line(p.read_text(encoding='utf-8')))}</li>"
+        for p in modules
+    )
+    listing = f'<ol class="core-list">{listing}</ol>'
+    entries = [("index", "edsr_lite/core/__init__.py", init, listing)]
+    entries += [
+        (p.stem, f"edsr_lite/core/{p.name}", p.read_text(encoding="utf-8"), "") for p in modules
+    ]
+    for k, (stem, title, source, extra) in enumerate(entries):
+        links = [{"href": "index.html", "text": "The core"}] if stem != "index" else []
+        if k > 1:  # the module before (the first one has "The core" already)
+            before = entries[k - 1][0]
+            links.insert(0, {"href": f"{before}.html", "text": f"\u2190 {before}"})
+        if k + 1 < len(entries):
+            after = entries[k + 1][0]
+            links.append({"href": f"{after}.html", "text": f"{after} \u2192"})
+        body = annotate.render(source, "" if stem == "index" else stem, names) + extra
+        html = template.render(
+            title=title,
+            kind="core",
+            body=markup(body),
+            toc=markup(annotate.toc(source) if stem != "index" else ""),
+            links=links,
+            root="..",
+            highlight=markup(annotate.style()),
+            mathjax=MATHJAX_CONFIG if "$" in body else None,
+        )
+        pages.append(atomic_write_text(out / "core" / f"{stem}.html", html))
+    return pages
+
+
+def write_results(
+    out: Path,
+    books: dict[str, nbformat.NotebookNode],
+    titles: dict[str, str],
+    mode: str,
+    environment: jinja2.Environment,
+) -> Path:
+    """``results.html``: every claims-table row of the executed notebooks, linked to its lesson,
+    and the shipped models' PSNR figure (``results_psnr.png``)."""
+    png = site_results.psnr_figure()
+    atomic_write(out / "results_psnr.png", lambda f: f.write(png))
+    rows = site_results.claims(books)
+
+    def inline(markdown: str) -> str:
+        if markdown.strip() in ("-", ""):  # "nothing to compare": not a Markdown list item
+            return html_text.escape(markdown.strip())
+        html = markdown2html(markdown).strip()
+        return re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL)
+
+    table = []
+    for row in rows:
+        cells = [row.claim, row.paper, row.measured]
+        data = " ".join(
+            f'data-{name}="{html_text.escape(value)}"'
+            for name, value in zip(("claim", "paper", "measured"), cells, strict=True)
+        )
+        lesson = html_text.escape(titles.get(row.lesson, row.lesson))
+        link = f'<a href="{row.lesson}.html">{lesson}</a>'
+        table.append(
+            f'<tr data-lesson="{row.lesson}" {data}><td>{link}</td>'
+            + "".join(f"<td>{inline(c)}</td>" for c in cells)
+            + f'<td class="site-verdict">{html_text.escape(row.verdict)}</td></tr>'
+        )
+    body = environment.get_template("results.html.j2").render(
+        rows=jinja2.utils.markupsafe.Markup("\n".join(table)),
+        count=len(rows),
+        lessons=len({r.lesson for r in rows}),
+        built=len(books),
+        mode=mode,
+        mode_line=MODE_LINES[mode],
+        alt=site_results.FIGURE_ALT,
+    )
+    html = environment.get_template("file.html.j2").render(
+        title="Results in one page",
+        kind="results",
+        body=jinja2.utils.markupsafe.Markup(body),
+        toc=jinja2.utils.markupsafe.Markup(site_polish.toc(body)),
+        root=".",
+        mathjax=MATHJAX_CONFIG if "$" in body else None,
+    )
+    return atomic_write_text(out / "results.html", html)
 
 
 def exporter() -> HTMLExporter:
@@ -317,6 +452,9 @@ def build(
     stems = list(books)
     files = RepoFiles(out, set(stems))
     readme = files.link("README.md", ROOT, "index.html", where="index")
+    glossary = None
+    if GLOSSARY.is_file():
+        glossary = files.link(GLOSSARY.relative_to(ROOT).as_posix(), ROOT, "index.html", "index")
     links = {}
     for stem, nb in books.items():  # every dead link is found before a notebook runs
         links[stem] = markdown_links(nb)
@@ -325,7 +463,7 @@ def build(
     out.mkdir(parents=True, exist_ok=True)
     copy_mathjax(out)
     shutil.copy(SITE_DIR / "site.css", out / "site.css")
-    file_pages = files.write_pages()
+    file_pages = files.write_pages() + write_core(out, files.environment)
     for path in notebooks:
         start = time.monotonic()
         nb = books[path.stem]
@@ -350,9 +488,15 @@ def build(
             },
         }
         stem = lesson["stem"]
-        html, _ = html_exporter.from_notebook_node(books[stem], resources=resources)
+        shown = copy.deepcopy(books[stem])  # the results page reads the executed notebook as is
+        site_polish.describe_figures(shown)
+        html, _ = html_exporter.from_notebook_node(shown, resources=resources)
         where = f"notebooks/{stem}.ipynb"
-        html = files.rewrite(html, NOTEBOOK_DIR, lesson["href"], where, only=links[stem])
+        # The lesson's own links, and those of its outputs into the core (the key code a lesson
+        # shows links its annotated page); other links of the outputs are left as they are.
+        only = links[stem] | files.core_links(html, NOTEBOOK_DIR)
+        html = files.rewrite(html, NOTEBOOK_DIR, lesson["href"], where, only=only)
+        html = site_polish.add_toc(html, f'<p class="site-mode">{MODE_LINES[mode]}</p>')
         pages.append(atomic_write_text(out / lesson["href"], link_lessons(html, set(stems))))
     described = summaries(NOTEBOOK_DIR / "README.md")
     for lesson in lessons:
@@ -364,8 +508,11 @@ def build(
         ],
         mode=MODE_LINES[mode],
         readme=readme,
+        glossary=glossary,
     )
     pages.insert(0, atomic_write_text(out / "index.html", index))
+    titles = {lesson["stem"]: lesson["title"] for lesson in lessons}
+    pages.insert(1, write_results(out, books, titles, mode, files.environment))
     return pages + file_pages
 
 
