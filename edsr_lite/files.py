@@ -98,6 +98,15 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     return atomic_write(path, lambda f: f.write(text.encode("utf-8")))
 
 
+def nearest_existing(path: str | os.PathLike) -> Path:
+    """``path`` itself when it exists, else its nearest existing parent: the place whose kind
+    (a folder or a file in the way) and permissions decide whether ``path`` can be created."""
+    existing = Path(path).expanduser()
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    return existing
+
+
 def sha256_file(path: str | os.PathLike) -> str:
     """The sha256 of a file's bytes as 64 lower-case hex digits (read in 1 MiB blocks)."""
     digest = hashlib.sha256()

@@ -35,6 +35,7 @@ from edsr_lite import backends
 from edsr_lite.cli.common import load_cli_model, plain_warnings, scale_arg
 from edsr_lite.core.degradation import imresize
 from edsr_lite.datasets import list_images
+from edsr_lite.files import nearest_existing
 from edsr_lite.images import (
     IMAGE_EXTENSIONS,
     max_pixels,
@@ -303,9 +304,7 @@ def check_destinations(jobs: list[Job], scale: int, output: str | None) -> None:
 def _check_writable_folder(folder: Path) -> None:
     """``folder`` exists and may be written to, or its nearest existing parent may (then the
     folder is created when the first output is written)."""
-    existing = folder.expanduser()
-    while not existing.exists() and existing != existing.parent:
-        existing = existing.parent
+    existing = nearest_existing(folder)
     if not existing.is_dir():
         raise ValueError(f"cannot write into {folder}: {existing} is a file, not a folder")
     if not os.access(existing, os.W_OK | os.X_OK):

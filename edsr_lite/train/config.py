@@ -28,6 +28,7 @@ from typing import Any
 
 from edsr_lite.core.models import PRESETS
 from edsr_lite.core.recipe import BATCH_SIZE, DECAY_STEPS, LEARNING_RATE, MAX_STEPS, PATCH_SIZE
+from edsr_lite.files import nearest_existing
 
 #: ``val_data`` that validates on the ``val_holdout`` training images (held out of training).
 HOLDOUT = "holdout"
@@ -508,10 +509,8 @@ def check_out_writable(out_dir: str | os.PathLike) -> None:
         ValueError: naming the folder and what to do.
     """
     out = Path(out_dir).expanduser()
-    existing = out
     try:
-        while not existing.exists() and existing != existing.parent:
-            existing = existing.parent
+        existing = nearest_existing(out)
     except (ValueError, OSError) as err:  # a NUL byte, a name too long, ...
         raise ValueError(f"out: {str(out)!r} is not a usable folder name ({err})") from None
     if existing.exists() and not existing.is_dir():
