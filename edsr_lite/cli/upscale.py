@@ -32,7 +32,7 @@ from pathlib import Path
 from torch import nn
 
 from edsr_lite import backends
-from edsr_lite.cli.common import load_cli_model, plain_warnings, scale_arg
+from edsr_lite.cli.common import load_cli_model, scale_arg
 from edsr_lite.core.degradation import imresize
 from edsr_lite.datasets import list_images
 from edsr_lite.files import nearest_existing
@@ -374,17 +374,17 @@ CONVERT_FROM_PIXELS = 500_000
 
 def inference_options(args: argparse.Namespace) -> InferenceOptions:
     """The flags' inference choices, checked and resolved by :class:`InferenceOptions` (before
-    anything is loaded); bf16 where it would be slow is a warning line, and fp32."""
-    with plain_warnings("edsr-lite upscale: warning: "):
-        return InferenceOptions(
-            ensemble=args.ensemble,
-            tile=args.tile,
-            max_memory_mb=args.max_memory_mb,
-            device=args.device,
-            precision=args.precision,
-            backend=args.backend,
-            progress=not args.quiet,
-        )
+    anything is loaded); bf16 where it would be slow is a warning (one line: ``cli.main`` shows
+    every warning through ``plain_warnings``), and fp32."""
+    return InferenceOptions(
+        ensemble=args.ensemble,
+        tile=args.tile,
+        max_memory_mb=args.max_memory_mb,
+        device=args.device,
+        precision=args.precision,
+        backend=args.backend,
+        progress=not args.quiet,
+    )
 
 
 def _auto_backend(
@@ -451,8 +451,7 @@ def run_upscale_command(args: argparse.Namespace) -> int:
         fn = Upscaler(model, options=_auto_backend(options, args.backend, model, scale, todo))
     for job in progress_bar(todo, "images", enabled=not args.quiet and len(todo) > 1):
         try:
-            with plain_warnings("edsr-lite upscale: warning: "):  # e.g. an animation's frames
-                lr, alpha = read_image_with_alpha(job.source)
+            lr, alpha = read_image_with_alpha(job.source)
             sr, sr_alpha = upscale_channels(fn, lr, scale, alpha)
             write_image(job.target, sr, sr_alpha, replace=args.overwrite)
         except FileExistsError:
