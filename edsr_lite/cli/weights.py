@@ -12,17 +12,14 @@ import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 from edsr_lite.cli import UserError
-from edsr_lite.core.models import build, count_parameters
 from edsr_lite.download import DownloadError
 from edsr_lite.official import (
     OFFICIAL_WEIGHTS,
-    OfficialWeights,
     fetch_official,
     official_dir,
     official_weights,
+    parameter_bytes,
 )
 from edsr_lite.weights import (
     available_pretrained,
@@ -99,7 +96,11 @@ def weights_listing() -> str:
     ]
     for w in OFFICIAL_WEIGHTS.values():
         cached = w.path.is_file()
-        size = _megabytes(w.path.stat().st_size) if cached else f"~{_megabytes(approx_bytes(w))}"
+        size = (
+            _megabytes(w.path.stat().st_size)
+            if cached
+            else f"~{_megabytes(parameter_bytes(w.preset, w.scales))}"
+        )
         scales = "/".join(f"x{s}" for s in w.scales)
         status = "cached" if cached else "available"
         lines.append(f"  {w.name:<28} {w.preset:<14} {scales:<10} {status:<10} {size}")
@@ -110,14 +111,6 @@ def weights_listing() -> str:
         "downloaded otherwise. Then: edsr-lite eval --model official/edsr_x4.",
     ]
     return "\n".join(lines)
-
-
-def approx_bytes(w: OfficialWeights) -> int:
-    """The size of an authors' file before it is fetched: 4 bytes per float32 parameter
-    (built on the ``meta`` device: no memory, no time)."""
-    with torch.device("meta"):
-        model = build(w.preset, w.scales[0] if len(w.scales) == 1 else w.scales)
-    return 4 * count_parameters(model)
 
 
 def _megabytes(size: int) -> str:
