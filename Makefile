@@ -1,14 +1,16 @@
-# edsr-lite: `make lab` to learn, `make test` to check. Both create .venv when needed.
+# edsr-lite: `make lab` to learn, `make test` to check. Both create .venv when needed: `make lab`
+# installs the course alone, `make test` (and every maintainer target) adds the developer tools.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+COURSE_STAMP := $(VENV)/.installed-course
 LAB_ARGS ?=
 RESULTS_ARGS ?=
 # Jupyter refuses to start as root (containers, CI) unless told that it is on purpose.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test venv lint format bench clean results checkpoints
+.PHONY: lab test venv course-venv lint format bench clean results checkpoints
 
 ## venv: a local virtual environment with edsr-lite installed (editable) with its course, dev and fast extras
 venv: $(STAMP)
@@ -17,12 +19,24 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --upgrade --quiet pip
 	$(BIN)/python -m pip install --quiet -e '.[course,dev,fast]'
-	touch $(STAMP)
+	touch $(STAMP) $(COURSE_STAMP)
+
+## course-venv: the same environment with the course alone (`pip install -e '.[course]'`: the
+## notebooks' needs, no developer tools); a full install made by `make venv` already has it
+course-venv: $(COURSE_STAMP)
+
+$(COURSE_STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	if [ ! $(STAMP) -nt pyproject.toml ]; then \
+		$(BIN)/python -m pip install --upgrade --quiet pip && \
+		$(BIN)/python -m pip install --quiet -e '.[course]'; \
+	fi
+	touch $(COURSE_STAMP)
 
 ## lab: open JupyterLab on the notebooks (headless, it prints the address to open). The server's
 ## root is the repository, so that the notebooks' links to README.md, data/RESULTS.md and the
 ## package's source open; it starts in notebooks/ (and serves build/student/ too).
-lab: venv
+lab: course-venv
 	$(BIN)/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks \
 		$(ROOT_FLAG) $(LAB_ARGS)
 
@@ -70,12 +84,19 @@ notebooks: venv
 			"build/notebooks/$$(basename "$$nb")" || exit 1; \
 	done
 
-## student: the notebooks with their exercise solutions taken out, for a class (notebooks/TEACHING.md);
-## `make lab` shows them in build/student/
+## student: the bundle to hand out to a class (notebooks/TEACHING.md): the notebooks with their
+## exercise solutions taken out, the package and its data, a README on installing; no answers
 STUDENT_DIR ?= build/student
 .PHONY: student
-student: venv
+student: course-venv
 	$(BIN)/python tools/make_student.py --out $(STUDENT_DIR)
+
+## grading: an nbgrader course folder, one exercises-only assignment per lesson
+## (notebooks/TEACHING.md walks through grading with it; nbgrader comes with `make venv`)
+GRADING_DIR ?= build/nbgrader
+.PHONY: grading
+grading: course-venv
+	$(BIN)/python tools/make_nbgrader.py --out $(GRADING_DIR)
 
 ## site: the course as a static website that reads offline, in build/site/ (open index.html): runs
 ## every notebook (full mode; SITE_MODE=fast for the fast version), then exports them to HTML

@@ -262,11 +262,36 @@ def test_make_student_target_writes_build_student(tmp_path):
         ["make", "student", f"STUDENT_DIR={out}"], cwd=ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert sorted(p.name for p in out.iterdir()) == sorted(
-        [p.name for p in _notebooks()] + ["README.md"]
-    )
+    nbs = sorted(p.name for p in (out / "notebooks").glob("*.ipynb"))
+    assert nbs == sorted(p.name for p in _notebooks())
+    assert (out / "README.md").is_file() and (out / "pyproject.toml").is_file()
     for path in _with_exercises():
-        student = (out / path.name).read_text()
+        student = (out / "notebooks" / path.name).read_text()
         assert "### BEGIN SOLUTION" not in student and "NotImplementedError" in student
     dry = subprocess.run(["make", "-n", "student"], cwd=ROOT, capture_output=True, text=True)
     assert "tools/make_student.py --out build/student" in dry.stdout
+
+
+# ============================================================================================
+# The exercise modules hold only their checks
+# ============================================================================================
+
+EXERCISE_MODULES = ["tour", "bn_removal", "residual_scaling", "multiscale", "pretrained_init",
+                    "benchmark"]  # fmt: skip
+
+
+def _from_the_package(value: object) -> bool:
+    if isinstance(value, ModuleType):
+        return value.__name__.split(".")[0] == "edsr_lite"
+    return str(getattr(value, "__module__", "") or "").split(".")[0] == "edsr_lite"
+
+
+@pytest.mark.parametrize("lesson", EXERCISE_MODULES)
+def test_an_exercise_module_exposes_only_its_checks(lesson):
+    """``exercises.<name>`` offers no reference answer: every public name that comes from
+    edsr_lite is one of the module's checks (the others are torch, numpy, typing: no answers)."""
+    module = importlib.import_module(f"edsr_lite.course.exercises.{lesson}")
+    public = {n: v for n, v in vars(module).items() if not n.startswith("_")}
+    package = sorted(n for n, v in public.items() if _from_the_package(v))
+    assert package == sorted(module.__all__), f"not checks: {set(package) - set(module.__all__)}"
+    assert all(n.startswith("check_") and callable(public[n]) for n in module.__all__)

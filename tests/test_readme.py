@@ -41,6 +41,24 @@ def test_quick_start_is_two_commands():
     ]
 
 
+def test_install_without_make_is_documented_for_linux_and_windows():
+    """The route without make: tests/test_student.py runs its Linux commands; Windows gets the
+    same with its own paths; the sizes of both environments are given."""
+    installing = README.split("\n## Installing\n", 1)[1].split("\n## ", 1)[0]
+    linux = re.search(r"```bash\n(.*?)```", installing, re.S).group(1).splitlines()
+    assert linux == ["python3 -m venv .venv", '.venv/bin/python -m pip install -e ".[course]"']
+    windows = re.search(r"```bat\n(.*?)```", installing, re.S).group(1)
+    assert "py -m venv .venv" in windows and ".venv\\Scripts\\jupyter lab" in windows
+    assert re.search(r"course alone takes [\d.]+ GB", installing.replace("\n", " "))
+
+
+def test_make_lab_installs_the_course_alone_and_make_test_the_developer_tools():
+    lab = subprocess.run(["make", "-n", "-B", "lab"], cwd=ROOT, capture_output=True, text=True)
+    assert "-e '.[course]'" in lab.stdout and "dev" not in lab.stdout
+    test = subprocess.run(["make", "-n", "-B", "test"], cwd=ROOT, capture_output=True, text=True)
+    assert "-e '.[course,dev,fast]'" in test.stdout
+
+
 def test_make_test_runs_pytest():
     out = subprocess.run(["make", "-n", "test"], cwd=ROOT, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr

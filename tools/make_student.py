@@ -1,7 +1,7 @@
 """Write the student versions of the notebooks: every solution replaced by a stub.
 
-    python tools/make_student.py                      # notebooks/*.ipynb -> build/student/
-    python tools/make_student.py --out DIR a.ipynb    # specific notebooks, another folder
+    python tools/make_student.py                      # the student bundle -> build/student/
+    python tools/make_student.py --out DIR a.ipynb    # only these notebooks, into DIR
 
 Teachers keep one source: the notebooks in ``notebooks/`` hold the exercises *with* their
 solutions, each between nbgrader's markers, on lines of their own::
@@ -22,7 +22,23 @@ cell after an exercise lets that NotImplementedError through). In a markdown cel
 becomes "YOUR ANSWER HERE". Outputs are stripped; ``notebooks/README.md`` is copied along.
 A notebook whose markers do not pair up (a BEGIN without its END, an END without a BEGIN, a
 BEGIN inside a region, a marker sharing its line with code) is refused with its cell and line,
-and then nothing is written. ``make student`` runs this; see ``notebooks/TEACHING.md``.
+and then nothing is written. Hidden-test regions (nbgrader's ``### BEGIN HIDDEN TESTS`` /
+``### END HIDDEN TESTS``) are removed.
+
+Without notebooks named, it writes the bundle a lecturer hands out (``make student``): the
+repository's layout without the answers, so that the notebooks' links work and the package
+installs from it::
+
+    build/student/
+        README.md        how to install (venv, pip, Windows too) and start
+        pyproject.toml   LICENSE
+        edsr_lite/       the package, as in the repository (the checks compare with it)
+        data/            the images and shipped checkpoints the notebooks use
+        docs/            the glossary and pages the notebooks link to
+        notebooks/       the student notebooks and their README
+
+No TEACHING.md, no tests (``tests/exercise_answers``), no tools, no nbgrader source. See
+``notebooks/TEACHING.md``.
 """
 
 from __future__ import annotations
@@ -47,6 +63,48 @@ CODE_STUB = (
     'raise NotImplementedError("Exercise: replace this line with your code")',
 )
 MARKDOWN_STUB = ("YOUR ANSWER HERE",)
+BEGIN_HIDDEN = "### BEGIN HIDDEN TESTS"
+END_HIDDEN = "### END HIDDEN TESTS"
+#: What the bundle copies from the repository, as it is there.
+BUNDLE_FILES = ("pyproject.toml", "LICENSE")
+BUNDLE_DIRS = ("edsr_lite", "data", "docs")
+BUNDLE_IGNORE = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", ".*")
+STUDENT_README = """\
+# edsr-lite: the course
+
+Six notebooks that measure the ideas of EDSR ("Enhanced Deep Residual Networks for Single Image
+Super-Resolution", Lim et al., CVPR Workshops 2017) live on a laptop CPU, with a small package,
+`edsr_lite`, that does the work. They are in `notebooks/`: start with `00_tour.ipynb` and go in
+order. Each notebook ends with exercises: write your code in place of `# YOUR CODE HERE`, then
+run the cell after it, which checks your code and tells you what is wrong, if anything.
+
+## Install (once)
+
+You need Python 3.10 or newer (python.org, or your system's). In this folder, create a virtual
+environment and install the course into it (about 1.5 GB, mostly PyTorch):
+
+Linux and macOS:
+
+```sh
+python3 -m venv .venv
+.venv/bin/python -m pip install -e ".[course]"
+```
+
+Windows (PowerShell or cmd):
+
+```bat
+py -m venv .venv
+.venv\\Scripts\\python -m pip install -e ".[course]"
+```
+
+## Start
+
+Linux and macOS: `.venv/bin/jupyter lab`; Windows: `.venv\\Scripts\\jupyter lab`. JupyterLab
+opens in your browser (or prints the address to open); open `notebooks/00_tour.ipynb`.
+
+The notebooks' heavy cells train small networks for a minute or two; `EDSR_LITE_FAST=1` in the
+environment before starting JupyterLab selects smaller budgets.
+"""
 
 _spec = importlib.util.spec_from_file_location("strip_notebooks", ROOT / "tools/strip_notebooks.py")
 strip_notebooks = importlib.util.module_from_spec(_spec)
@@ -103,14 +161,31 @@ def strip_solutions(source: str, cell_type: str = "code") -> str:
     return "\n".join(lines) + ("\n" if source.endswith("\n") else "")
 
 
+def strip_hidden_tests(source: str) -> str:
+    """The cell's source without nbgrader's hidden-test regions (markers included)."""
+    kept, hidden = [], False
+    for line in source.splitlines():
+        if line.strip() == BEGIN_HIDDEN:
+            hidden = True
+        elif line.strip() == END_HIDDEN:
+            hidden = False
+        elif not hidden:
+            kept.append(line)
+    return "\n".join(kept) + ("\n" if source.endswith("\n") and kept else "")
+
+
 def student_notebook(nb: nbformat.NotebookNode, name: str = "notebook") -> nbformat.NotebookNode:
-    """A stripped copy of ``nb`` without its solutions; MarkerError names the bad cell."""
+    """A stripped copy of ``nb`` without its solutions and hidden tests; MarkerError names the
+    bad cell."""
     nb = strip_notebooks.strip(nb)
     for index, cell in enumerate(nb.cells):
         if cell.cell_type not in ("code", "markdown"):
             continue
         try:
-            cell.source = strip_solutions(cell.source, cell.cell_type)
+            source = strip_solutions(cell.source, cell.cell_type)
+            if BEGIN_HIDDEN in source:
+                source = strip_hidden_tests(source)
+            cell.source = source
         except MarkerError as error:
             where = f"{name}, cell {index}" + (f" (id {cell.id})" if cell.get("id") else "")
             raise MarkerError(f"{where}: {error}") from None
@@ -141,17 +216,56 @@ def make_student(paths: Sequence[Path], out: Path, readme: Path | None = None) -
     return written
 
 
+def notebooks_readme(teachers: str) -> str:
+    """The student bundle's notebooks/README.md: the list of notebooks from the teachers' one,
+    without what it says to teachers."""
+    listing = [p for p in teachers.split("\n\n") if p.startswith("- `")]
+    return (
+        "# Notebooks\n\n"
+        "The notebook series walks through the EDSR paper's ideas, each measured live on a CPU.\n\n"
+        + "".join(p.strip() + "\n\n" for p in listing)
+        + "Every notebook ends with **exercises**: write your code in place of\n"
+        "`# YOUR CODE HERE`, then run the cell after it, which checks your code against the\n"
+        "package's and tells you what is wrong, if anything.\n"
+    )
+
+
+def make_bundle(out: Path, root: Path = ROOT) -> list[Path]:
+    """Write the student bundle into ``out`` (see the module doc); all notebooks are checked
+    before anything is written, and ``out`` is replaced."""
+    notebooks = sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+    students = [(p, student_notebook(nbformat.read(p, as_version=4), p.name)) for p in notebooks]
+    if out.exists():
+        shutil.rmtree(out)
+    (out / "notebooks").mkdir(parents=True)
+    for name in BUNDLE_FILES:
+        shutil.copy(root / name, out / name)
+    for name in BUNDLE_DIRS:
+        shutil.copytree(root / name, out / name, ignore=BUNDLE_IGNORE)
+    for path, nb in students:
+        nbformat.write(nb, out / "notebooks" / path.name)
+    readme = (root / "notebooks" / "README.md").read_text(encoding="utf-8")
+    (out / "notebooks" / "README.md").write_text(notebooks_readme(readme), encoding="utf-8")
+    (out / "README.md").write_text(STUDENT_README, encoding="utf-8")
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(
+        f"{out}: {len(students)} student notebooks, the package and its data, {size / 1e6:.0f} MB"
+    )
+    return sorted(p for p in out.rglob("*") if p.is_file())
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("paths", nargs="*", type=Path, help="notebooks (default: notebooks/)")
+    parser.add_argument(
+        "paths", nargs="*", type=Path, help="notebooks (default: the whole student bundle)"
+    )
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="folder to write into")
     args = parser.parse_args(argv)
-    paths = args.paths or sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-    if not paths:
-        print(f"error: no notebooks found in {NOTEBOOK_DIR}", file=sys.stderr)
-        return 1
     try:
-        make_student(paths, args.out, NOTEBOOK_DIR / "README.md")
+        if args.paths:
+            make_student(args.paths, args.out)
+        else:
+            make_bundle(args.out)
     except MarkerError as error:
         print(f"error: {error}; nothing written", file=sys.stderr)
         return 1

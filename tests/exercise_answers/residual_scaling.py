@@ -123,3 +123,103 @@ WRONG = [
     ("check_fold_res_scale", copy.deepcopy, "nothing was folded"),
     ("check_fold_res_scale", _fold_first_conv, "first conv"),
 ]  # fmt: skip
+
+
+# ============================================================================================
+# The fairness table: correct variants accepted (None), wrong answers refused (the message)
+# ============================================================================================
+
+
+def _growth_numpy(model, x):
+    """Population std in numpy, blocks found with modules(), a tensor-free float."""
+    outs = []
+    handles = [
+        m.register_forward_hook(lambda mod, inp, out: outs.append(out.detach().numpy()))
+        for m in model.modules()
+        if isinstance(m, el.ResBlock)
+    ]
+    with torch.no_grad():
+        model(x)
+    for h in handles:
+        h.remove()
+    return float(outs[-1].std() / outs[0].std())
+
+
+def _growth_tensor(model, x):
+    outs = []
+    handles = [b.register_forward_hook(lambda m, i, o: outs.append(o)) for b in model.body[:-1]]
+    try:
+        model(x)
+    finally:
+        for h in handles:
+            h.remove()
+    return outs[-1].std() / outs[0].std()
+
+
+def _growth_lesson(model, x):
+    from edsr_lite.course import residual_scaling
+
+    return residual_scaling.depth_profile(model, x, x).activation_growth
+
+
+def _predicted_float32(n_blocks, res_scale):
+    return torch.tensor(1 + res_scale**2 / 18, dtype=torch.float32) ** (n_blocks / 2)
+
+
+def _predicted_log(n_blocks, res_scale):
+    return math.exp(n_blocks / 2 * math.log1p(res_scale**2 / 18))
+
+
+def _predicted_lesson(n_blocks, res_scale):
+    from edsr_lite.course.residual_scaling import predicted_growth as reference
+
+    return reference(n_blocks, res_scale)
+
+
+def _fold_new_block(block):
+    conv = block.body[0]
+    folded = el.ResBlock(conv.in_channels, conv.kernel_size[0]).to(conv.weight.dtype)
+    folded.load_state_dict(block.state_dict())
+    folded.body[2].weight.data *= block.res_scale
+    folded.body[2].bias.data *= block.res_scale
+    return folded
+
+
+def _fold_parameters(block):
+    folded = copy.deepcopy(block).eval()  # the copy's mode is the student's choice
+    last = folded.body[-1]
+    last.weight = torch.nn.Parameter(last.weight * block.res_scale)
+    last.bias = torch.nn.Parameter(last.bias * block.res_scale)
+    folded.res_scale = 1
+    return folded
+
+
+def _fold_switches_mode(block):
+    block.eval()
+    return fold_block(block)
+
+
+def _fold_float32(block):
+    return fold_block(block).float()
+
+
+VARIANTS = [
+    ("check_activation_growth", activation_growth, None),
+    ("check_activation_growth", _growth_numpy, None),
+    ("check_activation_growth", _growth_tensor, None),
+    ("check_activation_growth", _growth_lesson, "`residual_scaling.depth_profile`"),
+    ("check_activation_growth", _growth_no_hook_removal, "left hooks"),
+    ("check_predicted_growth", predicted_growth, None),
+    ("check_predicted_growth", _predicted_float32, None),
+    ("check_predicted_growth", _predicted_log, None),
+    ("check_predicted_growth", _predicted_lesson, "`residual_scaling.predicted_growth`"),
+    ("check_predicted_growth", lambda b, s: (1 + s**2 / 18) ** b, "variance's growth"),
+    ("check_fold_res_scale", fold_block, None),
+    ("check_fold_res_scale", _fold_new_block, None),
+    ("check_fold_res_scale", _fold_parameters, None),
+    ("check_fold_res_scale", el.fold_res_scale, "calls edsr_lite's own `fold_res_scale`"),
+    ("check_fold_res_scale", lambda block: el.fold_res_scale(block), "own `fold_res_scale`"),
+    ("check_fold_res_scale", _fold_switches_mode, "switched the given block to evaluation mode"),
+    ("check_fold_res_scale", _fold_float32, "weights are torch.float32"),
+    ("check_fold_res_scale", _fold_in_place, "changed the block it was given"),
+]  # fmt: skip

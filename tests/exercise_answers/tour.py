@@ -80,3 +80,94 @@ WRONG = [
     ("check_error_map", lambda sr, hr, s: np.abs(sr.astype(float) - hr)[s:-s, s:-s], "Y channel"),
     ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s) ** 2, "squared error"),
 ]  # fmt: skip
+
+
+# ============================================================================================
+# The fairness table: correct variants accepted (None), wrong answers refused (the message)
+# ============================================================================================
+
+
+def _baseline_as_list(hr, scale):
+    return list(bicubic_baseline(hr, scale))
+
+
+def _baseline_slicing_crop(hr, scale):
+    h, w = hr.shape[:2]
+    lr = el.imresize(hr[: h - h % scale, : w - w % scale], scale=1 / scale)
+    return lr, el.imresize(lr, output_shape=(lr.shape[0] * scale, lr.shape[1] * scale))
+
+
+def _baseline_lesson(hr, scale):
+    from edsr_lite.course import tour
+
+    versions = tour.sr_versions(hr, scale, {})
+    return versions["LR"], versions["bicubic"]
+
+
+def _baseline_downscale(hr, scale):
+    from edsr_lite.core import degradation
+
+    lr = degradation.downscale(modcrop(hr, scale), scale)
+    return lr, el.imresize(lr, scale)
+
+
+def _baseline_bicubic_sr(hr, scale):
+    from edsr_lite import evaluation
+
+    lr = el.imresize(modcrop(hr, scale), 1 / scale)
+    return lr, evaluation.bicubic_sr(lr, scale)
+
+
+def _baseline_in_place(hr, scale):
+    np.clip(hr, 0, 200, out=hr)
+    return bicubic_baseline(hr, scale)
+
+
+def _float_both(hr, scale):
+    lr = el.imresize(modcrop(hr, scale).astype(np.float64), 1 / scale)
+    return lr, el.imresize(lr, scale)
+
+
+def _my_y(img):
+    rgb = img.astype(np.float64)
+    return 16 + (65.481 * rgb[..., 0] + 128.553 * rgb[..., 1] + 24.966 * rgb[..., 2]) / 255
+
+
+def _error_map_own_y(sr, hr, scale):
+    return np.abs(_my_y(sr) - _my_y(hr))[scale:-scale, scale:-scale]
+
+
+def _error_map_float32_shave(sr, hr, scale):
+    return el.core.metrics.shave(np.abs(rgb_to_y(sr) - rgb_to_y(hr)).astype(np.float32), scale)
+
+
+def _error_map_tensor(sr, hr, scale):
+    import torch
+
+    return torch.from_numpy(error_map(sr, hr, scale))
+
+
+def _error_map_lesson(sr, hr, scale):
+    from edsr_lite.course import tour
+
+    return tour.error_maps({"HR": hr, "SR": sr}, scale)["SR"]
+
+
+VARIANTS = [
+    ("check_bicubic_baseline", bicubic_baseline, None),
+    ("check_bicubic_baseline", _baseline_as_list, None),
+    ("check_bicubic_baseline", _baseline_slicing_crop, None),
+    ("check_bicubic_baseline", _baseline_lesson, "calls edsr_lite's own `tour.sr_versions`"),
+    ("check_bicubic_baseline", _baseline_downscale, "calls edsr_lite's own `downscale`"),
+    ("check_bicubic_baseline", _baseline_bicubic_sr, "calls edsr_lite's own `bicubic_sr`"),
+    ("check_bicubic_baseline", _baseline_in_place, "changed hr in place"),
+    ("check_bicubic_baseline", _float_both, "lr is float64(.|\n)*sr is float64"),
+    ("check_error_map", error_map, None),
+    ("check_error_map", _error_map_own_y, None),
+    ("check_error_map", _error_map_float32_shave, None),
+    ("check_error_map", _error_map_tensor, None),
+    ("check_error_map", _error_map_lesson, "calls edsr_lite's own `tour.error_maps`"),
+    ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s).astype(np.uint8), "uint8 map"),
+    ("check_error_map", lambda sr, hr, s: error_map(sr, hr, s, shave=False, absolute=False),
+     "shave 2 pixels(.|\n)*absolute value"),
+]  # fmt: skip

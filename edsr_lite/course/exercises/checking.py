@@ -5,9 +5,15 @@ A check (a ``check_...`` of a lesson's module, such as
 runs the student's answer with :func:`run_answer` and the package's reference on seeded random
 inputs of several shapes and scales, and compares them (:func:`same` for tensors). On success
 it prints one line with :func:`passed` (``✓ check_resblock passed (3 cases)``) and returns
-None. On a mistake it raises :class:`ExerciseError` (an ``AssertionError``) whose message says
-what is wrong: each check computes the typical wrong answers too, and :func:`diagnose` names
-the one the student's answer equals ("BN still present", "forgot the shave", ...).
+None. On a mistake it raises :class:`ExerciseError` (an ``AssertionError``) that lists every
+mistake the check can name (collected with :func:`mistakes`), what was expected and a hint:
+each check computes the typical wrong answers too, and :func:`diagnose` names the one the
+student's answer equals ("BN still present", "forgot the shave", ...). A notebook shows the
+error as a short box (its ``_render_traceback_``), not a traceback through this module.
+
+Passing requires doing: before running the answer, a check calls
+:func:`edsr_lite.course.exercises.guard.refuse_references`, and nbgrader's hidden tests call
+:func:`edsr_lite.course.exercises.guard.fresh_check` (see that module).
 
 ``NotImplementedError`` raised by the student's code (the stub that ``tools/make_student.py``
 leaves in the student notebooks) propagates unchanged, so an unanswered exercise fails at its
@@ -21,8 +27,12 @@ Every check takes well under two seconds on a laptop CPU and leaves the global r
 from __future__ import annotations
 
 import functools
+import sysconfig
+import textwrap
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -30,11 +40,14 @@ import torch
 
 __all__ = [
     "ExerciseError",
+    "Mistakes",
+    "mistakes",
     "as_number",
     "benchmark_pair",
     "diagnose",
     "expect_tensor",
     "full_range_y",
+    "is_library",
     "isolated",
     "max_diff",
     "name_of",
@@ -45,13 +58,151 @@ __all__ = [
 ]
 
 
+#: Where code that is not the student's lives: the package, the standard library, site-packages.
+_LIBRARY_DIRS = tuple(
+    {Path(__file__).resolve().parents[2]}
+    | {
+        Path(p).resolve()
+        for k in ("stdlib", "platstdlib", "purelib", "platlib")
+        if (p := sysconfig.get_paths().get(k))
+    }
+)
+
+
+def is_library(filename: str) -> bool:
+    """Whether a code file belongs to edsr_lite, the standard library or an installed package
+    (the student's own code lives elsewhere: a notebook cell, a script, a test module)."""
+    if not filename or filename.startswith("<frozen"):
+        return bool(filename)
+    path = Path(filename).resolve()
+    return any(path.is_relative_to(d) for d in _LIBRARY_DIRS)
+
+
 # --------------------------------------------------------------------------------------------
 # The result: a line on success, an ExerciseError that names the mistake otherwise
 # --------------------------------------------------------------------------------------------
 
 
 class ExerciseError(AssertionError):
-    """An exercise's answer is wrong; the message says what, and how to fix it."""
+    """An exercise's answer is wrong: every mistake the check could name, what it expected, a hint.
+
+    ``str(error)`` is the mistakes, one per line. In IPython/Jupyter the error shows as a short
+    box (:meth:`_render_traceback_`) instead of a traceback through the checker; the cell still
+    fails, so nbgrader and nbclient see an error. ``check`` is the name of the check that raised
+    it (filled in by :func:`isolated`)."""
+
+    def __init__(
+        self,
+        message: str | Sequence[str],
+        *,
+        expected: str = "",
+        hint: str = "",
+        check: str = "",
+    ) -> None:
+        self.mistakes = [message] if isinstance(message, str) else [str(m) for m in message]
+        self.expected = expected
+        self.hint = hint
+        self.check = check
+        super().__init__("\n".join(self.mistakes))
+
+    def _render_traceback_(self) -> list[str]:
+        """The lines IPython shows for this error: a box, no traceback."""
+        return render_box(self)
+
+
+_BOX_WIDTH = 92
+_RED, _BOLD, _RESET = "\x1b[31m", "\x1b[1m", "\x1b[0m"
+
+
+def render_box(error: ExerciseError) -> list[str]:
+    """The box of an :class:`ExerciseError`: the check's name, each mistake as a bullet, what
+    was expected, the hint, and (for an error raised by the student's code) where it happened."""
+    count = len(error.mistakes)
+    title = f"✗ {error.check or 'the check'} failed"
+    title += f": {count} mistakes" if count > 1 else ""
+    lines = [f"{_RED}{_BOLD}╭─ {title} {'─' * max(3, _BOX_WIDTH - len(title) - 4)}{_RESET}"]
+
+    def add(text: str, first: str, rest: str) -> None:
+        for j, paragraph in enumerate(text.splitlines() or [""]):
+            wrapped = textwrap.wrap(paragraph, _BOX_WIDTH - 6) or [""]
+            for k, line in enumerate(wrapped):
+                lead = first if j == 0 and k == 0 else rest
+                lines.append(f"{_RED}│{_RESET} {lead}{line}")
+
+    for mistake in error.mistakes:
+        add(mistake, "• ", "  ")
+    where = _student_frame(error)
+    if where:
+        add(where, "where: ", "       ")
+    if error.expected:
+        add(error.expected, "expected: ", "          ")
+    if error.hint:
+        add(error.hint, "hint: ", "      ")
+    lines.append(f"{_RED}╰{'─' * (_BOX_WIDTH - 1)}{_RESET}")
+    return lines
+
+
+def _student_frame(error: BaseException) -> str:
+    """``line N of f: <code>`` for the last frame of the student's code in the chained error."""
+    cause = error.__cause__
+    if cause is None or cause.__traceback__ is None:
+        return ""
+    frames = [f for f in traceback.extract_tb(cause.__traceback__) if not is_library(f.filename)]
+    if not frames:
+        return ""
+    frame = frames[-1]
+    return f"line {frame.lineno} of {frame.name}: {(frame.line or '').strip()}"
+
+
+class Mistakes:
+    """The mistakes a check found so far (see :func:`mistakes`)."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.found: list[str] = []
+        self.expected = ""
+        self.hints: list[str] = []
+
+    def add(self, message: str, *, hint: str = "") -> None:
+        """Note one mistake (and, once, the hint that goes with it)."""
+        if message not in self.found:
+            self.found.append(message)
+        if hint and hint not in self.hints:
+            self.hints.append(hint)
+
+    def __bool__(self) -> bool:
+        return bool(self.found)
+
+    def __len__(self) -> int:
+        return len(self.found)
+
+    def error(self) -> ExerciseError:
+        """One ExerciseError listing every mistake noted."""
+        return ExerciseError(
+            self.found, expected=self.expected, hint=" ".join(self.hints), check=self.what
+        )
+
+
+@contextmanager
+def mistakes(what: str) -> Iterator[Mistakes]:
+    """Collect every mistake a check can name, then raise them together.
+
+    ``with mistakes("check_resblock") as found: found.add("BN still present")`` raises one
+    :class:`ExerciseError` listing every mistake added, when the block ends. An ExerciseError
+    raised inside the block (the answer crashed, say) is raised with the mistakes noted before
+    it added in front."""
+    found = Mistakes(what)
+    try:
+        yield found
+    except ExerciseError as error:
+        for message in error.mistakes:
+            found.add(message)
+        found.expected = found.expected or error.expected
+        if error.hint and error.hint not in found.hints:
+            found.hints.append(error.hint)
+        raise found.error() from error.__cause__
+    if found:
+        raise found.error()
 
 
 def passed(name: str, cases: int) -> None:
@@ -96,6 +247,9 @@ def isolated(check: Callable[[Any], None]) -> Callable[[Any], None]:
         try:
             with torch.random.fork_rng(devices=[]):
                 check(answer)
+        except ExerciseError as error:
+            error.check = error.check or check.__name__
+            raise
         finally:
             torch.set_num_threads(threads)
 

@@ -7,7 +7,8 @@
 ===============================  ==============================================
 
 The lesson's code: :mod:`edsr_lite.course.residual_scaling`. How a check runs and reports:
-:mod:`edsr_lite.course.exercises.checking`.
+:mod:`edsr_lite.course.exercises.checking`. The module holds only its checks: the references
+they compare with are imported inside them, so they are not ``exercises.<name>``.
 """
 
 from __future__ import annotations
@@ -15,30 +16,19 @@ from __future__ import annotations
 import copy
 import math
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 from torch import nn
 
-from edsr_lite.core.models import EDSR, ResBlock, fold_res_scale
-from edsr_lite.course.exercises.checking import (
-    ExerciseError,
-    as_number,
-    diagnose,
-    isolated,
-    max_diff,
-    name_of,
-    passed,
-    run_answer,
-    same,
-    seeded,
-)
-from edsr_lite.course.residual_scaling import depth_profile, predicted_growth
+from edsr_lite.course.exercises import checking as _checking
+from edsr_lite.course.exercises import guard as _guard
 
 #: The checks, in the order the notebook's exercises call them.
 __all__ = ["check_activation_growth", "check_predicted_growth", "check_fold_res_scale"]
 
 
-@isolated
+@_checking.isolated
 def check_activation_growth(fn: Callable[[nn.Module, torch.Tensor], float]) -> None:
     """Check ``fn(model, x) -> float``: how much the activations grow through the residual
     blocks of an EDSR ``model`` for the input batch ``x``.
@@ -48,26 +38,35 @@ def check_activation_growth(fn: Callable[[nn.Module, torch.Tensor], float]) -> N
     std(output of the first ResBlock), measured in one forward pass with forward hooks
     (``register_forward_hook``), and remove the hooks before returning.
 
-    Reference: :func:`edsr_lite.course.residual_scaling.depth_profile`'s
-    ``activation_growth``. Three models (6 blocks with res_scale 1 and 0.1, 3 blocks at x3),
-    random inputs.
+    Any std works (``unbiased`` or not, numpy's or torch's: all blocks' outputs have the same
+    size, so the ratio is the same), as does a 0-d tensor. Reference:
+    :func:`edsr_lite.course.residual_scaling.depth_profile`'s ``activation_growth``; the answer
+    may use ``el.ResBlock`` to find the blocks, nothing else of the lesson's. Three models (6
+    blocks with res_scale 1 and 0.1, 3 blocks at x3), random inputs.
     """
+    from edsr_lite.core.models import EDSR, ResBlock
+    from edsr_lite.course import residual_scaling
+
+    _guard.refuse_references(fn, [residual_scaling], what=_checking.name_of(fn), allowed=[ResBlock])
     cases = [(6, 16, 1.0, 2, (2, 3, 10, 10)), (6, 16, 0.1, 2, (1, 3, 12, 9)), (3, 8, 1.0, 3, None)]
-    with seeded(3):
+    with _checking.seeded(3):
         for n_blocks, n_feats, s, scale, shape in cases:
             shape = shape or (2, 3, 7, 8)
             model = EDSR(scale, n_resblocks=n_blocks, n_feats=n_feats, res_scale=s)
             x = torch.rand(shape) * 255
             hr = torch.rand(shape[0], 3, scale * shape[2], scale * shape[3]) * 255
-            expected = depth_profile(model, x, hr).activation_growth
+            expected = residual_scaling.depth_profile(model, x, hr).activation_growth
             model.zero_grad(set_to_none=True)
-            stats = _block_stats(model, x)
-            call = f"{name_of(fn)}(model, x) for {n_blocks} blocks x {n_feats}, res_scale {s:g}"
+            stats = _block_stats(model, x, ResBlock)
+            call = (
+                f"{_checking.name_of(fn)}(model, x) for {n_blocks} blocks x {n_feats}, "
+                f"res_scale {s:g}"
+            )
             with torch.no_grad():
-                got = as_number(run_answer(fn, model, x, what=call), call)
+                got = _checking.as_number(_checking.run_answer(fn, model, x, what=call), call)
             left = [n for n, m in model.named_modules() if m._forward_hooks or m._forward_pre_hooks]
             if left:
-                raise ExerciseError(
+                raise _checking.ExerciseError(
                     f"{call} left hooks on {', '.join(repr(n or 'model') for n in left)}: keep "
                     "the handle that register_forward_hook returns and call handle.remove() "
                     "(a forgotten hook runs, and keeps its tensors alive, at every later call)"
@@ -75,7 +74,7 @@ def check_activation_growth(fn: Callable[[nn.Module, torch.Tensor], float]) -> N
             if math.isclose(got, expected, rel_tol=1e-4):
                 continue
             out_std, in_std, out_abs = stats["out_std"], stats["in_std"], stats["out_abs"]
-            mistake = diagnose(
+            mistake = _checking.diagnose(
                 got,
                 [
                     (
@@ -106,19 +105,19 @@ def check_activation_growth(fn: Callable[[nn.Module, torch.Tensor], float]) -> N
                 ],
                 lambda a, b: math.isclose(a, b, rel_tol=1e-4),
             )
-            raise ExerciseError(
+            raise _checking.ExerciseError(
                 (mistake or "wrong growth") + f": {call} returned {got:.6g}, expected "
                 f"{expected:.6g} (std of the last ResBlock's output / std of the first's)"
             )
-    passed("check_activation_growth", len(cases))
+    _checking.passed("check_activation_growth", len(cases))
 
 
-def _block_stats(model: EDSR, x: torch.Tensor) -> dict[str, list[float]]:
+def _block_stats(model: nn.Module, x: torch.Tensor, block_class: type) -> dict[str, list[float]]:
     """Per-ResBlock std of outputs and inputs, mean |output|; std of the body's output."""
     outs: list[torch.Tensor] = []
     ins: list[torch.Tensor] = []
     body: list[torch.Tensor] = []
-    blocks = [b for b in model.body if isinstance(b, ResBlock)]
+    blocks = [b for b in model.body if isinstance(b, block_class)]
     handles = [b.register_forward_hook(lambda m, a, o: outs.append(o.clone())) for b in blocks]
     handles += [b.register_forward_pre_hook(lambda m, a: ins.append(a[0].clone())) for b in blocks]
     handles.append(model.body.register_forward_hook(lambda m, a, o: body.append(o.clone())))
@@ -136,7 +135,12 @@ def _block_stats(model: EDSR, x: torch.Tensor) -> dict[str, list[float]]:
     }
 
 
-@isolated
+#: How close a predicted growth must be: float32 arithmetic is fine; every typical mistake is
+#: further off in at least one case.
+_GROWTH_TOL = 1e-5
+
+
+@_checking.isolated
 def check_predicted_growth(fn: Callable[[int, float], float]) -> None:
     """Check ``fn(n_blocks, res_scale) -> float``: the growth of the activations' std over
     ``n_blocks`` residual blocks at PyTorch's default initialization, predicted by hand.
@@ -144,18 +148,22 @@ def check_predicted_growth(fn: Callable[[int, float], float]) -> None:
     A conv initialized as PyTorch does keeps a third of its input's mean square, the ReLU
     half of that, the second conv a third again, and ``res_scale`` multiplies the branch: each
     block adds ``res_scale**2 / 18`` of its input's variance; variances multiply block after
-    block, and the std is the square root. Reference:
+    block, and the std is the square root. Any float or 0-d tensor, computed in float32 or
+    float64 (compared to a relative 1e-5). Reference:
     :func:`edsr_lite.course.residual_scaling.predicted_growth`. Six cases (1 to 80 blocks,
     scale 0.1 to 2).
     """
+    from edsr_lite.course import residual_scaling
+
+    _guard.refuse_references(fn, [residual_scaling], what=_checking.name_of(fn))
     cases = [(32, 1.0), (32, 0.1), (16, 0.5), (80, 1.0), (1, 2.0), (7, 0.3)]
     for b, s in cases:
-        call = f"{name_of(fn)}({b}, {s})"
-        got = as_number(run_answer(fn, b, s, what=call), call)
-        expected = predicted_growth(b, s)
-        if math.isclose(got, expected, rel_tol=1e-9):
+        call = f"{_checking.name_of(fn)}({b}, {s})"
+        got = _checking.as_number(_checking.run_answer(fn, b, s, what=call), call)
+        expected = residual_scaling.predicted_growth(b, s)
+        if math.isclose(got, expected, rel_tol=_GROWTH_TOL):
             continue
-        mistake = diagnose(
+        mistake = _checking.diagnose(
             got,
             [
                 (
@@ -187,85 +195,131 @@ def check_predicted_growth(fn: Callable[[int, float], float]) -> None:
                     (s**2 / 18) ** (b / 2),
                 ),
             ],
-            lambda a, v: math.isclose(a, v, rel_tol=1e-9),
+            lambda a, v: math.isclose(a, v, rel_tol=_GROWTH_TOL),
         )
-        raise ExerciseError(
+        raise _checking.ExerciseError(
             (mistake or "wrong prediction") + f": {call} returned {got:.6g}, expected "
             f"{expected:.6g}"
         )
-    passed("check_predicted_growth", len(cases))
+    _checking.passed("check_predicted_growth", len(cases))
 
 
-@isolated
-def check_fold_res_scale(fn: Callable[[ResBlock], nn.Module]) -> None:
+@_checking.isolated
+def check_fold_res_scale(fn: Callable[[nn.Module], nn.Module]) -> None:
     """Check ``fn(block) -> folded``: fold a block's ``res_scale`` into its last convolution.
 
     ``block``: an :class:`edsr_lite.core.models.ResBlock` without BN (``block.body`` is conv, ReLU,
     conv; ``block.res_scale`` is s). Return a *copy* (``copy.deepcopy``) whose last conv has
-    weight s·W and bias s·b and whose ``res_scale`` is 1; the given block stays unchanged.
+    weight s·W and bias s·b and whose ``res_scale`` is 1; the given block stays unchanged (its
+    weights, ``res_scale`` and training mode). The copy keeps the block's dtype.
     ``x + s·conv(y) = x + conv'(y)``, so the outputs agree to float rounding.
 
-    Reference: :func:`edsr_lite.core.models.fold_res_scale`. Three blocks (s = 0.1, 0.5, 2; kernel
-    3 and 5), random inputs N x F x H x W.
+    Reference: :func:`edsr_lite.core.models.fold_res_scale`; the answer may use ``el.ResBlock``
+    (to build or check the copy). Three blocks (s = 0.1, 0.5, 2; kernel 3 and 5; one in training
+    mode, one in float64), random inputs N x F x H x W.
     """
-    cases = [(8, 3, 0.1, (2, 8, 6, 7)), (6, 5, 0.5, (1, 6, 9, 5)), (4, 3, 2.0, (3, 4, 5, 5))]
-    with seeded(4):
-        for n_feats, k, s, shape in cases:
-            block = ResBlock(n_feats, k, res_scale=s).eval()
-            with torch.no_grad():
-                for conv in (block.body[0], block.body[2]):
-                    conv.bias.add_(torch.randn_like(conv.bias))  # biases that matter
-            before = copy.deepcopy(block)
-            x = torch.randn(shape)
-            call = f"{name_of(fn)}(block) for res_scale={s:g}"
-            folded = run_answer(fn, block, what=call)
-            changed = [
-                n
-                for n, p in block.state_dict().items()
-                if not torch.equal(p, before.state_dict()[n])
-            ]
-            if changed or block.res_scale != s:
-                raise ExerciseError(
-                    f"{call} changed the block it was given ({', '.join(changed) or 'res_scale'})"
-                    ": fold a copy (folded = copy.deepcopy(block)) and leave the original as it "
-                    "is (a model you are still training must keep its res_scale)"
+    from edsr_lite.core import models
+    from edsr_lite.course import residual_scaling
+
+    _guard.refuse_references(
+        fn,
+        [models.fold_res_scale, residual_scaling],
+        what=_checking.name_of(fn),
+        allowed=[models.ResBlock],
+    )
+    cases: list[_FoldCase] = [
+        (8, 3, 0.1, (2, 8, 6, 7), True, torch.float32),
+        (6, 5, 0.5, (1, 6, 9, 5), False, torch.float32),
+        (4, 3, 2.0, (3, 4, 5, 5), False, torch.float64),
+    ]
+    with _checking.seeded(4):
+        for case in cases:
+            with _checking.mistakes("check_fold_res_scale") as found:
+                found.expected = (
+                    "a deep copy whose last conv has weight s·W and bias s·b, res_scale = 1, "
+                    "the same dtype; the given block unchanged"
                 )
-            if folded is block:
-                raise ExerciseError(f"{call} returned the block itself: return a folded copy")
-            if not isinstance(folded, ResBlock):
-                raise ExerciseError(
-                    f"{call} returned {type(folded).__name__}: return a ResBlock (a deep copy "
-                    "of the block, with its last conv changed)"
-                )
-            if len(folded.body) != len(block.body):
-                raise ExerciseError(
-                    f"the folded block's body has {len(folded.body)} layers instead of "
-                    f"{len(block.body)}: change the last conv's weights, add no layer"
-                )
-            with torch.no_grad():
-                expected = fold_res_scale(before).eval()(x)
-                original = before(x)
-                out = folded.eval()(x)
-            if folded.res_scale != 1:
-                raise ExerciseError(
-                    "nothing was folded: the copy still multiplies its branch by res_scale = "
-                    f"{folded.res_scale:g}. Scale the last conv's weight and bias by it, then "
-                    "set res_scale = 1.0"
-                    if same(out, original)
-                    else f"the folded block's res_scale is {folded.res_scale:g}: once the last "
-                    "conv carries the scale, set res_scale = 1.0, or the branch is scaled twice"
-                )
-            if same(out, expected, atol=1e-5):
-                continue
-            mistake = diagnose(out, _fold_mistakes(before, x), lambda a, b: same(a, b, 1e-5))
-            raise ExerciseError(
-                (mistake or "the folded block's output differs from the original's")
-                + f" ({call}: {max_diff(out, expected)})"
-            )
-    passed("check_fold_res_scale", len(cases))
+                _fold_case(fn, case, models, found)
+    _checking.passed("check_fold_res_scale", len(cases))
 
 
-def _fold_mistakes(block: ResBlock, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
+#: One case: n_feats, kernel size, res_scale, input shape, training mode, dtype.
+_FoldCase = tuple[int, int, float, tuple[int, ...], bool, torch.dtype]
+
+
+def _fold_case(fn: Callable, case: _FoldCase, models: Any, found: _checking.Mistakes) -> None:
+    """Note every mistake of one case (a mistake that hides the others ends the list)."""
+    n_feats, k, s, shape, training, dtype = case
+    block = models.ResBlock(n_feats, k, res_scale=s).train(training).to(dtype)
+    with torch.no_grad():
+        for conv in (block.body[0], block.body[2]):
+            conv.bias.add_(torch.randn_like(conv.bias))  # biases that matter
+    before = copy.deepcopy(block)
+    x = torch.randn(shape, dtype=dtype)
+    mode = "training" if training else "evaluation"
+    call = f"{_checking.name_of(fn)}(block) for res_scale={s:g} ({mode} mode, {dtype})"
+    folded = _checking.run_answer(fn, block, what=call)
+    old = before.state_dict()
+    changed = [n for n, p in block.state_dict().items() if not torch.equal(p, old[n])]
+    if changed or block.res_scale != s:
+        found.add(
+            f"{call} changed the block it was given ({', '.join(changed) or 'res_scale'}): fold "
+            "a copy (folded = copy.deepcopy(block)) and leave the original as it is (a model you "
+            "are still training must keep its res_scale)"
+        )
+    if block.training != training:
+        found.add(
+            f"{call} switched the given block to {'training' if block.training else 'evaluation'}"
+            " mode: leave its mode alone (call .eval() on the copy if you need it)"
+        )
+    if folded is block:
+        found.add(f"{call} returned the block itself: return a folded copy")
+        return
+    if not isinstance(folded, models.ResBlock):
+        found.add(
+            f"{call} returned {type(folded).__name__}: return a ResBlock (a deep copy of the "
+            "block, with its last conv changed)"
+        )
+        return
+    if len(folded.body) != len(block.body):
+        found.add(
+            f"the folded block's body has {len(folded.body)} layers instead of "
+            f"{len(block.body)}: change the last conv's weights, add no layer"
+        )
+        return
+    dtypes = sorted({str(p.dtype) for p in folded.parameters()} - {str(dtype)})
+    if dtypes:
+        found.add(
+            f"the folded block's weights are {', '.join(dtypes)}, the block's {dtype}: keep the "
+            "dtype (multiply in place, or weight * res_scale)"
+        )
+        return
+    with torch.no_grad():
+        expected = models.fold_res_scale(before).eval()(x)
+        original = before.eval()(x)
+        out = copy.deepcopy(folded).eval()(x)
+    if folded.res_scale != 1:
+        found.add(
+            "nothing was folded: the copy still multiplies its branch by res_scale = "
+            f"{folded.res_scale:g}. Scale the last conv's weight and bias by it, then set "
+            "res_scale = 1.0"
+            if _checking.same(out, original)
+            else f"the folded block's res_scale is {folded.res_scale:g}: once the last conv "
+            "carries the scale, set res_scale = 1.0, or the branch is scaled twice"
+        )
+        return
+    if _checking.same(out, expected, atol=1e-5):
+        return
+    mistake = _checking.diagnose(
+        out, _fold_mistakes(before, x), lambda a, b: _checking.same(a, b, 1e-5)
+    )
+    found.add(
+        (mistake or "the folded block's output differs from the original's")
+        + f" ({call}: {_checking.max_diff(out, expected)})"
+    )
+
+
+def _fold_mistakes(block: nn.Module, x: torch.Tensor) -> list[tuple[str, torch.Tensor]]:
     s = block.res_scale
 
     def variant(scale_layers: Sequence[int], weight: float, bias: float) -> torch.Tensor:
