@@ -57,16 +57,6 @@ def test_gray_bridge_scores_1_32_db_higher_under_protocol_model():
     assert rows["mean"][d] == pytest.approx(0.09, abs=0.02)
 
 
-def test_ensemble_rows_report_the_gain():
-    torch.manual_seed(0)
-    model = build("edsr_tiny", 2)
-    rows = benchmark.ensemble_rows(model, ("Set5",), (2,))
-    plain, plus, gain = rows
-    assert (plain["method"], plus["method"]) == ("edsr_tiny", "edsr_tiny+")
-    assert gain["psnr"] == pytest.approx(plus["psnr"] - plain["psnr"])
-    assert plain["psnr"] == pytest.approx(evaluate(model, ("Set5",), (2,))[0]["psnr"])
-
-
 def test_mosaic_is_a_large_real_image():
     big = benchmark.mosaic("B100", 3, 3)
     assert big.shape == (960, 1440, 3) and big.dtype == np.uint8 and big.std() > 20
@@ -104,3 +94,66 @@ def test_the_tiling_sentence_picks_its_words_from_the_measurement():
     assert "0.5 s longer" in said and "above the budget's estimate" in said
     assert f"{out.size} output values that differ" in said and "(budget 192 MiB, 1 tile)" in said
     assert "as much as PyTorch allocated" in said
+
+
+def _scores(kept_minus_shaved: list[float]) -> np.ndarray:
+    """Per-image rows (Y shaved, RGB shaved, Y kept) with the given border effect."""
+    shaved = np.array([30.0, 31.0, 32.0, 33.0, 34.0])
+    return np.stack([shaved, shaved - 1, shaved + np.asarray(kept_minus_shaved)], axis=1)
+
+
+def test_protocol_scores_are_per_image_and_average_to_the_table():
+    scores = benchmark.protocol_scores({"bicubic": bicubic_sr}, "Set5", scale=2)
+    assert scores["bicubic"].shape == (5, 3)
+    (row,) = benchmark.variant_rows(scores)
+    assert row[benchmark.Y_BORDER_KEPT] == pytest.approx(scores["bicubic"][:, 2].mean())
+
+
+def test_the_border_sentence_judges_each_method_by_its_per_image_noise():
+    same = {"a": _scores([0.01, -0.01, 0.02, 0.0, -0.02]), "b": _scores([0.0] * 5)}
+    said = benchmark.border_sentence(same)
+    assert "Keeping the border moves a's score by +0.00 dB (within its noise" in said
+    assert "pay the same within noise" in said
+    apart = {
+        "a": _scores([0.01, 0.0, 0.01, 0.0, 0.01]),
+        "b": _scores([-0.5, -0.6, -0.4, -0.5, -0.5]),
+    }
+    said = benchmark.border_sentence(apart)
+    assert "b's score by -0.50 dB (beyond its noise" in said
+    assert "costs a and b different amounts" in said
+
+
+def test_the_pil_sentence_says_within_noise_when_the_pairs_disagree():
+    noisy = {"net": np.array([[30.0, 30.1], [31.0, 30.9], [32.0, 32.05], [33.0, 32.96]])}
+    assert "scores the same as on MATLAB's within noise" in benchmark.pil_sentence(noisy)
+    lower = {"net": np.array([[30.0, 29.9], [31.0, 30.91], [32.0, 31.89], [33.0, 32.9]])}
+    said = benchmark.pil_sentence(lower)
+    assert "scores 0.100 dB lower than on MATLAB's, beyond its noise" in said
+    (row,) = benchmark.pil_rows(lower)
+    assert row[benchmark.DIFFERENCE] == pytest.approx(-0.1)
+
+
+def test_the_ensemble_gain_is_paired_over_the_same_images():
+    torch.manual_seed(0)
+    model = build("edsr_tiny", 2)
+    rows = benchmark.ensemble_scores(model, ("Set5",), scale=2)
+    assert [r["image"] for r in rows] == ["baby", "bird", "butterfly", "head", "woman"]
+    plain = np.mean([r["plain"] for r in rows])
+    assert plain == pytest.approx(evaluate(model, ("Set5",), (2,))[0]["psnr"])
+    effect = benchmark.ensemble_effect(rows)
+    assert effect.value == pytest.approx(np.mean([r["plus"] - r["plain"] for r in rows]))
+    assert effect.how == "5 images" and effect.noise > 0
+    (row,) = benchmark.ensemble_table(rows, "edsr_tiny")
+    assert row["set"] == "Set5 (5 images)" and row["gain (dB)"] == pytest.approx(effect.value)
+    assert row["paper's gain, EDSR (dB)"] == benchmark.paper_ensemble_gain()[("Set5", 2)]
+
+
+def test_the_bicubic_table_gives_both_protocols_per_set_and_scale():
+    rows = benchmark.bicubic_table(("Set5",), (2, 3))
+    assert [(r["protocol"], r["scale"]) for r in rows] == [
+        ("paper_bicubic", 2),
+        ("paper_bicubic", 3),
+        ("model", 2),
+        ("model", 3),
+    ]
+    assert rows[0]["psnr"] == pytest.approx(PAPER_BICUBIC[("Set5", 2)][0], abs=0.01)

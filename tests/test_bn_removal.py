@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from edsr_lite.core.models import ResBlock, build
-from edsr_lite.course import bn_removal, memory
+from edsr_lite.course import bn_removal, claims, memory
 from edsr_lite.course import runs as ex
 
 
@@ -94,3 +94,33 @@ def test_bn_normalizes_the_range_away():
     conv = [r["conv_std"] for r in rows]
     assert conv[2] / conv[0] == pytest.approx(8, rel=1e-3)  # features follow the contrast
     assert all(r["conv_bn_std"] == pytest.approx(1, abs=0.01) for r in rows)  # BN: always 1
+
+
+def test_repeated_step_memory_gives_one_peak_per_profiled_step():
+    models = {"BN": build("edsr_tiny", 2, bn=True), "no BN": build("edsr_tiny", 2)}
+    with_bn, plain = bn_removal.measure_step_memories(models, 2, 16, repeats=2)
+    assert [m.label for m in (with_bn, plain)] == ["BN", "no BN"]
+    for m in (with_bn, plain):
+        assert len(m.peaks_mb) == 2 and max(m.peaks) == pytest.approx(m.peak_bytes, rel=0.05)
+    # the claim's effect: MiB of peak saved without BN, from the repeated steps
+    effect = claims.samples(with_bn.peaks_mb, plain.peaks_mb, unit="MiB")
+    assert effect.verdict == claims.SHOWN
+
+
+def test_train_step_times_keeps_every_timed_step():
+    models = {"a": build("edsr_tiny", 2), "b": build("edsr_tiny", 2, bn=True)}
+    times = bn_removal.train_step_times(models, batch_size=2, patch_size=16, steps=2, warmup=1)
+    assert {k: len(v) for k, v in times.items()} == {"a": 2, "b": 2}
+
+
+def test_validation_crops_pair_lr_and_hr_and_scores_pair_image_by_image():
+    crops = bn_removal.validation_crops(("Set5",), scale=2, size=24)
+    assert [name for name, _, _ in crops][:2] == ["Set5/baby", "Set5/bird"] and len(crops) == 5
+    name, lr, hr = crops[0]
+    assert lr.shape == (24, 24, 3) and hr.shape == (48, 48, 3) and lr.dtype == np.uint8
+    # the LR crop is the benchmark's LR of the HR crop, up to the border's neighbours
+    torch.manual_seed(0)
+    model = build("edsr_tiny", 2)
+    scores = bn_removal.crop_psnrs({"a": model, "same": model}, crops)
+    assert len(scores["a"]) == 5 and scores["a"] == scores["same"]
+    assert claims.paired(scores["a"], scores["same"]).verdict == claims.WITHIN_NOISE

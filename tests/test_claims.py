@@ -11,10 +11,12 @@ listed in ``FIXED_FACTS``. A sentence about what a run measured is produced by a
 
 from __future__ import annotations
 
+import math
 import re
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 
 from edsr_lite.course import claims
@@ -114,15 +116,67 @@ def test_compare_picks_the_words_from_the_numbers():
     assert claims.signed(1.5, unit="x", digits=1) == "+1.5x"
 
 
-def test_verdicts(monkeypatch):
-    monkeypatch.setenv("EDSR_LITE_FAST", "0")
-    assert claims.verdict(True, live=True) == claims.SHOWN
-    assert claims.verdict(False, live=True) == claims.NOT_SHOWN
-    assert claims.verdict(None, live=False) == claims.NOTHING_TO_CHECK
-    monkeypatch.setenv("EDSR_LITE_FAST", "1")
-    assert claims.verdict(False, live=True) == claims.TOO_SHORT  # the budget failed, not the paper
-    assert claims.verdict(False, live=False) == claims.NOT_SHOWN  # a shipped model: no excuse
-    table = claims.claims_table([claims.Claim("c", "p", "m", holds=True)])
-    assert table.splitlines()[0] == "| | paper | measured here | verdict |"
-    assert table.splitlines()[-1] == f"| c | p | m | {claims.SHOWN} |"
+@pytest.mark.parametrize("sign", [1.0, -1.0])
+def test_one_rule_whichever_way_the_result_points(sign):
+    """The same effect size gets the mirror verdict in the other direction: the rule does
+    not look at the direction before deciding how much noise to forgive."""
+    mirror = {claims.SHOWN: claims.NOT_SHOWN, claims.WITHIN_NOISE: claims.WITHIN_NOISE}
+    for value, noise, verdict in [(0.5, 0.1, claims.SHOWN), (0.05, 0.1, claims.WITHIN_NOISE)]:
+        expected = verdict if sign > 0 else mirror[verdict]
+        assert claims.Effect(sign * value, noise).verdict == expected
+    assert claims.Effect(sign * 9.0, math.inf).verdict == claims.WITHIN_NOISE  # one image
+
+
+def test_paired_differences_decide_the_noise():
+    rng = np.random.default_rng(0)
+    base = rng.uniform(25, 35, 40)
+    clear = claims.paired(base + 0.3 + rng.normal(0, 0.1, 40), base)  # +0.3 dB, tight
+    assert clear.verdict == claims.SHOWN and 0.25 < clear.value < 0.35
+    worse = claims.paired(base - 0.3 + rng.normal(0, 0.1, 40), base)
+    assert worse.verdict == claims.NOT_SHOWN
+    tiny = claims.paired([31.62, 30.1], [31.55, 30.3])  # two images, opposite signs
+    assert tiny.verdict == claims.WITHIN_NOISE
+    assert claims.paired([31.6], [31.5]).noise == math.inf  # one image: no noise estimate
+    with pytest.raises(ValueError):
+        claims.paired([], [])
+
+
+def test_samples_and_curves():
+    steady = claims.samples([100.0, 101.0, 99.0], [60.0, 61.0, 59.5], unit="MiB")
+    assert steady.verdict == claims.SHOWN and steady.unit == "MiB"
+    assert claims.samples([100.0, 140.0], [120.0, 90.0]).verdict == claims.WITHIN_NOISE
+    rising = [20.0, 24.0, 26.0, 27.0, 27.5, 27.8, 28.0]
+    assert claims.curves([v + 1.0 for v in rising], rising).verdict == claims.SHOWN
+    jumpy = [20.0, 25.0, 21.0, 26.0, 22.0, 27.0]
+    assert claims.curves([v + 0.3 for v in jumpy], jumpy).verdict == claims.WITHIN_NOISE
+    assert claims.curves([27.0, 28.0], [26.0, 27.0]).noise == math.inf  # too few points
+
+
+def test_verdicts_and_table():
+    assert claims.verdict(holds=True) == claims.SHOWN  # exact: zero noise
+    assert claims.verdict(holds=False) == claims.NOT_SHOWN
+    assert claims.verdict() == claims.NOTHING_TO_CHECK
+    with pytest.raises(ValueError):
+        claims.verdict(claims.Effect(1.0, 0.1), holds=True)
+    table = claims.claims_table(
+        [
+            claims.Claim("c", "p", "m", holds=True),
+            claims.Claim("d", "p", "m", effect=claims.Effect(0.07, 0.21)),
+        ]
+    )
+    lines = table.splitlines()
+    assert lines[0] == "| | paper | measured here | verdict |"
+    assert lines[2] == f"| c | p | m | {claims.SHOWN} |"
+    assert lines[3] == "| d | p | m | within noise (+0.070 dB, noise ±0.210 dB) |"
+    assert lines[-1] == claims.RULE
     assert claims.say("A.", " ", "B.").data == "A. B."
+
+
+@pytest.mark.parametrize("value", [2.0, -2.0, 0.0])
+def test_too_early_whichever_way_the_numbers_point(value):
+    """A condition fixed before the run (a network not above bicubic yet) makes the verdict
+    "too short to tell", however large the effect is and in whichever direction."""
+    early = claims.Effect(value, 0.1, too_early="a network not above bicubic yet")
+    assert early.verdict == claims.TOO_SHORT
+    cell = claims.Claim("c", "p", "m", effect=early).verdict_cell
+    assert cell == "too short to tell (a network not above bicubic yet)"

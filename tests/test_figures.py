@@ -163,3 +163,42 @@ def test_every_axis_label_gives_a_unit_or_what_it_counts():
                 assert "(" in label and label.endswith(")"), label
     psnr = figures.plot_curves({"MDSR": _log()}, metric="psnr").axes[0]
     assert "(dB)" in psnr.get_ylabel() and "(minutes)" in figs[-1].axes[0].get_xlabel()
+
+
+@pytest.mark.parametrize(
+    ("value", "label"),
+    [(40.0, "40"), (3000.0, "3,000"), (0.02, "0.02"), (2.5, "2.5"), (2e6, "2e+6"), (1e-4, "1e-4")],
+)
+def test_plain_number_writes_ticks_as_a_reader_writes_numbers(value, label):
+    assert figures.plain_number(value) == label
+
+
+def _tick_labels(fig: Figure) -> list[str]:
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    FigureCanvasAgg(fig).draw()
+    return [t.get_text() for ax in fig.axes for t in ax.get_yticklabels() if t.get_text()]
+
+
+def test_log_axes_print_plain_numbers_not_powers_of_ten():
+    trace = residual_scaling.RunTrace(
+        "res_scale 1", 1.0, 2e-3, [70.0, 3e5, 40.0], [1.0, 9e4, 5.0], 1.0
+    )
+    runs = figures.plot_runs([trace])
+    curves = figures.plot_curves({"res_scale 1": _log(offset=30.0)}, logy=True, smooth=1)
+    for fig in (runs, curves):
+        labels = _tick_labels(fig)
+        assert labels and not any("\\times" in t or "^" in t for t in labels), labels
+    assert "40" in _tick_labels(curves)  # a narrow axis (10..50) still has labels
+
+
+def test_runs_of_several_seeds_share_one_legend_entry():
+    traces = [
+        residual_scaling.RunTrace(
+            f"res_scale {rs:g}, seed {seed}", rs, 1e-3, [3.0, 2.0], [1.0], 1.0
+        )
+        for seed in (0, 1)
+        for rs in (1.0, 0.1)
+    ]
+    legend = [t.get_text() for t in figures.plot_runs(traces).axes[0].get_legend().get_texts()]
+    assert legend == ["res_scale 1 (2 seeds)", "res_scale 0.1 (2 seeds)"]

@@ -7,6 +7,8 @@ import torch
 
 from edsr_lite.core.models import build, count_parameters
 from edsr_lite.course import multiscale as ms
+from edsr_lite.course.live import TrainingBoard
+from edsr_lite.train import TrainLog
 
 
 def test_sharing_table_finds_the_papers_layout_by_running_the_model():
@@ -81,16 +83,62 @@ def test_scale_draws_are_uniform_and_repeatable():
 
 def test_single_vs_multi_trains_the_same_total_steps_and_scores_every_scale(train_dir):
     recipe = dict(patch_size=12, batch_size=2, n_resblocks=1, n_feats=8)
-    live = ms.single_vs_multi(12, data=str(train_dir), scales=(2, 3), **recipe)
+    board = TrainingBoard("test", total_steps=12)
+    live = ms.single_vs_multi(
+        12,
+        data=str(train_dir),
+        scales=(2, 3),
+        score_sets=("Set5",),
+        validations=2,
+        board=board,
+        **recipe,
+    )
     assert [r["scale"] for r in live.rows()] == ["x2", "x3"]
     assert set(live.psnr) == {"bicubic", "EDSR per scale", "MDSR"}
     assert live.psnr["bicubic"][2] == pytest.approx(33.67, abs=0.01)  # Set5 x2, model protocol
+    assert live.n_images == 5 and len(live.images["MDSR"][3]) == 5
     steps = {name: max(r["step"] for r in log.rows) for name, log in live.logs.items()}
     assert steps == {"EDSR x2": 6, "EDSR x3": 6, "MDSR": 12}
     assert {r["scale"] for r in live.logs["MDSR"].rows if r["scale"]} == {2, 3}
     assert live.parameters["MDSR"] == count_parameters(
         build("mdsr_tiny", scale=(2, 3), n_resblocks=1, n_feats=8)
     )
+    # The curves: validation at step 0, every few steps and at the end, against the
+    # minibatches of that scale; MDSR's counts add up to its steps
+    curves = live.curves()
+    assert curves["EDSR per scale"][2][0] == [0, 3, 6]
+    mdsr_x2, mdsr_x3 = curves["MDSR"][2][0], curves["MDSR"][3][0]
+    assert mdsr_x2[0] == 0 and mdsr_x2[-1] + mdsr_x3[-1] == 12
+    # The board drew one line per approach and scale, each ending at its last validation
+    assert list(board.runs) == ["EDSR x2", "EDSR x3", "MDSR x2", "MDSR x3"]
+    assert board.runs["MDSR x3"].psnr_steps[-1] == mdsr_x3[-1]
+    assert sum(len(board.runs[f"MDSR x{s}"].losses) for s in (2, 3)) == 12
+    assert live.step_time().unit == "ms" and live.step_time().noise > 0
+
+
+def test_step_seconds_leave_out_the_steps_after_a_validation():
+    log = TrainLog(
+        [
+            {"step": 0, "seconds": 0.0, "psnr": 30.0},
+            {"step": 1, "seconds": 5.0},  # includes the step-0 validation
+            {"step": 2, "seconds": 6.0, "psnr": 31.0},
+            {"step": 3, "seconds": 9.0},  # includes the step-2 validation
+            {"step": 4, "seconds": 10.5},
+        ],
+        {},
+    )
+    assert ms.step_seconds(log) == [1.0, 1.5]
+
+
+def test_comparable_is_two_sided_with_the_noise_of_the_paired_differences():
+    edsr = [30.0, 31.0, 32.0, 33.0]
+    close = ms.comparable([30.05, 31.03, 32.07, 33.05], edsr, tolerance_db=0.15)
+    assert close.value == pytest.approx(0.15 - 0.05) and close.verdict == "shown here"
+    above = ms.comparable([30.5, 31.5, 32.6, 33.4], edsr, tolerance_db=0.15)
+    below = ms.comparable([29.5, 30.5, 31.4, 32.6], edsr, tolerance_db=0.15)
+    assert above.verdict == below.verdict == "not shown here"  # far off, either way
+    noisy = ms.comparable([30.5, 30.6, 32.4, 32.6], edsr, tolerance_db=0.15)
+    assert noisy.value > 0 and noisy.verdict == "within noise"
 
 
 def _ship(root, name, model, steps, seconds, status="finished", init_from=None):
@@ -124,9 +172,15 @@ def test_shipped_scores_compare_each_scale_and_mark_what_has_not_shipped(tmp_pat
     assert by_scale["x2"]["edsr_tiny dB"] == pytest.approx(edsr_x2, abs=0.01)
     assert by_scale["x2"]["mdsr_tiny dB"] == pytest.approx(mdsr_x2, abs=0.01)
     assert by_scale["x2"]["multi - single (dB)"] == pytest.approx(mdsr_x2 - edsr_x2, abs=0.02)
-    assert by_scale["x2"]["within 0.15 dB"] == ("yes" if mdsr_x2 - edsr_x2 >= -0.15 else "no")
-    # x4's run has not finished, so it does not ship: no score, no verdict; bicubic still scores
-    assert by_scale["x4"]["edsr_tiny dB"] is None and by_scale["x4"]["within 0.15 dB"] is None
+    assert by_scale["x2"]["noise ± (dB)"] > 0  # five images, five different differences
+    # x4's run has not finished, so it does not ship: no score, no effect; bicubic still scores
+    assert by_scale["x4"]["edsr_tiny dB"] is None and by_scale["x4"]["noise ± (dB)"] is None
+    assert by_scale["x4"]["bicubic dB"] == pytest.approx(28.43, abs=0.01)
+    effects = ms.shipped_effects("Set5", (2, 3, 4), "edsr_tiny", "mdsr_tiny", tmp_path, 0.15)
+    assert set(effects) == {2, 3}
+    gap = by_scale["x2"]["multi - single (dB)"]
+    assert effects[2].value == pytest.approx(0.15 - abs(gap))
+    assert effects[2].noise == pytest.approx(by_scale["x2"]["noise ± (dB)"])
     assert by_scale["x4"]["bicubic dB"] == pytest.approx(28.43, abs=0.01)
 
     budgets = {
@@ -198,20 +252,27 @@ def test_bf16_share_reads_the_segments_of_a_resumed_run():
 
 
 def _comparison(bicubic, edsr, mdsr):
-    psnr = {"bicubic": bicubic, "EDSR per scale": edsr, "MDSR": mdsr}
-    return ms.ScaleComparison((2, 3), 30, psnr, {}, {})
+    images = {"bicubic": bicubic, "EDSR per scale": edsr, "MDSR": mdsr}
+    return ms.ScaleComparison((2, 3), 30, images, {})
 
 
-def test_a_live_run_is_comparable_only_once_both_networks_beat_bicubic():
-    short = _comparison({2: 33.7, 3: 30.4}, {2: 27.7, 3: 31.0}, {2: 26.0, 3: 30.9})
+def test_a_live_comparison_pairs_the_images_of_each_scale():
+    short = _comparison(
+        {2: [33.6, 33.8], 3: [30.3, 30.5]},
+        {2: [27.6, 27.8], 3: [30.9, 31.1]},
+        {2: [25.9, 26.1], 3: [30.8, 31.0]},
+    )
+    assert short.psnr["MDSR"][2] == pytest.approx(26.0) and short.n_images == 2
     assert short.gaps() == {2: pytest.approx(-1.7), 3: pytest.approx(-0.1)}
     assert short.not_above_bicubic() == ["EDSR per scale at x2", "MDSR at x2"]
-    assert not short.comparable()
+    effects = short.effects(tolerance_db=0.15)
+    # 1.7 dB apart on every image, but both networks are still below bicubic at x2: the gap
+    # compares untrained networks, so the run is too short to tell, whichever way it points
+    assert effects[2].verdict == "too short to tell" and effects[2].value < -effects[2].noise
+    assert effects[3].verdict == "shown here"  # above bicubic, 0.05 dB inside the bar, no noise
+    assert effects[3].value == pytest.approx(0.05) and effects[3].noise == pytest.approx(0.0)
     assert [r["scale"] for r in short.rows()] == ["x2", "x3"]
     assert set(short.rows()[0]) == {"scale", "bicubic (dB)", "EDSR per scale (dB)", "MDSR (dB)"}
-    longer = _comparison({2: 33.7, 3: 30.4}, {2: 34.5, 3: 31.0}, {2: 34.6, 3: 30.9})
-    assert not longer.not_above_bicubic() and longer.comparable()
-    assert not longer.comparable(tolerance_db=0.05)  # x3 is 0.1 dB below
 
 
 def test_gaps_in_words_per_scale():

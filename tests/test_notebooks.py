@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import math
 import re
 import time
 from pathlib import Path
@@ -26,9 +27,14 @@ NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
 #: "shown here" (the start of the claim's text in the "measured here vs the paper" table).
 SHOWN_IN_FAST_MODE: dict[str, tuple[str, ...]] = {
     "01_bn_removal": ("training memory saved without BN",),
-    "02_residual_scaling": ("live run without scaling", "live run with scaling 0.1"),
-    "03_multiscale": ("MDSR parameters / three EDSRs", "parts shared by all scales"),
-    "04_pretrained_init": ("live tiny pair",),
+    "02_residual_scaling": ("live runs, peak loss", "live runs, final loss"),
+    "03_multiscale": (
+        "MDSR parameters / three EDSRs",
+        "MDSR-baseline parameters / three EDSR-baselines",
+        "parts shared by all scales",
+        "shipped MDSR-baseline - EDSR-baseline x3",
+    ),
+    "04_pretrained_init": ("live tiny pair, halfway", "live tiny pair, end"),
     "05_benchmark": ("bicubic column", "self-ensemble gain"),
 }
 CELL_TIMEOUT = 600  # seconds per cell; a fast-mode notebook takes about a minute in all
@@ -137,15 +143,22 @@ def test_notebook_runs_in_fast_mode(path, run_notebook):
     verdicts = claim_verdicts(nb)
     if path.name != "00_tour.ipynb":
         assert verdicts, f"{path.name}: no 'measured here vs the paper' table with verdicts"
-    for claim, verdict in verdicts.items():
-        assert verdict in claims.VERDICTS, f"{path.name}: {claim!r}: verdict {verdict!r}"
+    for claim, cell in verdicts.items():
+        verdict, effect = read_verdict(cell)
+        assert verdict in claims.VERDICTS, f"{path.name}: {claim!r}: verdict {cell!r}"
+        # the one rule, re-applied to the numbers the table prints (rounded: ties skipped)
+        if effect is not None and not math.isclose(abs(effect[0]), effect[1], abs_tol=0.002):
+            value, noise = effect
+            expected = claims.Effect(value, noise).verdict
+            assert verdict == expected, f"{path.name}: {claim!r}: {cell!r} breaks the rule"
     for start in SHOWN_IN_FAST_MODE.get(path.stem, ()):
-        shown = [v for c, v in verdicts.items() if c.startswith(start)]
+        shown = [read_verdict(v)[0] for c, v in verdicts.items() if c.startswith(start)]
         assert shown == [claims.SHOWN], f"{path.name}: {start!r} in fast mode: {shown}"
 
 
 def claim_verdicts(nb: nbformat.NotebookNode) -> dict[str, str]:
-    """{claim: verdict} from the executed notebook's claims tables (claims.claims_table)."""
+    """{claim: verdict cell} from the executed notebook's claims tables (claims.claims_table),
+    each of which must be followed by the rule's sentence."""
     header = "| | paper | measured here | verdict |"
     found = {}
     for cell in nb.cells:
@@ -153,7 +166,25 @@ def claim_verdicts(nb: nbformat.NotebookNode) -> dict[str, str]:
             text = output.get("data", {}).get("text/markdown", "")
             if not text.startswith(header):
                 continue
+            assert claims.RULE in text, "a claims table without the verdict rule under it"
             for row in text.splitlines()[2:]:
+                if not row.startswith("|"):
+                    break
                 cells = [c.strip() for c in row.strip().strip("|").split(" | ")]
                 found[cells[0]] = cells[-1]
     return found
+
+
+_EFFECT = re.compile(
+    r"^(?P<verdict>[^(]+?) \((?P<value>[+-][\d.]+)\S*.*?, noise ±(?P<noise>[\d.]+|∞)"
+)
+
+
+def read_verdict(cell: str) -> tuple[str, tuple[float, float] | None]:
+    """The verdict of a table's verdict cell, and the (effect, noise) it prints, if any:
+    "within noise (+0.070 dB, noise ±0.210 dB)" -> ("within noise", (0.07, 0.21))."""
+    match = _EFFECT.match(cell)
+    if match is None:
+        return cell, None
+    noise = float("inf") if match["noise"] == "∞" else float(match["noise"])
+    return match["verdict"], (float(match["value"]), noise)

@@ -1,5 +1,6 @@
 """Pretrained initialization: what an x2 model gives an x3/x4 model, and the live comparison."""
 
+import pytest
 import torch
 
 from edsr_lite.core.models import build, count_parameters
@@ -40,6 +41,46 @@ def test_pretrained_vs_scratch_trains_the_same_budget_twice(train_dir):
     assert live.logs()[pretrained_init.FROM_X2] is live.pretrained
     # Same seed and patches, different start: the two runs differ from step 0 on
     assert live.scratch.series("psnr")[1][0] != live.pretrained.series("psnr")[1][0]
+    # both models are kept halfway and at the end, for the per-image comparison
+    assert set(live.models) == {3, 6}
+    for models in live.models.values():
+        assert set(models) == {pretrained_init.FROM_X2, pretrained_init.FROM_SCRATCH}
+        assert not any(m.training for m in models.values())
+    assert live.models[3][pretrained_init.FROM_X2] is not live.models[6][pretrained_init.FROM_X2]
+
+
+def test_per_image_psnr_scores_every_image_with_the_protocol():
+    from edsr_lite.evaluation import evaluate
+
+    model = build("edsr_tiny", 4).eval()
+    scores = pretrained_init.per_image_psnr(model, ("Set5",), 4)
+    assert len(scores) == 5
+    assert sum(scores) / 5 == pytest.approx(evaluate(model, ["Set5"], [4])[0]["psnr"], abs=1e-6)
+
+
+def test_paired_gain_judges_per_image_differences_by_the_one_rule():
+    steady = pretrained_init.paired_gain([30.5, 28.4, 26.3], [30.0, 28.0, 26.0], "Set5")
+    assert steady.value == pytest.approx(0.4) and steady.verdict == "shown here"
+    assert steady.how == "3 images of Set5, paired"
+    mixed = pretrained_init.paired_gain([30.5, 27.6, 26.3], [30.0, 28.0, 26.0])
+    assert mixed.verdict == "within noise"
+    assert pretrained_init.paired_gain([29.0, 27.0], [30.0, 28.1]).verdict == "not shown here"
+
+
+def test_stays_above_counts_the_validations_from_the_gaps():
+    above = pretrained_init.pair_validations(
+        _psnr_log(12.0, 29.5, 30.5), _psnr_log(12.5, 28.0, 29.2)
+    )
+    assert pretrained_init.stays_above(above) == (
+        "stayed above the scratch run at every one of the 2 validations"
+    )
+    crossed = pretrained_init.pair_validations(
+        _psnr_log(12.0, 29.5, 30.0, 30.002), _psnr_log(12.5, 28.0, 30.1, 30.0)
+    )
+    assert (
+        pretrained_init.stays_above(crossed)
+        == "was above the scratch run at 1 of the 3 validations"
+    )
 
 
 def test_steps_to_reach():

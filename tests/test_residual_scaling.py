@@ -83,7 +83,7 @@ def test_stability_report_gives_peaks_recent_medians_and_the_validation_set(tmp_
     assert unscaled == (
         "res_scale 1: loss peak 122 at step 2, median of the last 3 steps 8; "
         "gradient norm peak 1.22e+03 at step 2, median of the last 3 steps 80; "
-        "Set5[:2] 31.25 dB at step 6"
+        "2 Set5 images 31.25 dB at step 6"
     )
     assert scaled == "res_scale 0.1: no log shipped"
 
@@ -92,6 +92,53 @@ def _trace(losses, diverged_at=None):
     return residual_scaling.RunTrace(
         "res_scale 1", 1.0, 2e-3, list(losses), [1.0] * len(losses), 1.0, diverged_at
     )
+
+
+def test_instability_runs_pairs_the_scales_seed_by_seed():
+    runs = residual_scaling.instability_runs(
+        (1.0, 0.1), (0, 1), n_resblocks=1, n_feats=8, steps=2, patch_size=12, batch_size=2
+    )
+    assert list(runs) == [1.0, 0.1]
+    assert [t.label for t in runs[1.0]] == ["res_scale 1, seed 0", "res_scale 1, seed 1"]
+    # a seed's two runs see the same patches from the same weights up to the scale: their
+    # first losses are close; two seeds see different patches
+    assert runs[1.0][0].loss[0] == pytest.approx(runs[0.1][0].loss[0], rel=0.1)
+    assert runs[1.0][0].loss[0] != runs[1.0][1].loss[0]
+
+
+def test_loss_effect_compares_orders_of_magnitude_against_the_seed_spread():
+    blown = [_trace([70.0, 3e5, 2e4, 2e4]), _trace([65.0, 1e5, 5e3, 8e3])]
+    calm = [_trace([70.0, 90.0, 40.0, 35.0]), _trace([66.0, 80.0, 38.0, 36.0])]
+    peak = residual_scaling.loss_effect(blown, calm, "peak")
+    assert peak.value == pytest.approx(np.mean(np.log10([3e5, 1e5])) - np.mean(np.log10([90, 80])))
+    assert peak.unit == "orders of magnitude" and peak.verdict == "shown here"
+    assert residual_scaling.loss_effect(calm, blown, "final", tail=2).verdict == "not shown here"
+    # one seed cannot tell its spread: within noise, whichever way it points
+    assert residual_scaling.loss_effect(blown[:1], calm[:1]).verdict == "within noise"
+    with pytest.raises(ValueError):
+        residual_scaling.loss_effect(blown, calm, "start")
+
+
+def test_times_and_geometric_mean_say_ratios_in_words():
+    assert residual_scaling.times(3.0) == "1,000 times higher"
+    assert residual_scaling.times(math.log10(3.2)) == "3.2 times higher"
+    assert residual_scaling.times(-1.5) == "32 times lower"
+    assert residual_scaling.times(0.01) == "as high"
+    traces = [_trace([10.0, 1000.0]), _trace([10.0, 10.0])]
+    assert residual_scaling.geometric_mean(traces, "peak") == pytest.approx(100.0)
+
+
+def test_shipped_effect_needs_enough_validations_to_judge():
+    few = residual_scaling.shipped_effect(
+        _summary({0: 12.0, 200: 35.7, 400: 37.9}), _summary({0: 12.0, 200: 37.4, 400: 38.0})
+    )
+    assert few.value == pytest.approx(0.1) and few.verdict == "within noise"  # 2 points: no jitter
+    steady = {s: 30.0 + s / 100 + 0.01 * (-1) ** (s // 100) for s in range(100, 900, 100)}
+    better = residual_scaling.shipped_effect(
+        _summary(steady), _summary({s: v + 1 for s, v in steady.items()})
+    )
+    assert better.value == pytest.approx(1.0) and better.verdict == "shown here"
+    assert residual_scaling.shipped_effect(_summary({0: 12.0}), _summary({0: 12.0})) is None
 
 
 def test_verdicts_and_words_come_from_the_losses():
@@ -156,4 +203,4 @@ def test_summarize_log_reads_peaks_validations_and_the_budget():
     assert summary.loss_peak == (122.0, 2) and summary.grad_peak == (1220.0, 2)
     assert summary.loss_tail == 7.5 and summary.psnr == {0: 12.5, 4: 31.25}
     assert (summary.steps, summary.batch_size, summary.patch_size) == (4, 4, 24)
-    assert summary.minutes == 2.0 and summary.cores == 2 and summary.validated_on == "Set5[:2]"
+    assert summary.minutes == 2.0 and summary.cores == 2 and summary.validated_on == "2 Set5 images"

@@ -199,7 +199,7 @@ def test_tables():
     assert "bicubic (paper_bicubic) | Set5 | ×2 | 33.66 / 0.9299 | 33.66 / 0.9299 | +0.00" in table
     assert "| - | - | - |" in benchmark.paper_comparison(rows, {})
     assert tables.rows_table([{"a": 1.234, "b": "x"}], digits=1).splitlines()[-1] == "| 1.2 | x |"
-    assert tables.rows_table([{"a": None, "b": True}]).splitlines()[-1] == "| - | True |"
+    assert tables.rows_table([{"a": None, "b": True}]).splitlines()[-1] == "| - | yes |"
 
 
 def test_evaluate_checkpoints_names_the_rows(tmp_path, monkeypatch):

@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+import torch
 from skimage import data as skdata
 
 from edsr_lite.core.metrics import psnr, ssim
@@ -104,6 +105,23 @@ def test_shipped_models_read_each_run_and_skip_unfinished_ones(tmp_path):
     assert done["steps"] == 500 and done["best Set5 PSNR in training (dB)"] == "33.46"
     assert done["training time (h)"] == "2.0" and done["trained on"] == "CPU: AMD EPYC, 2 cores"
     assert rows["plain"]["trained on"] == "not recorded"
+
+
+def test_a_multiscale_models_best_psnr_says_it_is_the_mean_of_its_scales(tmp_path):
+    import json
+
+    from edsr_lite.checkpoints import save_checkpoint
+
+    run = {"status": "finished", "stopped_by": "max_steps", "scales": [2, 3, 4], "step": 9}
+    run |= {"best_psnr": 34.2017, "best_step": 9, "val_data": "Set5"}
+    recorded = {"step": 9, "Set5": {"x2": 37.51, "x3": 33.734, "x4": 31.36}}
+    for name, extra in (("mdsr_a", {}), ("mdsr_b", {"metrics": recorded})):
+        (tmp_path / name).mkdir()
+        save_checkpoint(tmp_path / name / "best.pt", build("edsr_tiny", 2, n_resblocks=1))
+        (tmp_path / name / "run.json").write_text(json.dumps(run | extra))
+    best = {r["name"]: r["best Set5 PSNR in training (dB)"] for r in tour.shipped_models(tmp_path)}
+    assert best["mdsr_a"] == "34.20 (mean of x2, x3, x4)"
+    assert best["mdsr_b"] == "34.20 (mean of x2 37.51, x3 33.73, x4 31.36)"
 
 
 def test_errors_by_region_split_the_scored_pixels_into_edges_and_flat_areas():
@@ -212,3 +230,13 @@ def benchmark_path(set_name: str, image: str):
     from edsr_lite.datasets import find_dataset
 
     return find_dataset(set_name) / image
+
+
+def test_benchmark_table_scores_bicubic_and_the_model_with_or_without_a_progress_line():
+    torch.manual_seed(0)
+    model = build("edsr_tiny", 2, n_resblocks=1, n_feats=8)
+    quiet = tour.benchmark_table(model, "ours", ("Set5",), 2)
+    shown = tour.benchmark_table(model, "ours", ("Set5",), 2, show=True)
+    assert quiet == shown and [r["images"] for r in quiet] == [5]
+    assert quiet[0]["bicubic dB"] == pytest.approx(33.7, abs=0.2)  # protocol "model"
+    assert quiet[0]["official dB"] is not None

@@ -113,6 +113,6 @@ REFERENCE_EDSR_BASELINE: dict[tuple[str, int], tuple[float, float]] = {
 #: at each scale, a little above SRCNN's published scores (:data:`PAPER_SRCNN`); the aim is VDSR's.
 QUALITY_BAR_SET5: dict[int, float] = {2: 37.0, 3: 33.2, 4: 30.9}
 
-#: This project's bar for multi-scale against single-scale: on Set5, MDSR-baseline at most this
-#: many dB below the EDSR-baseline of each scale (the paper: "comparable" performance).
+#: This project's bar for multi-scale against single-scale: MDSR-baseline within this many dB of
+#: the EDSR-baseline of each scale, either way (the paper: "comparable" performance).
 MDSR_TOLERANCE_DB = 0.15

@@ -1,9 +1,12 @@
 """Notebook 05, the benchmark: the evaluation protocol taken apart, the paper's table, EDSR+.
 
-The protocol, piece by piece (:func:`protocol_variants`, :func:`lr_difference`,
-:func:`pil_vs_matlab`, :func:`gray_image_scores`); our models beside published numbers
-(:func:`paper_comparison`; the tables are :data:`edsr_lite.core.published.PAPER_EDSR` and its
-neighbours); the self-ensemble (:func:`ensemble_rows`, :func:`paper_ensemble_gain`); and
+The protocol, piece by piece (:func:`protocol_scores`, :func:`lr_difference`,
+:func:`pil_matlab_scores`, :func:`gray_image_scores`), per image so that a sentence about a
+difference can judge it against its noise (:func:`border_sentence`, :func:`pil_sentence`);
+the bicubic column and our models beside published numbers (:func:`bicubic_table`,
+:func:`evaluate_named`, :func:`paper_comparison`; the tables are
+:data:`edsr_lite.core.published.PAPER_EDSR` and its neighbours); the self-ensemble
+(:func:`ensemble_scores`, :func:`ensemble_effect`, :func:`paper_ensemble_gain`); and
 :func:`mosaic`, a large real image for tiled inference, whose memory
 :func:`edsr_lite.course.memory.measure_upscale_memory` measures.
 
@@ -11,11 +14,14 @@ For the notebook's computed sentences and its "measured here vs the paper" table
 :func:`paper_deltas` and :func:`largest_deviation` (against a published table, with the bar
 :data:`BICUBIC_TOLERANCE_DB`) and :func:`tiled_versus_whole` (what tiling measured, in
 words).
-Column names are words (:data:`Y_SHAVED`, ...), not identifiers: a reader sees them.
+Column names are words (:data:`Y_SHAVED`, ...), not identifiers: a reader sees them. Every
+loop over images shows a :func:`edsr_lite.course.live.progress` line in a notebook. Pictures
+of these measurements: :mod:`edsr_lite.course.benchmark_pictures`.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 
 import numpy as np
@@ -24,7 +30,8 @@ from torch import nn
 
 from edsr_lite.core.metrics import psnr
 from edsr_lite.core.published import PAPER_EDSR, PAPER_EDSR_PLUS
-from edsr_lite.course.claims import compare, count
+from edsr_lite.course.claims import WITHIN_NOISE, Effect, compare, count, paired, signed
+from edsr_lite.course.live import progress
 from edsr_lite.course.memory import UpscaleMemory
 from edsr_lite.datasets import benchmark, find_dataset, list_images
 from edsr_lite.evaluation import (
@@ -41,11 +48,11 @@ from edsr_lite.infer import Upscaler
 # The protocol, piece by piece
 # --------------------------------------------------------------------------------------------
 
-#: Columns of :func:`protocol_variants`: mean PSNR (dB) scored the protocol's way and two others.
+#: Columns of :func:`protocol_scores`: mean PSNR (dB) scored the protocol's way and two others.
 Y_SHAVED = "Y, border shaved: the protocol (dB)"
 RGB_SHAVED = "RGB, border shaved (dB)"
 Y_BORDER_KEPT = "Y, border kept (dB)"
-#: Columns of :func:`pil_vs_matlab`: mean Y PSNR (dB) on LR images made each way.
+#: Columns of :func:`pil_matlab_scores`: mean Y PSNR (dB) on LR images made each way.
 MATLAB_LR = "MATLAB's LR images (dB)"
 PIL_LR = "PIL's LR images (dB)"
 DIFFERENCE = "difference (dB)"
@@ -57,28 +64,82 @@ PAPER_PROTOCOL = 'protocol "paper_bicubic" (dB)'
 BICUBIC_TOLERANCE_DB = 0.01
 
 
-def protocol_variants(
+def protocol_scores(
     methods: Mapping[str, SRFunction], set_name: str = "Set5", scale: int = 2
-) -> list[dict]:
-    """Each method's mean score on a set, three ways: the protocol and two common mistakes.
+) -> dict[str, np.ndarray]:
+    """Each method's per-image PSNR (dB) on a set, three ways: the protocol and two mistakes.
 
     ``methods``: ``{name: fn(lr, scale) -> sr}`` (e.g. ``{"bicubic": bicubic_sr}``, or a
-    network's :class:`edsr_lite.infer.Upscaler`). One row per method: :data:`Y_SHAVED` (Y
-    channel, ``scale`` pixels shaved: the protocol), :data:`RGB_SHAVED` (RGB channels),
-    :data:`Y_BORDER_KEPT` (Y, borders kept): mean PSNR (dB) over the images (MATLAB bicubic LR).
+    network's :class:`edsr_lite.infer.Upscaler`). Returns ``{name: n_images x 3 array}``, the
+    columns :data:`Y_SHAVED` (Y channel, ``scale`` pixels shaved: the protocol),
+    :data:`RGB_SHAVED` (RGB channels), :data:`Y_BORDER_KEPT` (Y, borders kept), on MATLAB
+    bicubic LR images; a progress line shows the images as they are scored.
     """
     scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in methods}
-    for _, hr, lr in benchmark(set_name, scale):
+    for _, hr, lr in progress(
+        benchmark(set_name, scale), f"scoring {set_name} x{scale}", _n_images(set_name), "images"
+    ):
         for name, fn in methods.items():
             sr = fn(lr, scale)
             scores[name].append(
                 (psnr(sr, hr, scale), psnr(sr, hr, scale, y_channel=False), psnr(sr, hr, 0))
             )
+    return {name: np.asarray(s, dtype=np.float64) for name, s in scores.items()}
+
+
+def variant_rows(scores: Mapping[str, np.ndarray]) -> list[dict]:
+    """:func:`protocol_scores` as table rows: per method the mean of each column (dB)."""
     keys = (Y_SHAVED, RGB_SHAVED, Y_BORDER_KEPT)
     return [
-        {"method": name, **dict(zip(keys, map(float, np.mean(s, axis=0)), strict=True))}
+        {"method": name, **dict(zip(keys, map(float, s.mean(axis=0)), strict=True))}
         for name, s in scores.items()
     ]
+
+
+def protocol_variants(
+    methods: Mapping[str, SRFunction], set_name: str = "Set5", scale: int = 2
+) -> list[dict]:
+    """Each method's mean score on a set, three ways (:func:`protocol_scores`, averaged):
+    one row per method with :data:`Y_SHAVED`, :data:`RGB_SHAVED`, :data:`Y_BORDER_KEPT`."""
+    return variant_rows(protocol_scores(methods, set_name, scale))
+
+
+def border_effects(scores: Mapping[str, np.ndarray]) -> dict[str, Effect]:
+    """What keeping the border does to each method's score: per-image ``kept - shaved`` PSNR
+    (dB), as :func:`edsr_lite.course.claims.paired` effects (positive: keeping it raises it)."""
+    return {
+        name: paired(s[:, 2], s[:, 0], how=f"{count(len(s), 'image')}")
+        for name, s in scores.items()
+    }
+
+
+def border_sentence(scores: Mapping[str, np.ndarray]) -> str:
+    """Computed sentences: how keeping the border moves each method's score, judged against
+    the per-image noise, and whether two methods pay a different amount (paired per image)."""
+    effects = border_effects(scores)
+    said = [
+        f"Keeping the border moves {name}'s score by {signed(e.value)} ({_noise_words(e)})."
+        for name, e in effects.items()
+    ]
+    if len(scores) == 2:
+        (a, sa), (b, sb) = scores.items()
+        gap = paired(sa[:, 2] - sa[:, 0], sb[:, 2] - sb[:, 0])
+        if gap.verdict == WITHIN_NOISE:
+            said.append(f"The two methods pay the same within noise (gap {gap}).")
+        else:
+            said.append(f"The border costs {a} and {b} different amounts (gap {gap}).")
+    return " ".join(said)
+
+
+def _noise_words(effect: Effect) -> str:
+    """ "within noise, ±0.02 dB" or "beyond its noise, ±0.02 dB", per image pairs."""
+    noise = "∞" if math.isinf(effect.noise) else f"{effect.noise:.3f} dB"
+    where = "within" if effect.verdict == WITHIN_NOISE else "beyond"
+    return f"{where} its noise, ±{noise} over {effect.how}"
+
+
+def _n_images(set_name: str) -> int:
+    return len(list_images(find_dataset(set_name)))
 
 
 def pil_resize(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -104,25 +165,58 @@ def lr_difference(set_name: str = "Set5", scale: int = 2) -> dict[str, float]:
     }
 
 
-def pil_vs_matlab(
+def pil_matlab_scores(
     methods: Mapping[str, SRFunction], set_name: str = "Set5", scale: int = 2
-) -> list[dict]:
-    """Each method's mean Y PSNR (shave = scale) on LR images made by MATLAB's bicubic (the
-    protocol) and by PIL's, and the difference (dB). A network trained on MATLAB's LR images
-    meets a slightly different degradation in PIL's; bicubic upscaling does not care much.
-    """
+) -> dict[str, np.ndarray]:
+    """Each method's per-image Y PSNR (dB, shave = scale) on LR images made by MATLAB's bicubic
+    (column 0, the protocol) and by PIL's (column 1): ``{name: n_images x 2 array}``."""
     scores: dict[str, list[tuple[float, float]]] = {name: [] for name in methods}
-    for _, hr, lr in benchmark(set_name, scale):
+    items = benchmark(set_name, scale)
+    for _, hr, lr in progress(items, f"PIL and MATLAB LR, {set_name}", _n_images(set_name)):
         lr_pil = pil_resize(hr, lr.shape[:2])
         for name, fn in methods.items():
             scores[name].append(
                 (psnr(fn(lr, scale), hr, scale), psnr(fn(lr_pil, scale), hr, scale))
             )
+    return {name: np.asarray(s, dtype=np.float64) for name, s in scores.items()}
+
+
+def pil_rows(scores: Mapping[str, np.ndarray]) -> list[dict]:
+    """:func:`pil_matlab_scores` as table rows: the means (dB) and their difference."""
     rows = []
     for name, s in scores.items():
-        matlab, pil = map(float, np.mean(s, axis=0))
+        matlab, pil = map(float, s.mean(axis=0))
         rows.append({"method": name, MATLAB_LR: matlab, PIL_LR: pil, DIFFERENCE: pil - matlab})
     return rows
+
+
+def pil_vs_matlab(
+    methods: Mapping[str, SRFunction], set_name: str = "Set5", scale: int = 2
+) -> list[dict]:
+    """Each method's mean Y PSNR (shave = scale) on LR images made by MATLAB's bicubic (the
+    protocol) and by PIL's, and the difference (dB): :func:`pil_matlab_scores`, averaged."""
+    return pil_rows(pil_matlab_scores(methods, set_name, scale))
+
+
+def pil_sentence(scores: Mapping[str, np.ndarray]) -> str:
+    """Computed sentences: each method's PIL-minus-MATLAB score, judged by the one rule on
+    the per-image paired differences ("within noise" when it does not exceed 2 standard
+    errors)."""
+    said = []
+    for name, s in scores.items():
+        e = paired(s[:, 1], s[:, 0], how=count(len(s), "image"))
+        if e.verdict == WITHIN_NOISE:
+            said.append(
+                f"On PIL's LR images {name} scores the same as on MATLAB's within noise "
+                f"({signed(e.value, digits=3)}, noise ±{e.noise:.3f} dB over {e.how})."
+            )
+        else:
+            words = "higher" if e.value > 0 else "lower"
+            said.append(
+                f"On PIL's LR images {name} scores {abs(e.value):.3f} dB {words} than on "
+                f"MATLAB's, {_noise_words(e)}."
+            )
+    return " ".join(said)
 
 
 def gray_image_scores(set_name: str = "Set14", scale: int = 2) -> list[dict]:
@@ -208,39 +302,75 @@ def paper_deltas(
     return deltas
 
 
+def bicubic_table(sets: Sequence[str], scales: Sequence[int]) -> list[dict]:
+    """:func:`edsr_lite.evaluation.evaluate` rows of bicubic upscaling under protocol
+    "paper_bicubic" then "model", for every set and scale, with a progress line."""
+    jobs = [(p, s, k) for p in ("paper_bicubic", "model") for s in sets for k in scales]
+    rows = []
+    for protocol, set_name, scale in progress(jobs, "bicubic", unit="sets x scales"):
+        rows += evaluate("bicubic", (set_name,), (scale,), protocol=protocol)
+    return rows
+
+
+def evaluate_named(names: Sequence[str], sets: Sequence[str]) -> list[dict]:
+    """:func:`edsr_lite.evaluation.evaluate` rows (protocol "model", each model's own scales)
+    for named checkpoints (:func:`edsr_lite.weights.load_pretrained`), the method column
+    holding the name; a progress line counts the (model, set, scale) evaluations."""
+    from edsr_lite.weights import load_pretrained
+
+    models = {name: load_pretrained(name) for name in names}
+    jobs = [(n, s, k) for n, m in models.items() for s in sets for k in m.scales]
+    rows = []
+    for name, set_name, scale in progress(jobs, "evaluating", unit="models x sets x scales"):
+        rows += [{**r, "method": name} for r in evaluate(models[name], (set_name,), (scale,))]
+    return rows
+
+
+def ensemble_scores(model: nn.Module, sets: Sequence[str], scale: int = 2) -> list[dict]:
+    """Per-image Y PSNR (dB, protocol "model") of ``model`` without and with the x8
+    self-ensemble, on the same images: rows ``{"set", "image", "plain", "plus"}``, with a
+    progress line over the images (the ensemble costs 8 forward passes per image)."""
+    plain, plus = Upscaler(model), Upscaler(model, ensemble=True)
+    items = [(s, name, hr, lr) for s in sets for name, hr, lr in benchmark(s, scale)]
+    rows = []
+    for set_name, name, hr, lr in progress(items, "self-ensemble", unit="images"):
+        a, b = psnr(plain(lr, scale), hr, scale), psnr(plus(lr, scale), hr, scale)
+        rows.append({"set": set_name, "image": name, "plain": a, "plus": b})
+    return rows
+
+
+def ensemble_effect(rows: Sequence[dict]) -> Effect:
+    """The self-ensemble's gain (dB) from :func:`ensemble_scores`: per-image ``plus - plain``,
+    :func:`edsr_lite.course.claims.paired` (positive: the ensemble helps, the paper's way)."""
+    return paired(
+        [r["plus"] for r in rows], [r["plain"] for r in rows], how=count(len(rows), "image")
+    )
+
+
+def ensemble_table(rows: Sequence[dict], name: str, scale: int = 2) -> list[dict]:
+    """Per set: mean PSNR without (``name``) and with (``name+``) the self-ensemble, their
+    gain and the paper's gain for EDSR where it gives one (dB), for :func:`rows_table`."""
+    paper = paper_ensemble_gain()
+    table = []
+    for set_name in dict.fromkeys(r["set"] for r in rows):
+        mine = [r for r in rows if r["set"] == set_name]
+        a = float(np.mean([r["plain"] for r in mine]))
+        b = float(np.mean([r["plus"] for r in mine]))
+        table.append(
+            {
+                "set": f"{set_name} ({count(len(mine), 'image')})",
+                f"{name} (dB)": a,
+                f"{name}+ (dB)": b,
+                "gain (dB)": b - a,
+                "paper's gain, EDSR (dB)": paper.get((set_name, scale)),
+            }
+        )
+    return table
+
+
 def paper_ensemble_gain() -> dict[tuple[str, int], float]:
     """The paper's self-ensemble gain in dB: EDSR+ minus EDSR, where both are known."""
     return {k: round(v[0] - PAPER_EDSR[k][0], 2) for k, v in PAPER_EDSR_PLUS.items()}
-
-
-def ensemble_rows(
-    model: nn.Module, sets: Sequence[str] = ("Set5",), scales: Sequence[int] | None = None
-) -> list[dict]:
-    """Evaluate ``model`` without and with the geometric self-ensemble (protocol "model").
-
-    Returns :func:`edsr_lite.evaluation.evaluate` rows, methods named ``<preset>`` and
-    ``<preset>+`` as in the paper, plus a ``gain`` row per (set, scale) (PSNR and SSIM
-    differences, method ``"gain (+ minus plain)"``).
-    """
-    scales = tuple(scales or model.scales)
-    plain, plus = Upscaler(model), Upscaler(model, ensemble=True)
-    rows = []
-    for up in (plain, plus):
-        for row in evaluate(up, sets, scales):
-            rows.append({**row, "method": up.name})
-    by_key = {(r["method"], r["set"], r["scale"]): r for r in rows}
-    for s in sets:
-        for k in scales:
-            a, b = by_key[(plain.name, s, k)], by_key[(plus.name, s, k)]
-            rows.append(
-                {
-                    **a,
-                    "method": "gain (+ minus plain)",
-                    "psnr": b["psnr"] - a["psnr"],
-                    "ssim": b["ssim"] - a["ssim"],
-                }
-            )
-    return rows
 
 
 # --------------------------------------------------------------------------------------------
@@ -275,7 +405,9 @@ def tiled_versus_whole(tiled: UpscaleMemory, whole: UpscaleMemory) -> str:
     numbers: same pixels or not, memory PyTorch allocated, time, the budget's estimate, and the
     process's peak (all from :func:`edsr_lite.course.memory.measure_upscale_memory`)."""
     differ = int((tiled.output != whole.output).sum())
-    took = compare(tiled.seconds, whole.seconds, unit="s", digits=1, words=("longer", "less time"))
+    # compared as printed (1 decimal), so that the words never contradict "5.0 s against 5.0 s"
+    seconds = round(tiled.seconds, 1), round(whole.seconds, 1)
+    took = compare(*seconds, unit="s", digits=1, words=("longer", "less time"))
     allocated = tiled.allocated_mb or 0.0
     peak = compare(tiled.peak_rss_mb, allocated, unit="MiB", digits=0, words=("more", "less"))
     return " ".join(
@@ -285,7 +417,7 @@ def tiled_versus_whole(tiled: UpscaleMemory, whole: UpscaleMemory) -> str:
             f"the whole image at once, and PyTorch allocates {tiled.allocated_mb:.0f} MiB against",
             f"{whole.allocated_mb:.0f} MiB; it took",
             "as long" if took == "level with" else took,
-            f"({tiled.seconds:.1f} s against {whole.seconds:.1f} s). The allocations stay",
+            f"({seconds[0]:.1f} s against {seconds[1]:.1f} s). The allocations stay",
             "within" if (tiled.allocated_mb or 0.0) <= tiled.estimate_mb else "above",
             f"the budget's estimate ({tiled.estimate_mb:.0f} MiB), and the process's peak grew by",
             f"{tiled.peak_rss_mb:.0f} MiB:",

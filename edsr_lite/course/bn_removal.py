@@ -27,15 +27,18 @@ import math
 import statistics
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 from torch import nn
 
+from edsr_lite.core.metrics import psnr
 from edsr_lite.core.models import ResBlock, default_conv
+from edsr_lite.course.live import progress
 from edsr_lite.course.memory import MEMORY_CATEGORIES, MiB, profile_memory
 from edsr_lite.course.runs import real_batch
+from edsr_lite.datasets import benchmark
 from edsr_lite.train import forward_backward, make_optimizer
 
 # --------------------------------------------------------------------------------------------
@@ -216,7 +219,9 @@ class StepMemory:
     ``times_ms``: T event times since the step began (the profiler slows the step down, so
     these are profiled times); ``bytes_by_category``: T x C bytes alive at each time, one
     column per :data:`MEMORY_CATEGORIES` entry. ``saved_bytes``: :func:`saved_activation_bytes`.
-    ``seconds_per_step``: unprofiled, if measured (:func:`time_train_steps`).
+    ``seconds_per_step``: unprofiled, if measured (:func:`time_train_steps`). ``peaks``: the
+    peak of each profiled step (the timeline is the first one's), so that the peak's noise from
+    step to step can be estimated (:func:`edsr_lite.course.claims.samples`).
     """
 
     label: str
@@ -226,6 +231,12 @@ class StepMemory:
     times_ms: np.ndarray
     bytes_by_category: np.ndarray
     seconds_per_step: float | None = None
+    peaks: list[int] = field(default_factory=list)
+
+    @property
+    def peaks_mb(self) -> list[float]:
+        """The peak of every profiled step, MiB (the timeline's own when only one was)."""
+        return [p / MiB for p in (self.peaks or [self.peak_bytes])]
 
     @property
     def total(self) -> np.ndarray:
@@ -243,10 +254,15 @@ class StepMemory:
         return {c: int(b) for c, b in zip(MEMORY_CATEGORIES, row, strict=True)}
 
 
-def _step_fn(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor) -> Callable[[], float]:
+def _step_fn(
+    model: nn.Module,
+    lr: torch.Tensor,
+    hr: torch.Tensor,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> Callable[[], float]:
     """One training step of the package's recipe (Adam, L1), as a function of nothing."""
     scale = hr.shape[-1] // lr.shape[-1]
-    optimizer = make_optimizer(model, 1e-4)
+    optimizer = optimizer or make_optimizer(model, 1e-4)
 
     def step() -> float:
         optimizer.zero_grad(set_to_none=True)
@@ -258,22 +274,56 @@ def _step_fn(model: nn.Module, lr: torch.Tensor, hr: torch.Tensor) -> Callable[[
 
 
 def measure_step_memory(
-    model: nn.Module, batch_size: int = 16, patch_size: int = 48, label: str = ""
+    model: nn.Module,
+    batch_size: int = 16,
+    patch_size: int = 48,
+    label: str = "",
+    repeats: int = 1,
+    on_step: Callable[[], None] | None = None,
 ) -> StepMemory:
-    """Saved activations and the profiled memory timeline of one training step of ``model``.
+    """Saved activations and the profiled memory timeline of a training step of ``model``.
 
-    A first, unprofiled step creates Adam's state (as in any step after the first); the second
-    step is profiled. Inputs: real T91 patches, LR ``patch_size`` pixels, scale of the model.
+    A first, unprofiled step creates Adam's state (as in any step after the first); the next
+    ``repeats`` steps are profiled, each on a new batch (seeds 0, 1, ...), their peaks kept
+    in ``peaks``, the first one's timeline kept whole. Inputs: real T91 patches, LR
+    ``patch_size`` pixels, scale of the model. ``on_step`` is called after each profiled step
+    (a progress line).
     """
     scale = model.scale
-    lr, hr = real_batch(batch_size, patch_size, scale)
     model = model.to(memory_format=torch.channels_last).train()
+    lr, hr = real_batch(batch_size, patch_size, scale)
     saved = saved_activation_bytes(model, lr, hr)
-    step = _step_fn(model, lr, hr)
-    step()
-    times, sizes = profile_memory(step)
+    optimizer = make_optimizer(model, 1e-4)
+    _step_fn(model, lr, hr, optimizer)()
+    timeline = None
+    peaks = []
+    for seed in range(repeats):
+        lr, hr = real_batch(batch_size, patch_size, scale, seed=seed)
+        times, sizes = profile_memory(_step_fn(model, lr, hr, optimizer))
+        timeline = timeline or (times, sizes)
+        peaks.append(int(sizes.sum(axis=1).max()))
+        if on_step is not None:
+            on_step()
     label = label or model.config.get("preset", type(model).__name__)
-    return StepMemory(label, batch_size, patch_size, saved, times, sizes)
+    return StepMemory(label, batch_size, patch_size, saved, *timeline, peaks=peaks)
+
+
+def measure_step_memories(
+    models: Mapping[str, nn.Module], batch_size: int = 16, patch_size: int = 48, repeats: int = 3
+) -> list[StepMemory]:
+    """:func:`measure_step_memory` of each model (labelled by its key), ``repeats`` profiled
+    steps each, with a progress line in a notebook ("profiling training steps: 3/6")."""
+    steps = progress(range(len(models) * repeats), "profiling training steps", unit="steps")
+    next(steps)  # the line starts at 0; each profiled step moves it on by one
+    memories = [
+        measure_step_memory(
+            model, batch_size, patch_size, label, repeats, on_step=lambda: next(steps, None)
+        )
+        for label, model in models.items()
+    ]
+    for _ in steps:  # the last step's call ends the line ("... 6/6 steps in 12.3 s")
+        pass
+    return memories
 
 
 def time_train_steps(
@@ -283,24 +333,40 @@ def time_train_steps(
     steps: int = 5,
     warmup: int = 2,
 ) -> dict[str, float]:
-    """Median seconds per training step of each model, steps interleaved between the models.
+    """Median seconds per training step of each model (:func:`train_step_times`)."""
+    times = train_step_times(models, batch_size, patch_size, steps, warmup)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def train_step_times(
+    models: Mapping[str, nn.Module],
+    batch_size: int = 16,
+    patch_size: int = 48,
+    steps: int = 5,
+    warmup: int = 2,
+    show: bool = False,
+) -> dict[str, list[float]]:
+    """Seconds of each of ``steps`` training steps per model, steps interleaved between models.
 
     Interleaving (A, B, A, B, ...) makes a busy machine slow them down alike, so the *ratio*
     is trustworthy even when the absolute times are noisy. ``warmup`` steps per model (oneDNN
-    picks its kernels on the first calls) are not counted.
+    picks its kernels on the first calls) are not counted. ``show``: a progress line.
     """
     steps_by_name = {}
     for name, model in models.items():
         lr, hr = real_batch(batch_size, patch_size, model.scale)
         steps_by_name[name] = _step_fn(model.to(memory_format=torch.channels_last).train(), lr, hr)
     times: dict[str, list[float]] = {name: [] for name in models}
-    for i in range(warmup + steps):
+    rounds = range(warmup + steps)
+    if show:
+        rounds = progress(rounds, f"timing {len(models)} models' steps in turn", unit="rounds")
+    for i in rounds:
         for name, step in steps_by_name.items():
             start = time.perf_counter()
             step()
             if i >= warmup:
                 times[name].append(time.perf_counter() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
+    return times
 
 
 def memory_summary(memories: Sequence[StepMemory]) -> str:
@@ -422,3 +488,43 @@ def _map_std(features: torch.Tensor) -> float:
 
 #: Names under which the checkpoint runs ship their logs (data/checkpoints/<name>/log.csv).
 BN_PAIR = {"EDSR block (no BN)": "edsr_baseline_x2", "SRResNet block (BN)": "edsr_baseline_bn_x2"}
+
+
+# --------------------------------------------------------------------------------------------
+# Per-image scores, for a paired comparison
+# --------------------------------------------------------------------------------------------
+
+
+def validation_crops(
+    sets: Sequence[str] = ("Set5", "Set14"), scale: int = 2, size: int = 48
+) -> list[tuple[str, np.ndarray, np.ndarray]]:
+    """``(name, lr, hr)`` centre crops of every image of the benchmark ``sets``: LR
+    ``size`` x ``size`` and HR ``scale`` times that (uint8 RGB, the benchmark's LR, so MATLAB
+    bicubic), named "Set5/baby". Crops keep a score of many images cheap to compute."""
+    crops = []
+    for set_name in sets:
+        for name, hr, lr in benchmark(set_name, scale):
+            top, left = (lr.shape[0] - size) // 2, (lr.shape[1] - size) // 2
+            lr_crop = lr[top : top + size, left : left + size]
+            hr_crop = hr[scale * top : scale * (top + size), scale * left : scale * (left + size)]
+            crops.append((f"{set_name}/{name}", *map(np.ascontiguousarray, (lr_crop, hr_crop))))
+    return crops
+
+
+def crop_psnrs(
+    models: Mapping[str, nn.Module],
+    crops: Sequence[tuple[str, np.ndarray, np.ndarray]],
+    scale: int = 2,
+) -> dict[str, list[float]]:
+    """``{model name: [PSNR of each crop]}`` (dB, the paper's protocol: Y channel, ``scale``
+    pixels shaved), in evaluation mode, with a progress line in a notebook. The same crops in
+    the same order for every model, so the lists pair image by image
+    (:func:`edsr_lite.course.claims.paired`)."""
+    scores: dict[str, list[float]] = {name: [] for name in models}
+    for _, lr, hr in progress(crops, f"scoring {len(models)} models", unit="crops"):
+        x = torch.from_numpy(lr).permute(2, 0, 1)[None].float()
+        for name, model in models.items():
+            with torch.no_grad():
+                out = model.eval()(x)[0].clamp(0, 255).round().byte().permute(1, 2, 0).numpy()
+            scores[name].append(psnr(out, hr, scale))
+    return scores

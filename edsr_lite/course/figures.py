@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import FuncFormatter, LogLocator
 
 from edsr_lite.course.bn_removal import StepMemory
 from edsr_lite.course.claims import count
@@ -71,6 +72,33 @@ def run_style(label: str, unknown: Sequence[str] = ()) -> dict:
     scale = re.search(r"\bx[234]\b", label.lower())
     dashes = _SCALE_DASHES[scale.group(0)] if scale and concept == "EDSR per scale" else "-"
     return {"color": CONCEPT_COLOURS[concept], "linestyle": dashes}
+
+
+def plain_number(value: float, _position: object = None) -> str:
+    """A tick label as a reader writes the number: 40, 0.02, 3,000, 2e+05 (no 4x10^1).
+
+    Plain digits from 0.001 to 999,999 (thousands separated), a short exponent outside."""
+    if value == 0 or not np.isfinite(value):
+        return f"{value:g}"
+    if 1e-3 <= abs(value) < 1e6:
+        return f"{value:,.0f}" if abs(value) >= 1 and value == round(value) else f"{value:.3g}"
+    return f"{value:.0e}".replace("e+0", "e+").replace("e-0", "e-")
+
+
+def plain_log_ticks(ax, axis: str = "y") -> None:
+    """Label a log axis with plain numbers (:func:`plain_number`): every decade when the axis
+    spans three or more, 1, 2 and 5 of each decade under three, and every digit under one (so
+    that a narrow axis still has labels and a wide one never crowds)."""
+    target = ax.yaxis if axis == "y" else ax.xaxis
+    low, high = ax.get_ylim() if axis == "y" else ax.get_xlim()
+    spans = np.log10(max(high, 1e-300)) - np.log10(max(low, 1e-300))
+    if spans < 1:
+        target.set_major_locator(LogLocator(base=10, subs=np.arange(1.0, 10.0)))
+        target.set_minor_locator(LogLocator(base=10, subs=np.arange(1.0, 10.0, 0.5)))
+    else:
+        target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if spans < 3 else (1.0,)))
+    target.set_major_formatter(FuncFormatter(plain_number))
+    target.set_minor_formatter(FuncFormatter(lambda *_: ""))
 
 
 def _styles(labels: Sequence[str]) -> dict[str, dict]:
@@ -158,6 +186,7 @@ def plot_depth_profiles(profiles: Sequence[DepthProfile], title: str = "") -> Fi
     for ax in (ax_act, ax_grad):
         ax.set_xlabel("residual block i (1 = next to the input)")
         ax.set_yscale("log")
+        plain_log_ticks(ax)
         ax.grid(alpha=0.3, which="both")
         ax.legend()
     if title:
@@ -166,21 +195,29 @@ def plot_depth_profiles(profiles: Sequence[DepthProfile], title: str = "") -> Fi
 
 
 def plot_runs(traces: Sequence[RunTrace]) -> Figure:
-    """Training loss and gradient norm per step, one line per run (log y)."""
+    """Training loss and gradient norm per step, one line per run (log y). Runs that differ
+    only by their seed (labels ``"res_scale 1, seed 0"``, ``"res_scale 1, seed 1"``) share one
+    legend entry, ``"res_scale 1 (2 seeds)"``."""
     fig = Figure(figsize=(11, 3.8), layout="constrained")
     ax_loss, ax_grad = fig.subplots(1, 2)
     styles = _styles([t.label for t in traces])
-    for t in traces:
+    kinds = [re.sub(r",? seed \d+$", "", t.label) for t in traces]
+    shown: set[str] = set()
+    for t, kind in zip(traces, kinds, strict=True):
+        n = kinds.count(kind)
+        label = "_nolegend_" if kind in shown else (f"{kind} ({n} seeds)" if n > 1 else t.label)
+        shown.add(kind)
         steps = np.arange(1, len(t.loss) + 1)
-        ax_loss.plot(steps, t.loss, label=t.label, **styles[t.label])
-        ax_grad.plot(steps[: len(t.grad_norm)], t.grad_norm, label=t.label, **styles[t.label])
+        ax_loss.plot(steps, t.loss, label=label, **styles[t.label])
+        ax_grad.plot(steps[: len(t.grad_norm)], t.grad_norm, label=label, **styles[t.label])
     ax_loss.set_ylabel("training L1 loss (grey levels, 0..255; log)")
     ax_grad.set_ylabel("gradient norm, L2 over all parameters (log)")
     for ax in (ax_loss, ax_grad):
         ax.set_xlabel("step (minibatch updates)")
         ax.set_yscale("log")
+        plain_log_ticks(ax)
         ax.grid(alpha=0.3, which="both")
-        ax.legend()
+        ax.legend(fontsize="small")
     return fig
 
 
@@ -309,6 +346,7 @@ def plot_curves(
     ax.set_ylabel(_LABELS[metric] + (f", x{scale}" if key != metric else ""))
     if logy:
         ax.set_yscale("log")
+        plain_log_ticks(ax)
     ax.grid(alpha=0.3)
     if runs:
         ax.legend()
@@ -319,3 +357,34 @@ def running_mean(values: np.ndarray, window: int) -> np.ndarray:
     """Mean of each ``window`` consecutive values (length ``len(values) - window + 1``)."""
     cumsum = np.cumsum(np.insert(np.asarray(values, dtype=float), 0, 0.0))
     return (cumsum[window:] - cumsum[:-window]) / window
+
+
+def plot_scale_curves(
+    curves: Mapping[str, Mapping[int, tuple[Sequence[float], Sequence[float]]]],
+    reference: Mapping[int, float] | None = None,
+    reference_label: str = "bicubic",
+) -> Figure:
+    """Validation PSNR against training, one panel per scale, one line per approach.
+
+    Args:
+        curves: ``{approach: {scale: (updates, dB)}}``, e.g. ``{"MDSR": {2: ([0, 5], [30.1,
+            32.4])}}``; ``updates`` counts the minibatches *of that scale* trained so far, so
+            that approaches with different schedules (an MDSR draws a scale per step) line up.
+        reference: ``{scale: dB}`` drawn as a dashed horizontal line per panel (bicubic).
+    """
+    scales = sorted({s for per_scale in curves.values() for s in per_scale})
+    fig = Figure(figsize=(3.3 * max(1, len(scales)), 3.4), layout="constrained")
+    axes = fig.subplots(1, max(1, len(scales)), squeeze=False)[0]
+    styles = _styles(list(curves))
+    for ax, s in zip(axes, scales, strict=False):
+        for approach, per_scale in curves.items():
+            if s in per_scale:
+                xs, ys = per_scale[s]
+                ax.plot(xs, ys, marker="o", markersize=3, label=approach, **styles[approach])
+        if reference is not None and s in reference:
+            ax.axhline(reference[s], color="dimgray", ls="--", lw=1, label=reference_label)
+        ax.set(title=f"x{s}", xlabel=f"minibatches at x{s} (steps)")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel(_LABELS["psnr"])
+    axes[0].legend(fontsize=8)
+    return fig

@@ -13,25 +13,33 @@ for ``notebooks/03_multiscale.ipynb``:
 * :func:`parts_changed_by_step`: one real optimizer step at one scale, and which parts moved.
 * :func:`scale_draws`: the random scale of each minibatch, as the trainer draws it.
 * :func:`single_vs_multi`: a short live run of one MDSR against one EDSR per scale, with the
-  same total number of steps, scored per scale on a benchmark set.
+  same total number of steps, drawn live on a :class:`~edsr_lite.course.live.TrainingBoard`
+  (one line per approach and scale), then scored image by image on benchmark sets.
 * :func:`shipped_scores` and :func:`shipped_budgets`: the shipped MDSR-baseline against the
-  shipped EDSR-baselines, scored now, and what each cost to train.
+  shipped EDSR-baselines, scored now image by image, and what each cost to train.
 * :func:`recorded_scores`: the same pair on every benchmark set, with and without
   self-ensemble, as ``make results`` recorded them in ``data/RESULTS.json``.
-* :func:`versus_each_scale`, :func:`shipped_gaps`, :func:`recorded_summary`: what those tables
-  show, for the notebook's computed sentences; "comparable" is judged against this project's
-  bar :data:`MDSR_TOLERANCE_DB` (from :mod:`edsr_lite.core.published`), and a live run only
-  once both networks score above bicubic (:meth:`ScaleComparison.comparable`).
+* :func:`comparable`: the paper's "comparable" as an effect for the one verdict rule of
+  :mod:`edsr_lite.course.claims`: this project's bar :data:`MDSR_TOLERANCE_DB` (from
+  :mod:`edsr_lite.core.published`) minus the size of the mean gap, either way, with the noise
+  of the per-image paired differences (:meth:`ScaleComparison.effects`,
+  :func:`shipped_effects`).
+* :func:`versus_each_scale`, :func:`shipped_gaps`, :func:`recorded_summary`,
+  :meth:`ScaleComparison.reading`: what those tables show, for the notebook's computed
+  sentences.
 """
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -39,12 +47,14 @@ from edsr_lite.checkpoint_eval import checkpoint_label
 from edsr_lite.core.models import MDSR, build, count_parameters
 from edsr_lite.core.patches import draw_scale
 from edsr_lite.core.published import MDSR_TOLERANCE_DB
-from edsr_lite.course.claims import compare
+from edsr_lite.course.claims import SHOWN, Effect, compare, count, paired, samples
+from edsr_lite.course.live import TrainingBoard, progress
 from edsr_lite.course.recorded import RESULTS_JSON, load_results, row_value
-from edsr_lite.course.runs import temporary_run, train_briefly
-from edsr_lite.evaluation import evaluate
+from edsr_lite.course.runs import temporary_run
+from edsr_lite.evaluation import bicubic_sr, evaluate_model_protocol
+from edsr_lite.infer import Upscaler
 from edsr_lite.runs import finished_run_info
-from edsr_lite.train import TrainConfig, Trainer, TrainLog
+from edsr_lite.train import TrainConfig, Trainer, TrainLog, TrainResult, train
 from edsr_lite.weights import available_pretrained, load_model, resolve_checkpoint
 
 # ============================================================================================
@@ -174,43 +184,199 @@ def scale_draws(scales: Sequence[int] = (2, 3, 4), steps: int = 3000, seed: int 
 # A live comparison
 # ============================================================================================
 
+#: The approaches of :func:`single_vs_multi`, as its tables and figures name them.
+SINGLE, MULTI = "EDSR per scale", "MDSR"
+
+
+def scale_curves(log: TrainLog, scale: int) -> tuple[list[int], list[float]]:
+    """``(updates, dB)``: the validation PSNR at ``scale`` against the number of minibatches of
+    that scale the run had trained on (an EDSR: its step; an MDSR: the steps that drew it)."""
+    seen, xs, ys = 0, [], []
+    for row in log.rows:
+        if row.get("scale") == scale:
+            seen += 1
+        if row.get(f"psnr_x{scale}") is not None:
+            xs.append(seen)
+            ys.append(float(row[f"psnr_x{scale}"]))
+    return xs, ys
+
+
+def step_seconds(log: TrainLog) -> list[float]:
+    """The wall time of each training step (s) from the log's ``seconds`` column, leaving out
+    the steps that follow a validation (their time includes it)."""
+    rows = log.rows
+    return [
+        float(b["seconds"] - a["seconds"])
+        for a, b in itertools.pairwise(rows)
+        if a.get("psnr") is None and a.get("seconds") is not None and b.get("seconds") is not None
+    ]
+
+
+def image_psnrs(method: str | nn.Module, set_names: Sequence[str], scale: int) -> list[float]:
+    """Y PSNR (dB, shave = scale, model protocol) of every image of ``set_names`` in turn:
+    ``"bicubic"`` or a network (run untiled, output rounded to uint8 as a saved PNG)."""
+    sr_fn = bicubic_sr if method == "bicubic" else Upscaler(method, tile=0)
+    return [s.psnr for name in set_names for s in evaluate_model_protocol(sr_fn, name, scale)]
+
 
 @dataclass
 class ScaleComparison:
-    """:func:`single_vs_multi`'s result: PSNR per scale of each approach, and the runs."""
+    """:func:`single_vs_multi`'s result: per-image PSNR per scale of each approach, the runs.
+
+    ``images[approach][scale]`` lists the PSNR (dB) of each image of ``score_sets`` in the same
+    order for every approach (``"bicubic"``, :data:`SINGLE`, :data:`MULTI`), so that two
+    approaches' differences pair up image by image.
+    """
 
     scales: tuple[int, ...]
     steps: int  # total steps of each approach
-    psnr: dict[str, dict[int, float]]  # {"bicubic" | "EDSR per scale" | "MDSR": {scale: dB}}
-    parameters: dict[str, int]  # {"EDSR per scale": sum of the EDSRs, "MDSR": its total}
-    seconds: dict[str, float]  # training wall time of each approach
+    images: dict[str, dict[int, list[float]]]
+    parameters: dict[str, int]  # {SINGLE: sum of the EDSRs, MULTI: its total}
+    score_sets: tuple[str, ...] = ("Set5",)
     logs: dict[str, TrainLog] = field(repr=False, default_factory=dict)
+    val_data: str = "Set5"  # what the curves validate on
+    val_bicubic: dict[int, float] = field(default_factory=dict)  # {scale: bicubic dB on it}
+
+    @property
+    def psnr(self) -> dict[str, dict[int, float]]:
+        """``{approach: {scale: mean dB over the images}}``."""
+        return {
+            name: {s: float(np.mean(v)) for s, v in dbs.items()}
+            for name, dbs in self.images.items()
+        }
+
+    @property
+    def n_images(self) -> int:
+        return len(next(iter(self.images["bicubic"].values())))
 
     def rows(self) -> list[dict]:
-        """One row per scale (PSNR of each approach, dB) for a table."""
+        """One row per scale (mean PSNR of each approach, dB) for a table."""
+        psnr = self.psnr
         return [
-            {"scale": f"x{s}", **{f"{name} (dB)": dbs[s] for name, dbs in self.psnr.items()}}
+            {"scale": f"x{s}", **{f"{name} (dB)": dbs[s] for name, dbs in psnr.items()}}
             for s in self.scales
         ]
 
     def gaps(self) -> dict[int, float]:
         """``{scale: MDSR - EDSR (dB)}``: positive where the multi-scale model is ahead."""
-        return {s: self.psnr["MDSR"][s] - self.psnr["EDSR per scale"][s] for s in self.scales}
+        psnr = self.psnr
+        return {s: psnr[MULTI][s] - psnr[SINGLE][s] for s in self.scales}
 
     def not_above_bicubic(self) -> list[str]:
-        """The networks (``"MDSR at x2"``, ...) that do not score above bicubic: until both do,
-        the run is too short to say anything about one network against the other."""
+        """The networks (``"MDSR at x2"``, ...) whose mean does not score above bicubic."""
+        psnr = self.psnr
         return [
             f"{name} at x{s}"
-            for name in ("EDSR per scale", "MDSR")
+            for name in (SINGLE, MULTI)
             for s in self.scales
-            if self.psnr[name][s] <= self.psnr["bicubic"][s]
+            if psnr[name][s] <= psnr["bicubic"][s]
         ]
 
-    def comparable(self, tolerance_db: float = MDSR_TOLERANCE_DB) -> bool:
-        """The paper's "comparable", as this project reads it: both networks above bicubic at
-        every scale, and MDSR at most ``tolerance_db`` below the single-scale model at each."""
-        return not self.not_above_bicubic() and min(self.gaps().values()) >= -tolerance_db
+    def effects(self, tolerance_db: float = MDSR_TOLERANCE_DB) -> dict[int, Effect]:
+        """``{scale:`` :func:`comparable` ``}``: MDSR against the EDSR of each scale; "too short
+        to tell" at a scale where either network is not above bicubic yet (fixed in advance:
+        such a gap compares two untrained networks, whichever way it points)."""
+        behind = self.not_above_bicubic()
+        effects = {}
+        for s in self.scales:
+            effect = comparable(self.images[MULTI][s], self.images[SINGLE][s], tolerance_db)
+            if any(name.endswith(f" at x{s}") for name in behind):
+                effect = replace(effect, too_early="a network not above bicubic yet")
+            effects[s] = effect
+        return effects
+
+    def curves(self) -> dict[str, dict[int, tuple[list[int], list[float]]]]:
+        """``{approach: {scale: (updates at that scale, validation dB)}}``, as
+        :func:`scale_curves`, for :func:`edsr_lite.course.figures.plot_scale_curves`."""
+        singles = {s: scale_curves(self.logs[f"EDSR x{s}"], s) for s in self.scales}
+        return {SINGLE: singles, MULTI: {s: scale_curves(self.logs[MULTI], s) for s in self.scales}}
+
+    def last_rise(self) -> float:
+        """The largest rise (dB) of any validation curve over its last interval: how far the
+        runs still were from settling when they stopped."""
+        rises = [
+            ys[-1] - ys[-2]
+            for per_scale in self.curves().values()
+            for _, ys in per_scale.values()
+            if len(ys) >= 2
+        ]
+        return max(rises, default=float("nan"))
+
+    def reading(self, tolerance_db: float = MDSR_TOLERANCE_DB) -> str:
+        """What the run says, in sentences chosen from its numbers: the gaps, each scale's
+        verdict (:meth:`effects`), and, unless every scale is shown, why the run cannot show
+        more (networks still at or below bicubic, or curves still rising)."""
+        effects = self.effects(tolerance_db)
+        per_scale = self.steps // len(self.scales)
+        where = " + ".join(self.score_sets)
+        said = [
+            f"After {self.steps} MDSR steps and {per_scale} for each EDSR, MDSR ended "
+            f"{versus_each_scale(self.gaps())} on {where} ({count(self.n_images, 'image')}).",
+            "Verdicts, effect = tolerance minus the gap's size: "
+            + ", ".join(f"x{s} {e.verdict}" for s, e in effects.items())
+            + ".",
+        ]
+        if all(e.verdict == SHOWN for e in effects.values()):
+            return " ".join(said)
+        behind = self.not_above_bicubic()
+        if behind:
+            said.append(
+                f"{', '.join(behind)} {'is' if len(behind) == 1 else 'are'} still at or "
+                "below bicubic: the runs show the start of "
+                "training, not the trained models the paper compares."
+            )
+        else:
+            said.append(
+                f"The curves still rose by up to {self.last_rise():.2f} dB at their last "
+                "validation: far from the trained models the paper compares (see section 5)."
+            )
+        return " ".join(said)
+
+    def step_times(self) -> dict[str, list[float]]:
+        """``{approach: [ms, ...]}``: the wall time of each training step (:func:`step_seconds`),
+        of the three EDSRs together and of MDSR."""
+        singles = [t for s in self.scales for t in step_seconds(self.logs[f"EDSR x{s}"])]
+        multi = step_seconds(self.logs[MULTI])
+        return {SINGLE: [1000 * t for t in singles], MULTI: [1000 * t for t in multi]}
+
+    def step_time(self) -> Effect:
+        """MDSR's training step against an EDSR's, in ms (:func:`edsr_lite.course.claims.samples`
+        over :meth:`step_times`): positive when MDSR's step is slower. Load moves it."""
+        times = self.step_times()
+        return samples(times[MULTI], times[SINGLE], unit="ms", how="steps' wall times")
+
+
+def comparable(ours: Sequence[float], reference: Sequence[float], tolerance_db: float) -> Effect:
+    """The paper's "comparable" as a measured effect: ``tolerance_db - |mean(ours - reference)|``
+    (dB), positive when the two are closer than the tolerance either way; its noise is that of
+    the paired per-image differences (:func:`edsr_lite.course.claims.paired`)."""
+    gap = paired(ours, reference)
+    how = f"{count(len(ours), 'image')}, paired"
+    return Effect(tolerance_db - abs(gap.value), gap.noise, "dB", how)
+
+
+def _board_callback(board: TrainingBoard, approach: str, scales: Sequence[int]) -> Callable:
+    """A :func:`~edsr_lite.train.train` callback drawing one line per scale on ``board``
+    (``"MDSR x3"``), against the minibatches of that scale so far (as :func:`scale_curves`)."""
+    for s in scales:  # a line's colour follows the order the lines are named
+        board.callback(f"{approach} x{s}")
+    counts: Counter[int] = Counter()
+
+    def record(step: int, row: dict, model: nn.Module) -> None:
+        counts[row["scale"]] += 1
+        board.record(f"{approach} x{row['scale']}", counts[row["scale"]], loss=row["loss"])
+        for s in scales:
+            if row.get(f"psnr_x{s}") is not None:
+                board.record(f"{approach} x{s}", counts[s], psnr=row[f"psnr_x{s}"])
+
+    return record
+
+
+def _train(config: TrainConfig, callback: Callable | None) -> TrainResult:
+    """``train(config, quiet=True)`` in a temporary folder (the model and log stay in memory)."""
+    with temporary_run() as out:
+        run = TrainConfig.from_dict({**config.to_dict(), "out": str(out), "resume": False})
+        return train(run, quiet=True, callback=callback)
 
 
 def single_vs_multi(
@@ -220,45 +386,62 @@ def single_vs_multi(
     scales: Sequence[int] = (2, 3, 4),
     data: str = "T91",
     val_data: str = "Set5",
+    score_sets: Sequence[str] = ("Set5", "Set14"),
+    validations: int = 8,
     seed: int = 0,
+    board: TrainingBoard | None = None,
     **recipe,
 ) -> ScaleComparison:
     """Train one ``multi`` model for ``steps`` steps (a random scale each) and one ``single``
     model per scale for ``steps // len(scales)`` steps each: the same total number of updates.
 
-    Then score every model on ``val_data`` at each scale (model protocol: Y PSNR, shave =
-    scale), with bicubic for reference. ``recipe``: other :class:`TrainConfig` fields
-    (``lr``, ``batch_size``, ``patch_size``, ``bf16``, ...); defaults are the paper's.
+    Each run validates on ``val_data`` about ``validations`` times per scale (the curves of
+    :meth:`ScaleComparison.curves`), drawn live on ``board`` if given (one line per approach and
+    scale). Then every model, and bicubic, is scored image by image on ``score_sets`` at each
+    scale (Y PSNR, shave = scale, model protocol), with a progress line. ``recipe``: other
+    :class:`TrainConfig` fields (``lr``, ``batch_size``, ``patch_size``, ``bf16``, ...);
+    defaults are the paper's.
     """
     scales = tuple(int(s) for s in scales)
-    base = dict(data=data, val_data=None, seed=seed, decay_steps=10**9, **recipe)
+    base = dict(data=data, val_data=val_data, seed=seed, decay_steps=10**9, **recipe)
     per_scale = steps // len(scales)
-    singles = {
-        s: train_briefly(TrainConfig(preset=single, scale=s, max_steps=per_scale, **base))
-        for s in scales
-    }
-    multi_run = train_briefly(
-        TrainConfig(preset=multi, scale=list(scales), max_steps=steps, **base)
+    singles = {}
+    for s in scales:
+        config = TrainConfig(
+            preset=single,
+            scale=s,
+            max_steps=per_scale,
+            val_every=max(1, per_scale // validations),
+            **base,
+        )
+        singles[s] = _train(config, board and _board_callback(board, "EDSR", [s]))
+    config = TrainConfig(
+        preset=multi,
+        scale=list(scales),
+        max_steps=steps,
+        val_every=max(1, steps // validations),
+        **base,
     )
+    multi_run = _train(config, board and _board_callback(board, MULTI, scales))
+    if board is not None:
+        board.close()
 
-    def score(method, at: Sequence[int]) -> dict[int, float]:
-        return {row["scale"]: row["psnr"] for row in evaluate(method, [val_data], at)}
-
-    psnr = {
-        "bicubic": score("bicubic", scales),
-        "EDSR per scale": {s: score(singles[s].model, [s])[s] for s in scales},
-        "MDSR": score(multi_run.model, scales),
-    }
+    jobs = [("bicubic", "bicubic", s) for s in scales]
+    jobs += [(SINGLE, singles[s].model, s) for s in scales]
+    jobs += [(MULTI, multi_run.model, s) for s in scales]
+    images: dict[str, dict[int, list[float]]] = {"bicubic": {}, SINGLE: {}, MULTI: {}}
+    where = " + ".join(score_sets)
+    for name, method, s in progress(jobs, f"scoring on {where}", unit="models x scales"):
+        images[name][s] = image_psnrs(method, score_sets, s)
     params = {
-        "EDSR per scale": sum(count_parameters(r.model) for r in singles.values()),
-        "MDSR": count_parameters(multi_run.model),
+        SINGLE: sum(count_parameters(r.model) for r in singles.values()),
+        MULTI: count_parameters(multi_run.model),
     }
-    seconds = {
-        "EDSR per scale": sum(r.seconds for r in singles.values()),
-        "MDSR": multi_run.seconds,
-    }
-    logs = {f"EDSR x{s}": r.log for s, r in singles.items()} | {"MDSR": multi_run.log}
-    return ScaleComparison(scales, steps, psnr, params, seconds, logs)
+    logs = {f"EDSR x{s}": r.log for s, r in singles.items()} | {MULTI: multi_run.log}
+    reference = {s: float(np.mean(image_psnrs("bicubic", [val_data], s))) for s in scales}
+    return ScaleComparison(
+        scales, steps, images, params, tuple(score_sets), logs, val_data, reference
+    )
 
 
 # ============================================================================================
@@ -272,6 +455,17 @@ def _shipped_model(name: str, checkpoint_dir: str | os.PathLike | None) -> nn.Mo
     return load_model(resolve_checkpoint(name, checkpoint_dir))
 
 
+@functools.lru_cache(maxsize=32)
+def shipped_images(
+    name: str, set_name: str, scale: int, checkpoint_dir: str | os.PathLike | None = None
+) -> tuple[float, ...] | None:
+    """Y PSNR (dB, model protocol) of each image of ``set_name`` at ``scale`` by the shipped
+    model ``name`` (or ``"bicubic"``), in the set's order; None if it has not shipped. Kept for
+    the session: the table and the claims of a notebook score each model once."""
+    model = "bicubic" if name == "bicubic" else _shipped_model(name, checkpoint_dir)
+    return None if model is None else tuple(image_psnrs(model, [set_name], scale))
+
+
 def shipped_scores(
     set_name: str = "Set5",
     scales: Sequence[int] = (2, 3, 4),
@@ -281,30 +475,46 @@ def shipped_scores(
 ) -> list[dict]:
     """The shipped single-scale models (``{single}_x2``, ...) against the shipped multi-scale
     one (``multi``), scored now on ``set_name`` under the model protocol (Y PSNR, shave =
-    scale). One row per scale: PSNR (dB) of bicubic, of the single-scale model, of the
-    multi-scale model at that scale, their difference, and whether it meets the bar of
-    :data:`edsr_lite.core.published.MDSR_TOLERANCE_DB` ("yes" / "no"). A model that has not shipped
-    scores None.
+    scale). One row per scale: mean PSNR (dB) of bicubic, of the single-scale model, of the
+    multi-scale model at that scale, their difference, and its noise (2 standard errors of the
+    per-image paired differences, :func:`edsr_lite.course.claims.paired`). A model that has not
+    shipped scores None. Shows a progress line while it scores.
     """
-    multi_model = _shipped_model(multi, checkpoint_dir)
     rows = []
-    for s in scales:
-        single_model = _shipped_model(f"{single}_x{s}", checkpoint_dir)
-        edsr = None if single_model is None else _set_psnr(single_model, set_name, s)
-        mdsr = None if multi_model is None else _set_psnr(multi_model, set_name, s)
-        gap = None if edsr is None or mdsr is None else mdsr - edsr
-        meets = None if gap is None else ("yes" if gap >= -MDSR_TOLERANCE_DB else "no")
+    for s in progress(scales, f"scoring the shipped models on {set_name}", unit="scales"):
+        edsr = shipped_images(f"{single}_x{s}", set_name, s, checkpoint_dir)
+        mdsr = shipped_images(multi, set_name, s, checkpoint_dir)
+        gap = None if edsr is None or mdsr is None else paired(mdsr, edsr)
         rows.append(
             {
                 "scale": f"x{s}",
-                "bicubic dB": _set_psnr("bicubic", set_name, s),
-                f"{single} dB": edsr,
-                f"{multi} dB": mdsr,
-                "multi - single (dB)": gap,
-                f"within {MDSR_TOLERANCE_DB} dB": meets,
+                "bicubic dB": float(np.mean(shipped_images("bicubic", set_name, s))),
+                f"{single} dB": None if edsr is None else float(np.mean(edsr)),
+                f"{multi} dB": None if mdsr is None else float(np.mean(mdsr)),
+                "multi - single (dB)": None if gap is None else gap.value,
+                "noise ± (dB)": None if gap is None else gap.noise,
             }
         )
     return rows
+
+
+def shipped_effects(
+    set_name: str = "Set5",
+    scales: Sequence[int] = (2, 3, 4),
+    single: str = "edsr_baseline",
+    multi: str = "mdsr_baseline",
+    checkpoint_dir: str | os.PathLike | None = None,
+    tolerance_db: float = MDSR_TOLERANCE_DB,
+) -> dict[int, Effect]:
+    """``{scale:`` :func:`comparable` ``}`` of the shipped multi-scale model against the
+    shipped single-scale model of each scale, for the scales where both have shipped."""
+    effects = {}
+    for s in scales:
+        edsr = shipped_images(f"{single}_x{s}", set_name, s, checkpoint_dir)
+        mdsr = shipped_images(multi, set_name, s, checkpoint_dir)
+        if edsr is not None and mdsr is not None:
+            effects[s] = comparable(mdsr, edsr, tolerance_db)
+    return effects
 
 
 def recorded_scores(
@@ -345,10 +555,6 @@ def recorded_scores(
                 }
             )
     return rows
-
-
-def _set_psnr(method: str | nn.Module, set_name: str, scale: int) -> float:
-    return evaluate(method, [set_name], [scale])[0]["psnr"]
 
 
 def shipped_budgets(

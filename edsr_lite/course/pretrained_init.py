@@ -5,7 +5,14 @@ For ``notebooks/04_pretrained_init.ipynb``:
 * :func:`init_table`: what :func:`edsr_lite.weights.init_from` copies from an x2 model into an
   x3/x4 model, part by part (head, body, tail...), in tensors and parameters.
 * :func:`pretrained_vs_scratch`: a live run on a CPU: train an x2 model briefly, then the same
-  x4 budget twice, once from scratch and once from that x2 model, validated along the way.
+  x4 budget twice, once from scratch and once from that x2 model, validated along the way
+  (drawn live on a :class:`~edsr_lite.course.live.TrainingBoard`), keeping both models at the
+  halfway step and at the end.
+* :func:`per_image_psnr` and :func:`paired_gain`: the two models scored image by image on the
+  same benchmark images, and the pretrained model's gain as an
+  :class:`~edsr_lite.course.claims.Effect`
+  (paired differences, the one verdict rule); :func:`stays_above`: whether one validation
+  curve stayed above the other at every validation, in words.
 * :func:`steps_to_reach`: the first validation step at which a run reached a PSNR.
 * :func:`head_start`: what the pretrained run gained over the scratch run with the same budget
   (the live pair's and the shipped pair's rows of the notebook's table with the paper);
@@ -18,15 +25,22 @@ so that a figure gives each kind of run one colour throughout the notebook.
 
 from __future__ import annotations
 
+import copy
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from torch import nn
 
 from edsr_lite.core.init import InitReport
+from edsr_lite.core.metrics import psnr
+from edsr_lite.course import claims
+from edsr_lite.course.live import TrainingBoard, progress
 from edsr_lite.course.multiscale import part_of
 from edsr_lite.course.recorded import ResultsError, load_results, row_value
 from edsr_lite.course.runs import temporary_run
+from edsr_lite.datasets import benchmark
+from edsr_lite.infer import Upscaler
 from edsr_lite.train import TrainConfig, TrainLog, load_log, train
 from edsr_lite.weights import init_from
 
@@ -82,6 +96,8 @@ class PretrainComparison:
     pretrained: TrainLog = field(repr=False)
     init_report: InitReport = field(repr=False)
     seconds: dict[str, float] = field(default_factory=dict)  # wall time of each run
+    #: ``{step: {label: model}}``: both x4 models (eval mode) at the halfway step and the last
+    models: dict[int, dict[str, nn.Module]] = field(default_factory=dict, repr=False)
 
     def logs(self) -> dict[str, TrainLog]:
         """``{label: log}`` of the two x4 runs, for :func:`edsr_lite.course.figures.plot_curves`:
@@ -98,22 +114,31 @@ def pretrained_vs_scratch(
     val_data: str = "Set5",
     val_every: int = 50,
     seed: int = 0,
+    board: TrainingBoard | None = None,
     **recipe,
 ) -> PretrainComparison:
     """Train an x2 ``preset`` for ``source_steps`` steps; then train ``scale`` for ``steps``
     steps twice with the same recipe, seed and patches: from scratch, and initialized from the
     x2 model's final weights. Both x4 runs are validated on ``val_data`` every ``val_every``
-    steps (and at step 0). ``recipe``: other :class:`TrainConfig` fields (``lr``,
-    ``batch_size``, ``patch_size``, ``bf16``, ``val_images``, ...).
+    steps (and at step 0); copies of both models are kept at step ``steps // 2`` and at the
+    end (:attr:`PretrainComparison.models`). ``board``: all three runs drawn live on it.
+    ``recipe``: other :class:`TrainConfig` fields (``lr``, ``batch_size``, ``patch_size``,
+    ``bf16``, ``val_images``, ...).
     """
     base = dict(preset=preset, data=data, seed=seed, decay_steps=10**9, **recipe)
+    halfway = max(1, steps // 2)
+    models: dict[int, dict[str, nn.Module]] = {halfway: {}, steps: {}}
     with temporary_run("edsr-lite-pretrain-") as out:
         source = train(
             TrainConfig(scale=2, max_steps=source_steps, val_data=None, out=f"{out}/x2", **base),
             quiet=True,
+            callback=board.callback(f"x2 source ({source_steps} steps)") if board else None,
         )
         runs = {}
-        for name, init in (("scratch", None), ("pretrained", str(source.latest))):
+        for name, label, init in (
+            ("scratch", FROM_SCRATCH, None),
+            ("pretrained", FROM_X2, str(source.latest)),
+        ):
             runs[name] = train(
                 TrainConfig(
                     scale=scale,
@@ -125,13 +150,60 @@ def pretrained_vs_scratch(
                     **base,
                 ),
                 quiet=True,
+                callback=_keeping(models, label, board),
             )
         stored = load_log(runs["pretrained"].out_dir).info["init_from"]  # run.json
         report = InitReport(**{k: stored[k] for k in InitReport().as_dict()})
     seconds = {"x2 source": source.seconds} | {k: r.seconds for k, r in runs.items()}
     return PretrainComparison(
-        source.log, runs["scratch"].log, runs["pretrained"].log, report, seconds
+        source.log, runs["scratch"].log, runs["pretrained"].log, report, seconds, models
     )
+
+
+def _keeping(models: dict[int, dict[str, nn.Module]], label: str, board: TrainingBoard | None):
+    """A training callback that copies the model (eval mode) into ``models[step][label]`` at
+    the steps ``models`` names, and draws the run on ``board``."""
+    draw = board.callback(label) if board is not None else None
+
+    def callback(step: int, row: dict, model: nn.Module) -> None:
+        if step in models:
+            models[step][label] = copy.deepcopy(model).eval()
+        if draw is not None:
+            draw(step, row, model)
+
+    return callback
+
+
+def per_image_psnr(
+    model: nn.Module, sets: Sequence[str] = ("Set5", "Set14"), scale: int = 4, desc: str = ""
+) -> list[float]:
+    """Y PSNR (dB, shave = ``scale``, output rounded to uint8) of ``model`` on every image of
+    ``sets``, in order: the paper's protocol, image by image, with a progress line."""
+    upscale = Upscaler(model, tile=0)
+    items = [item for name in sets for item in benchmark(name, scale)]
+    label = desc or f"scoring on {' + '.join(sets)} x{scale}"
+    return [
+        psnr(upscale(lr, scale), hr, scale) for _, hr, lr in progress(items, label, unit="images")
+    ]
+
+
+def paired_gain(ours: Sequence[float], theirs: Sequence[float], where: str = "") -> claims.Effect:
+    """The run from x2's gain over the scratch run, image by image (``ours[i] - theirs[i]``,
+    dB): a :class:`~edsr_lite.course.claims.Effect` whose noise comes from how much the gain
+    varies between images (:func:`~edsr_lite.course.claims.paired`)."""
+    how = f"{claims.count(len(ours), 'image')}{' of ' + where if where else ''}, paired"
+    return claims.paired(ours, theirs, how=how)
+
+
+def stays_above(pair: PairValidations) -> str:
+    """Whether the run from x2's validation curve stayed above the scratch run's, in words from
+    the gaps (above by more than 0.005 dB, what two decimals show): "stayed above the scratch
+    run at every one of the 12 validations", or "was above it at 9 of the 12 validations"."""
+    above = sum(gap > 0.005 for gap in pair.gaps)
+    n = claims.count(len(pair.gaps), "validation")
+    if above == len(pair.gaps):
+        return f"stayed above the scratch run at every one of the {n}"
+    return f"was above the scratch run at {above} of the {n}"
 
 
 def steps_to_reach(log: TrainLog, target: float) -> int | None:

@@ -2,8 +2,11 @@
 
 :func:`depth_profile` measures activations and gradients block by block in a wide residual stack
 (:func:`predicted_growth` is what theory says at initialization); :func:`instability_run` trains
-one briefly and records loss and gradient norm per step (:func:`unstable` and :func:`trained` are
-the verdicts the notebook's claims table draws from it); :func:`fold_check` checks that folding
+one briefly and records loss and gradient norm per step, :func:`instability_runs` does it for
+several seeds with and without scaling (drawn live on a
+:class:`~edsr_lite.course.live.TrainingBoard`), and :func:`loss_effect` turns their losses into
+the :class:`~edsr_lite.course.claims.Effect` the claims table judges by the one verdict rule
+(:func:`unstable` and :func:`trained` say what one run did); :func:`fold_check` checks that folding
 ``res_scale`` into the last convolution changes nothing. :data:`RES_SCALE_PAIR` names the shipped
 logs of the paper's wide model with and without scaling, which :func:`stability_report` sums up
 and :func:`summarize_log` reads for the notebook's computed sentences.
@@ -12,6 +15,7 @@ and :func:`summarize_log` reads for the notebook's computed sentences.
 from __future__ import annotations
 
 import math
+import re
 import statistics
 import time
 from collections.abc import Mapping, Sequence
@@ -22,7 +26,8 @@ import torch
 from torch import nn
 
 from edsr_lite.core.models import PRESETS, ResBlock, build, fold_res_scale
-from edsr_lite.course.claims import direction
+from edsr_lite.course.claims import Effect, curves, direction, samples
+from edsr_lite.course.live import TrainingBoard
 from edsr_lite.course.runs import final_psnr, shipped_report, temporary_run
 from edsr_lite.train import TrainConfig, Trainer, TrainingDiverged, TrainLog
 
@@ -181,12 +186,15 @@ def instability_run(
     batch_size: int = 4,
     seed: int = 0,
     data: str = "T91",
+    board: TrainingBoard | None = None,
+    label: str = "",
 ) -> RunTrace:
     """Train a wide EDSR for ``steps`` Adam steps and record loss and gradient norm per step.
 
     The package's trainer does the steps (T91 patches, L1, Adam, constant learning rate);
     nothing is validated or saved. Both runs of a comparison draw the same patches (same
-    ``seed``) from the same initial weights up to ``res_scale``.
+    ``seed``) from the same initial weights up to ``res_scale``. ``label`` names the run
+    (default ``"res_scale 0.1"``); with a ``board`` its loss is drawn live as it trains.
     """
     with temporary_run("edsr-lite-rs-") as out:
         config = TrainConfig(
@@ -207,7 +215,8 @@ def instability_run(
             out=str(out),
         )
         trainer = Trainer(config, quiet=True)
-        trace = RunTrace(f"res_scale {res_scale:g}", res_scale, lr, [], [], 0.0)
+        label = label or f"res_scale {res_scale:g}"
+        trace = RunTrace(label, res_scale, lr, [], [], 0.0)
         start = time.perf_counter()
         for step in range(1, steps + 1):
             try:
@@ -218,23 +227,61 @@ def instability_run(
                 break
             trace.loss.append(row["loss"])
             trace.grad_norm.append(row["grad_norm"])
+            if board is not None:
+                board.record(label, step, loss=row["loss"])
         trace.seconds = time.perf_counter() - start
         trace.model = trainer.model.eval()
         return trace
 
 
-def runs_table(traces: Sequence[RunTrace]) -> str:
+def instability_runs(
+    res_scales: Sequence[float] = (1.0, 0.1),
+    seeds: Sequence[int] = (0, 1, 2),
+    board: TrainingBoard | None = None,
+    **run,
+) -> dict[float, list[RunTrace]]:
+    """:func:`instability_run` for every seed and residual scale: ``{res_scale: [trace per
+    seed]}``. Each seed's runs share the patches and the initial weights up to the scale; the
+    seeds give the spread that a difference between the scales must exceed. Runs are labelled
+    ``"res_scale 1, seed 0"``; ``run``: :func:`instability_run`'s keywords."""
+    traces: dict[float, list[RunTrace]] = {rs: [] for rs in res_scales}
+    for seed in seeds:
+        for rs in res_scales:
+            label = f"res_scale {rs:g}, seed {seed}"
+            traces[rs].append(instability_run(rs, seed=seed, board=board, label=label, **run))
+    return traces
+
+
+def loss_effect(
+    unscaled: Sequence[RunTrace], scaled: Sequence[RunTrace], which: str = "peak", tail: int = 10
+) -> Effect:
+    """How many orders of magnitude higher the unscaled runs' loss went than the scaled runs',
+    seed by seed: ``mean log10(unscaled) - mean log10(scaled)`` of each run's ``which`` loss
+    (:meth:`RunTrace.summary`: ``"peak"``, or ``"final"``, the median of the last ``tail``
+    steps), noise from the spread between seeds (:func:`~edsr_lite.course.claims.samples`).
+    Positive is the paper's direction (unstable without scaling). A run that went to NaN
+    counts as its largest finite loss. Logarithms, because a blown-up loss varies by orders of
+    magnitude between seeds where a stable one varies by percents."""
+    if which not in ("peak", "final"):
+        raise ValueError(f'which must be "peak" or "final", got {which!r}')
+    a, b = ([math.log10(t.summary(tail)[which]) for t in runs] for runs in (unscaled, scaled))
+    what = "peak loss" if which == "peak" else f"median loss of the last {tail} steps"
+    how = f"log10 of the {what}, {len(a)} + {len(b)} seeds"
+    return samples(a, b, unit="orders of magnitude", how=how)
+
+
+def runs_table(traces: Sequence[RunTrace], tail: int = 10) -> str:
     """Markdown table of :meth:`RunTrace.summary` for each run."""
     lines = [
-        "| run | lr | loss at step 1 | peak loss | final loss (median, last 10) "
+        f"| run | lr | loss at step 1 | peak loss | final loss (median, last {tail}) "
         "| max gradient norm | diverged (NaN) at |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for t in traces:
-        s = t.summary()
+        s = t.summary(tail)
         lines.append(
-            f"| {t.label} | {t.lr:g} | {s['start']:.1f} | {s['peak']:.3g} | {s['final']:.3g} "
-            f"| {s['max_grad_norm']:.3g} | {t.diverged_at or '-'} |"
+            f"| {t.label} | {t.lr:g} | {s['start']:.1f} | {s['peak']:,.0f} | {s['final']:,.1f} "
+            f"| {s['max_grad_norm']:,.0f} | {t.diverged_at or '-'} |"
         )
     return "\n".join(lines)
 
@@ -384,10 +431,41 @@ def recovery(unscaled: LogSummary, scaled: LogSummary) -> str:
     return f"So the unscaled model was not behind at step {mid} but was at step {last}."
 
 
+def shipped_effect(unscaled: LogSummary, scaled: LogSummary) -> Effect | None:
+    """The shipped pair's validation PSNR, scaled minus unscaled, at the last step both
+    validated at (positive: the paper's direction), its noise from the step-to-step jitter of
+    the two curves (:func:`~edsr_lite.course.claims.curves`; infinite with under 3 common
+    validations). None without a common validation after step 0."""
+    common = sorted(set(unscaled.psnr) & set(scaled.psnr) - {0})
+    if not common:
+        return None
+    return curves([scaled.psnr[s] for s in common], [unscaled.psnr[s] for s in common])
+
+
 def _validated_on(log: TrainLog) -> str:
-    """The validation set's name in run.json's metrics (``"Set5[:2]"`` for 2 images)."""
+    """The validation images, in words, from run.json's metrics: run.json's ``"Set5[:2]"`` (its
+    first 2 images) reads "2 Set5 images"."""
     names = [k for k in (log.info.get("metrics") or {}) if k != "step"]
-    return names[0] if names else "validation"
+    if not names:
+        return "the validation images"
+    first = re.fullmatch(r"(.+)\[:(\d+)\]", names[0])
+    return f"{first.group(2)} {first.group(1)} images" if first else names[0]
+
+
+def times(log10_ratio: float) -> str:
+    """A ratio given as its log10, in words: "1,050 times higher", "3.2 times lower", "as high"
+    (within 5%)."""
+    ratio = 10**log10_ratio
+    if abs(log10_ratio) < math.log10(1.05):
+        return "as high"
+    if ratio > 1:
+        return f"{ratio:,.0f} times higher" if ratio >= 10 else f"{ratio:.1f} times higher"
+    return f"{1 / ratio:,.0f} times lower" if ratio <= 0.1 else f"{1 / ratio:.1f} times lower"
+
+
+def geometric_mean(traces: Sequence[RunTrace], which: str, tail: int = 10) -> float:
+    """The geometric mean of the runs' ``which`` loss (:meth:`RunTrace.summary` key)."""
+    return 10 ** statistics.mean(math.log10(t.summary(tail)[which]) for t in traces)
 
 
 # --------------------------------------------------------------------------------------------

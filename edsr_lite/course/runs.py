@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from edsr_lite.course.live import TrainingBoard
 from edsr_lite.datasets import benchmark
 from edsr_lite.evaluation import evaluate
 from edsr_lite.images import to_tensor
@@ -96,15 +97,22 @@ def temporary_run(prefix: str = "edsr-lite-run-") -> Iterator[Path]:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def train_briefly(config: TrainConfig) -> TrainResult:
+def train_briefly(
+    config: TrainConfig, board: TrainingBoard | None = None, label: str = ""
+) -> TrainResult:
     """``train(config, quiet=True)`` in a :func:`temporary_run` folder (``config.out`` ignored).
 
+    With a :class:`~edsr_lite.course.live.TrainingBoard`, the run's loss and validation PSNR
+    are drawn on it as it trains, under ``label`` (default: the config's preset and scale).
     The result keeps its log (``result.log``) and model in memory; its file paths point into
     the removed folder.
     """
+    callback = None
+    if board is not None:
+        callback = board.callback(label or f"{config.preset} x{config.scale}")
     with temporary_run() as out:
         run = TrainConfig.from_dict({**config.to_dict(), "out": str(out), "resume": False})
-        return train(run, quiet=True)
+        return train(run, quiet=True, callback=callback)
 
 
 def find_shipped_log(name: str, root: Path = CHECKPOINT_DIR) -> Path | None:
