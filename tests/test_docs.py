@@ -6,6 +6,8 @@
 * The library table of docs/architecture.md has one row per module of the library (everything
   under ``edsr_lite/`` but the core and the course), and each row's stage is the module's stage in
   ``STAGES`` of tests/test_layers.py.
+* Its course-and-tools table names every module of ``edsr_lite/course/`` and links every script
+  of ``tools/``.
 """
 
 from __future__ import annotations
@@ -160,3 +162,17 @@ def test_the_library_table_gives_each_module_its_stage():
     assert not wrong, "docs/architecture.md, 'The library around the core':\n" + "\n".join(wrong)
     stages = list(_library_table().values())
     assert stages == sorted(stages), "the library table's rows go in the order of their stages"
+
+
+def test_the_course_and_tools_table_names_every_module():
+    section = _section(ARCHITECTURE.read_text(encoding="utf-8"), "The course and the tools")
+    course = sorted(p.stem for p in (PACKAGE / "course").glob("*.py") if p.stem != "__init__")
+    unnamed = [m for m in course if f"course/{m}.py" not in section and f"`{m}`" not in section]
+    tools = sorted(p.name for p in (ROOT / "tools").glob("*.py"))
+    unlinked = [t for t in tools if f"](../tools/{t})" not in section]
+    assert not unnamed + unlinked, (
+        "docs/architecture.md, 'The course and the tools': add a row (module, job) for "
+        + ", ".join(
+            [f"edsr_lite/course/{m}.py" for m in unnamed] + [f"tools/{t}" for t in unlinked]
+        )
+    )

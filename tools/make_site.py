@@ -19,8 +19,10 @@ by nbconvert's HTML exporter with the template in ``tools/site/templates/edsr_si
   docstrings and comments as prose beside the highlighted code, lines numbered and linkable;
   ``core/index.html`` the core in reading order;
 * ``results.html``: every row of the lessons' "measured here vs the paper" tables, read from the
-  executed notebooks of this build, and the shipped models' PSNR figure
-  (``tools/site_results.py``);
+  executed notebooks of this build, beside the same claim in the other mode (as the last build
+  in that mode saved it, "not built yet" if none did), and the shipped models' PSNR figure
+  (``tools/site_results.py``). A build of every notebook saves its rows, with its mode and
+  date, to ``docs/claims_<mode>.json`` and rewrites the README's claims section from both files;
 * ``files/docs/glossary.md.html``: the glossary, linked from the index and the lessons;
 * ``site.css``.
 
@@ -358,46 +360,70 @@ def write_core(out: Path, environment: jinja2.Environment) -> list[Path]:
     return pages
 
 
+def inline(markdown: str) -> str:
+    """A table cell's Markdown as inline HTML (no ``<p>``)."""
+    if markdown.strip() in ("-", ""):  # "nothing to compare": not a Markdown list item
+        return html_text.escape(markdown.strip())
+    html = markdown2html(markdown).strip()
+    return re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL)
+
+
+def mode_cell(entry: site_results.SideBySide, claims_of: site_results.ModeClaims) -> str:
+    """One mode's ``<td>`` of a claim: the value measured and the verdict, or why there is none
+    (no saved build of that mode; no such row in it). Its data attributes hold the Markdown."""
+    mode, row = claims_of.mode, entry.by_mode[claims_of.mode]
+    if claims_of.built is None or row is None:
+        why = site_results.NOT_BUILT if claims_of.built is None else site_results.NOT_MEASURED
+        return f'<td class="site-mode-{mode} site-missing">{why}</td>'
+    data = f'data-measured="{html_text.escape(row.measured)}" '
+    data += f'data-verdict="{html_text.escape(row.verdict)}"'
+    verdict = f'<span class="site-verdict">{inline(row.verdict)}</span>'
+    measured = f'<span class="site-measured">{inline(row.measured)}</span>'
+    return f'<td class="site-mode-{mode}" {data}>{verdict}<br>{measured}</td>'
+
+
 def write_results(
     out: Path,
     books: dict[str, nbformat.NotebookNode],
     titles: dict[str, str],
     mode: str,
     environment: jinja2.Environment,
+    claims_dir: Path = site_results.CLAIMS_DIR,
 ) -> Path:
     """``results.html``: every claims-table row of the executed notebooks, linked to its lesson,
-    and the shipped models' PSNR figure (``results_psnr.png``)."""
+    beside the same claim in the other mode (``claims_dir/claims_<other>.json``), and the shipped
+    models' PSNR figure (``results_psnr.png``)."""
     png = site_results.psnr_figure()
     atomic_write(out / "results_psnr.png", lambda f: f.write(png))
-    rows = site_results.claims(books)
-
-    def inline(markdown: str) -> str:
-        if markdown.strip() in ("-", ""):  # "nothing to compare": not a Markdown list item
-            return html_text.escape(markdown.strip())
-        html = markdown2html(markdown).strip()
-        return re.sub(r"^<p>(.*)</p>$", r"\1", html, flags=re.DOTALL)
-
+    rows = tuple(site_results.claims(books, mode))
+    built = site_results.today()
+    modes = [
+        site_results.ModeClaims(m, built, rows)
+        if m == mode
+        else site_results.load_claims(m, claims_dir)
+        for m in site_results.MODES
+    ]
     table = []
-    for row in rows:
-        cells = [row.claim, row.paper, row.measured]
+    for entry in site_results.side_by_side(modes, lessons=list(books)):
         data = " ".join(
             f'data-{name}="{html_text.escape(value)}"'
-            for name, value in zip(("claim", "paper", "measured"), cells, strict=True)
+            for name, value in (("claim", entry.claim), ("paper", entry.paper))
         )
-        lesson = html_text.escape(titles.get(row.lesson, row.lesson))
-        link = f'<a href="{row.lesson}.html">{lesson}</a>'
+        lesson = html_text.escape(titles.get(entry.lesson, entry.lesson))
+        link = f'<a href="{entry.lesson}.html">{lesson}</a>'
         table.append(
-            f'<tr data-lesson="{row.lesson}" {data}><td>{link}</td>'
-            + "".join(f"<td>{inline(c)}</td>" for c in cells)
-            + f'<td class="site-verdict">{html_text.escape(row.verdict)}</td></tr>'
+            f'<tr data-lesson="{entry.lesson}" {data}><td>{link}</td>'
+            f"<td>{inline(entry.claim)}</td><td>{inline(entry.paper)}</td>"
+            + "".join(mode_cell(entry, c) for c in modes)
+            + "</tr>"
         )
     body = environment.get_template("results.html.j2").render(
         rows=jinja2.utils.markupsafe.Markup("\n".join(table)),
-        count=len(rows),
+        count=len(table),
         lessons=len({r.lesson for r in rows}),
         built=len(books),
         mode=mode,
-        mode_line=MODE_LINES[mode],
+        modes=[{"mode": c.mode, "line": c.line(current=c.mode == mode)} for c in modes],
         alt=site_results.FIGURE_ALT,
     )
     html = environment.get_template("file.html.j2").render(
@@ -442,9 +468,13 @@ def build(
     executed: Path | None = None,
     timeout: int = 1800,
     save_executed: Path | None = None,
+    claims_dir: Path = site_results.CLAIMS_DIR,
+    save_claims: bool = False,
 ) -> list[Path]:
     """Check the links, write the repository files' pages, run (or reuse), export and link every
-    notebook; write the index. Returns the pages. Raises DeadLink before running anything."""
+    notebook; write the index and the results page (the other mode's claims read from
+    ``claims_dir``; this build's saved there if ``save_claims``). Returns the pages. Raises
+    DeadLink before running anything."""
     books = {
         path.stem: nbformat.read(path if executed is None else executed / path.name, as_version=4)
         for path in notebooks
@@ -512,7 +542,9 @@ def build(
     )
     pages.insert(0, atomic_write_text(out / "index.html", index))
     titles = {lesson["stem"]: lesson["title"] for lesson in lessons}
-    pages.insert(1, write_results(out, books, titles, mode, files.environment))
+    pages.insert(1, write_results(out, books, titles, mode, files.environment, claims_dir))
+    if save_claims:
+        site_results.save_claims(site_results.claims(books, mode), mode, claims_dir)
     return pages + file_pages
 
 
@@ -532,6 +564,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         "--save-executed", type=Path, metavar="DIR", help="also keep the executed notebooks here"
     )
     parser.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    parser.add_argument(
+        "--claims-dir",
+        type=Path,
+        default=site_results.CLAIMS_DIR,
+        metavar="DIR",
+        help="where each mode's claims are kept (claims_fast.json, claims_full.json): the "
+        "results page reads the other mode's; a build of every notebook saves its own there "
+        "(and, in docs/, rewrites the README's claims section)",
+    )
     args = parser.parse_args(argv)
     notebooks = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
     if args.only:
@@ -541,10 +582,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     start = time.monotonic()
     try:
         pages = build(
-            notebooks, args.out, args.mode, args.executed, args.timeout, args.save_executed
+            notebooks,
+            args.out,
+            args.mode,
+            args.executed,
+            args.timeout,
+            args.save_executed,
+            claims_dir=args.claims_dir,
+            save_claims=not args.only,  # a partial build would drop the other lessons' claims
         )
     except DeadLink as error:
         parser.exit(1, f"make_site.py: {error}\n")
+    if not args.only and args.claims_dir.resolve() == site_results.CLAIMS_DIR:
+        site_results.write_readme()
     print(
         f"{len(pages)} pages in {args.out} ({args.mode} mode, {time.monotonic() - start:.0f} s): "
         f"open {args.out / 'index.html'}"

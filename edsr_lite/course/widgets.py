@@ -450,6 +450,17 @@ class ZoomCompare(anywidget.AnyWidget):
         """The current state as a :func:`compare_crops` figure (for print and slides)."""
         return compare_crops(self._arrays, self.box, self.reference, **kwargs)
 
+    def describe(self) -> str:
+        """What the widget shows, in words (the alt text of its picture), e.g. "Zoomed crops
+        (4x) of the 64 x 64 pixel box at (96, 80), beside the overview of HR: LR; bicubic:
+        27.31 dB; HR (reference)"."""
+        x, y, w, h = self.box
+        captions = "; ".join(self.labels().values())
+        return (
+            f"Zoomed crops ({self.zoom}x) of the {w} x {h} pixel box at ({x}, {y}), "
+            f"beside the overview of {self.overview}: {captions}"
+        )
+
     def to_png(self, dpi: int = 80) -> bytes:
         """The current state as PNG bytes (what a viewer without a kernel shows)."""
         return figure_png(self.figure(), dpi=dpi)
@@ -470,7 +481,7 @@ class ZoomCompare(anywidget.AnyWidget):
             id=f"edsr-zoom-{self.model_id}",
             css=self._css,
             png=_base64(self.to_png() if png is None else png),
-            alt=html.escape(repr(self)),
+            alt=html.escape(self.describe()),
             code=json.dumps(self._esm).replace("</", "<\\/"),
             state=json.dumps(state).replace("</", "<\\/"),
         )
