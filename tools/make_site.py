@@ -75,6 +75,7 @@ import annotate  # noqa: E402
 import site_polish  # noqa: E402
 import site_results  # noqa: E402
 
+from edsr_lite.course import claims  # noqa: E402
 from edsr_lite.files import atomic_write, atomic_write_text  # noqa: E402
 
 NOTEBOOK_DIR = ROOT / "notebooks"
@@ -425,6 +426,7 @@ def write_results(
         mode=mode,
         modes=[{"mode": c.mode, "line": c.line(current=c.mode == mode)} for c in modes],
         alt=site_results.FIGURE_ALT,
+        rule=jinja2.utils.markupsafe.Markup(markdown2html(claims.RULE)),
     )
     html = environment.get_template("file.html.j2").render(
         title="Results in one page",
