@@ -70,7 +70,7 @@ def test_notebooks_01_02_05_have_their_exercises():
 
 
 def test_one_exercise_module_per_notebook_with_exercises():
-    modules = {p.stem for p in EXERCISE_DIR.glob("*.py")} - {"__init__", "checking"}
+    modules = {p.stem for p in EXERCISE_DIR.glob("*.py")} - {"__init__", "checking", "guard"}
     assert modules == {_lesson(p) for p in _with_exercises()}
 
 
