@@ -182,9 +182,10 @@ _EFFECT = re.compile(
 
 def read_verdict(cell: str) -> tuple[str, tuple[float, float] | None]:
     """The verdict of a table's verdict cell, and the (effect, noise) it prints, if any:
-    "within noise (+0.070 dB, noise ±0.210 dB)" -> ("within noise", (0.07, 0.21))."""
+    "within noise (+0.070 dB, noise ±0.210 dB)" -> ("within noise", (0.07, 0.21)); a reason in
+    brackets is not an effect: "too short to tell (...)" -> ("too short to tell", None)."""
     match = _EFFECT.match(cell)
-    if match is None:
-        return cell, None
+    if match is None:  # "shown here", or "too short to tell (a network not above bicubic yet)"
+        return cell.split(" (", 1)[0], None
     noise = float("inf") if match["noise"] == "∞" else float(match["noise"])
     return match["verdict"], (float(match["value"]), noise)
